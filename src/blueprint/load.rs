@@ -1,0 +1,304 @@
+//! Reading the project's blueprint and overlays out of [`Sources`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::decode::{DecodeError, DecodeErrorKind, decode};
+use super::locator::Locator;
+use super::model::Blueprint;
+use crate::error::{Error, ErrorKind, Origin, Result};
+use crate::sources::{BLUEPRINT_FILE, OVERLAYS_DIR, SourceFile, Sources};
+use crate::suggest;
+use crate::yaml::{Document, parse_document};
+
+/// A loaded project: the blueprint as written, and every overlay.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub sources: Arc<Sources>,
+    pub blueprint: Arc<Document>,
+    /// The blueprint decoded as written, before any overlay.
+    pub base: Blueprint,
+    /// Overlays by environment name.
+    pub overlays: BTreeMap<String, Overlay>,
+}
+
+/// `overlays/<env>.yaml`: a merge patch over the blueprint plus object patches.
+#[derive(Debug, Clone)]
+pub struct Overlay {
+    pub doc: Arc<Document>,
+    /// The overlay without its `patches` key: an RFC 7386 merge patch.
+    pub merge: Value,
+    pub patches: Vec<ObjectPatch>,
+}
+
+/// RFC 6902 operations for the rendered objects a target selects.
+#[derive(Debug, Clone)]
+pub struct ObjectPatch {
+    pub target: PatchTarget,
+    pub operations: Vec<json_patch::PatchOperation>,
+    /// Where the patch is written, for errors: the overlay and `/patches/<i>`.
+    pub doc: Arc<Document>,
+    pub pointer: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchTarget {
+    pub kind: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchSpec {
+    target: PatchTarget,
+    ops: Vec<Value>,
+}
+
+/// Turns a decoding failure into a located error.
+pub fn decode_error(err: DecodeError, locator: &Locator) -> Error {
+    let pointer = err.pointer.clone().unwrap_or_default();
+    let path = dotted(&pointer);
+    let context = if path.is_empty() {
+        String::new()
+    } else {
+        format!(" at `{path}`")
+    };
+    match err.kind {
+        DecodeErrorKind::UnknownField { field, expected } => {
+            let help =
+                suggest::help_for(&field, "fields here", expected.iter().map(String::as_str));
+            Error::at(
+                ErrorKind::UnknownField,
+                locator.key(&pointer),
+                format!("unknown field `{field}`{}", parent_context(&pointer)),
+            )
+            .with_help(help)
+        }
+        DecodeErrorKind::MissingField(field) => Error::at(
+            ErrorKind::InvalidValue,
+            locator.key(&pointer),
+            format!("missing field `{field}`{context}"),
+        )
+        .with_help(format!("add `{field}:`")),
+        DecodeErrorKind::InvalidType => Error::at(
+            ErrorKind::InvalidType,
+            locator.value(&pointer),
+            format!("wrong type{context}: {}", err.message),
+        ),
+        DecodeErrorKind::InvalidValue | DecodeErrorKind::Other => Error::at(
+            ErrorKind::InvalidValue,
+            locator.value(&pointer),
+            format!("invalid value{context}: {}", err.message),
+        ),
+    }
+}
+
+fn parent_context(pointer: &str) -> String {
+    let parent = dotted(crate::pointer::parent(pointer));
+    if parent.is_empty() {
+        " at the top level".to_string()
+    } else {
+        format!(" in `{parent}`")
+    }
+}
+
+/// `/apps/api/ports/http` as `apps.api.ports.http`, for messages.
+pub fn dotted(pointer: &str) -> String {
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn read_document(sources: &Sources, path: &str) -> Result<Arc<Document>> {
+    match sources.get(path) {
+        Some(SourceFile::Regular(bytes)) => Ok(Arc::new(parse_document(path, bytes)?)),
+        Some(SourceFile::Symlink) => Err(Error::at(
+            ErrorKind::Include,
+            Origin::file_start(path),
+            format!("`{path}` is a symbolic link"),
+        )
+        .with_help("gitopsc reads regular files only; replace the link with the file")),
+        Some(SourceFile::TooLarge(size)) => Err(Error::at(
+            ErrorKind::Syntax,
+            Origin::file_start(path),
+            format!(
+                "file is {size} bytes; gitopsc reads project files of at most {} bytes",
+                crate::yaml::MAX_FILE_BYTES
+            ),
+        )
+        .with_help("a blueprint or overlay this large is not hand-written; check the file")),
+        None => Err(Error::plain(
+            ErrorKind::Usage,
+            format!("no blueprint found: `{path}` does not exist"),
+        )
+        .with_help(
+            "run gitopsc from the project root, pass --root, or create one with `gitopsc init`",
+        )),
+    }
+}
+
+/// Loads the blueprint and overlays, checking types and names as written.
+pub fn load(sources: Arc<Sources>) -> Result<Project> {
+    let blueprint = read_document(&sources, BLUEPRINT_FILE)?;
+    let base_locator = Locator::new(vec![blueprint.clone()]);
+    let base: Blueprint =
+        decode(&blueprint.value, "").map_err(|e| decode_error(e, &base_locator))?;
+    let mut overlays = BTreeMap::new();
+    let prefix = format!("{OVERLAYS_DIR}/");
+    for (path, _) in sources.under(&prefix) {
+        let Some(env) = overlay_env_name(&path[prefix.len()..]) else {
+            continue;
+        };
+        let doc = read_document(&sources, path)?;
+        if !base.environments.contains_key(env) {
+            return Err(Error::at(
+                ErrorKind::UnknownReference,
+                doc.start(),
+                format!("overlay for unknown environment `{env}`"),
+            )
+            .with_help(suggest::help_for(
+                env,
+                "environments",
+                base.environments.keys().map(String::as_str),
+            )));
+        }
+        overlays.insert(env.to_string(), read_overlay(doc)?);
+    }
+    Ok(Project {
+        sources,
+        blueprint,
+        base,
+        overlays,
+    })
+}
+
+/// `prod.yaml` -> `prod`; files in subdirectories or with other extensions are not overlays.
+fn overlay_env_name(file: &str) -> Option<&str> {
+    if file.contains('/') {
+        return None;
+    }
+    file.strip_suffix(".yaml")
+        .or_else(|| file.strip_suffix(".yml"))
+}
+
+fn read_overlay(doc: Arc<Document>) -> Result<Overlay> {
+    let locator = Locator::new(vec![doc.clone()]);
+    let Value::Object(map) = &doc.value else {
+        return Err(Error::at(
+            ErrorKind::InvalidType,
+            doc.start(),
+            "an overlay must be a mapping (a merge patch over the blueprint)",
+        ));
+    };
+    let mut merge = map.clone();
+    let patches = match merge.remove("patches") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(value) => {
+            let specs: Vec<PatchSpec> =
+                decode(&value, "/patches").map_err(|e| decode_error(e, &locator))?;
+            let mut patches = Vec::with_capacity(specs.len());
+            for (i, spec) in specs.into_iter().enumerate() {
+                let pointer = format!("/patches/{i}");
+                let mut operations = Vec::with_capacity(spec.ops.len());
+                for (j, op) in spec.ops.iter().enumerate() {
+                    let at = format!("{pointer}/ops/{j}");
+                    let operation: json_patch::PatchOperation =
+                        decode(op, &at).map_err(|e| decode_error(e, &locator))?;
+                    operations.push(operation);
+                }
+                patches.push(ObjectPatch {
+                    target: spec.target,
+                    operations,
+                    doc: doc.clone(),
+                    pointer,
+                });
+            }
+            patches
+        }
+    };
+    Ok(Overlay {
+        doc,
+        merge: Value::Object(merge),
+        patches,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources(files: &[(&str, &str)]) -> Arc<Sources> {
+        let mut s = Sources::new();
+        for (p, t) in files {
+            s.insert_text(*p, t);
+        }
+        Arc::new(s)
+    }
+
+    const MINIMAL: &str = "system: {name: demo}\nlayers: [apps]\nenvironments: {dev: {}}\n";
+
+    #[test]
+    fn loads_a_minimal_project() {
+        let p = load(sources(&[(BLUEPRINT_FILE, MINIMAL)])).unwrap();
+        assert_eq!(p.base.system.name, "demo");
+        assert!(p.overlays.is_empty());
+    }
+
+    #[test]
+    fn overlay_for_unknown_environment_is_located() {
+        let err = load(sources(&[
+            (BLUEPRINT_FILE, MINIMAL),
+            ("overlays/dve.yaml", "apps: {}\n"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::UnknownReference);
+        assert_eq!(err.origin.as_ref().unwrap().file, "overlays/dve.yaml");
+        assert_eq!(err.help.as_deref(), Some("did you mean `dev`?"));
+    }
+
+    #[test]
+    fn unknown_fields_name_the_key_and_suggest() {
+        let text = "system: {name: demo}\nlayers: [apps]\nenvironments: {dev: {}}\nap: {}\n";
+        let err = load(sources(&[(BLUEPRINT_FILE, text)])).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::UnknownField);
+        let origin = err.origin.unwrap();
+        assert_eq!((origin.line, origin.column), (4, 1));
+        assert_eq!(err.help.as_deref(), Some("did you mean `apps`?"));
+    }
+
+    #[test]
+    fn patches_are_split_from_the_merge_patch() {
+        let overlay = "apps: {}\npatches:\n- target: {kind: Deployment, name: api}\n  ops:\n  - {op: add, path: /spec/x, value: 1}\n";
+        let p = load(sources(&[
+            (BLUEPRINT_FILE, MINIMAL),
+            ("overlays/dev.yaml", overlay),
+        ]))
+        .unwrap();
+        let o = &p.overlays["dev"];
+        assert!(o.merge.get("patches").is_none());
+        assert_eq!(o.patches.len(), 1);
+        assert_eq!(o.patches[0].target.kind, "Deployment");
+    }
+
+    #[test]
+    fn bad_patch_operations_are_located() {
+        let overlay =
+            "patches:\n- target: {kind: Deployment}\n  ops:\n  - {op: frobnicate, path: /x}\n";
+        let err = load(sources(&[
+            (BLUEPRINT_FILE, MINIMAL),
+            ("overlays/dev.yaml", overlay),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.origin.unwrap().line, 4);
+    }
+}

@@ -1,0 +1,16 @@
+//! Stage 1, load: the blueprint and overlays, parsed, typed and located.
+//!
+//! Owns the blueprint format (`model`), typed decoding with error positions
+//! (`decode`, `locator`), reading the project's files into a [`Project`]
+//! (`load`) and the checks on a resolved blueprint (`validate`). Knows nothing
+//! of environments' merging (that is `resolve`) or of Kubernetes objects.
+
+pub mod decode;
+pub mod load;
+pub mod locator;
+pub mod model;
+pub mod validate;
+
+pub use load::{ObjectPatch, Overlay, PatchTarget, Project, load};
+pub use locator::Locator;
+pub use model::*;

@@ -1,0 +1,32 @@
+//! `gitopsc render`: compile and write `rendered/`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::EXIT_OK;
+use crate::cli::ProjectArgs;
+use crate::error::Result;
+use crate::workspace::{self, RENDERED_DIR};
+use crate::{EnvSelection, compile};
+
+pub fn run(args: &ProjectArgs, out: Option<&Path>) -> Result<u8> {
+    let root = workspace::project_root(args.root.as_deref())?;
+    let sources = Arc::new(workspace::read_sources(&root)?);
+    let selection = EnvSelection::from_flags(&args.envs);
+    let tree = compile(sources, &selection)?;
+    let rendered = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| root.join(RENDERED_DIR));
+    let report = workspace::write_rendered(&rendered, &tree, selection == EnvSelection::All)?;
+    let envs: Vec<&str> = tree.envs.keys().map(String::as_str).collect();
+    let files: usize = tree.envs.values().map(|e| e.files.len()).sum();
+    println!(
+        "rendered {} into {}: {files} files ({} written, {} unchanged, {} removed)",
+        envs.join(", "),
+        rendered.display(),
+        report.written,
+        report.unchanged,
+        report.removed
+    );
+    Ok(EXIT_OK)
+}

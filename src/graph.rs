@@ -1,0 +1,1 @@
+//! The deployment graph (in progress).

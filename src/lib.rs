@@ -1,0 +1,116 @@
+//! gitopsc compiles a short system blueprint into one deterministic,
+//! plain-YAML tree per environment that Kustomize builds as it is and Flux or
+//! Argo CD deploys.
+//!
+//! The pipeline, in order (each stage its own module, each returning its own type):
+//!
+//! 1. [`blueprint::load`]: files -> [`blueprint::Project`] (typed, located)
+//! 2. [`resolve::resolve`]: one environment -> [`resolve::ResolvedEnv`]
+//! 3. [`render::render`]: Kubernetes objects in units -> [`render::EnvManifests`]
+//! 4. [`target::wire`]: Flux or Argo CD objects and ordering; then overlays'
+//!    RFC 6902 patches ([`render::patches`]) and policy checks ([`policy`])
+//! 5. [`tree::layout`]: files and kustomizations -> [`tree::RenderedTree`]
+//!
+//! `render`, `check`, `diff` and `publish` (in [`commands`]) all consume that
+//! one tree. Only [`workspace`] and [`git`] touch the outside world.
+
+pub mod blueprint;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod graph;
+pub mod pointer;
+pub mod policy;
+pub mod render;
+pub mod resolve;
+pub mod sources;
+pub mod suggest;
+pub mod target;
+pub mod template;
+pub mod tree;
+pub mod workspace;
+pub mod yaml;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::blueprint::Project;
+use crate::error::{Error, ErrorKind, Result};
+use crate::sources::Sources;
+use crate::tree::{EnvTree, RenderedTree};
+
+/// Which environments to compile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvSelection {
+    All,
+    Only(Vec<String>),
+}
+
+impl EnvSelection {
+    pub fn from_flags(envs: &[String]) -> EnvSelection {
+        if envs.is_empty() {
+            EnvSelection::All
+        } else {
+            EnvSelection::Only(envs.to_vec())
+        }
+    }
+
+    /// The selected environment names, checked against the project.
+    pub fn names(&self, project: &Project) -> Result<Vec<String>> {
+        let all = resolve::environment_names(project);
+        match self {
+            EnvSelection::All => Ok(all),
+            EnvSelection::Only(names) => {
+                for name in names {
+                    if !all.contains(name) {
+                        return Err(Error::plain(
+                            ErrorKind::Usage,
+                            format!("no environment is called `{name}`"),
+                        )
+                        .with_help(suggest::help_for(
+                            name,
+                            "environments",
+                            all.iter().map(String::as_str),
+                        )));
+                    }
+                }
+                let mut names = names.clone();
+                names.sort();
+                names.dedup();
+                Ok(names)
+            }
+        }
+    }
+}
+
+/// Compiles the selected environments of the project in `sources`.
+pub fn compile(sources: Arc<Sources>, selection: &EnvSelection) -> Result<RenderedTree> {
+    let inputs = sources.digest();
+    let project = blueprint::load(sources)?;
+    let names = selection.names(&project)?;
+    // Environments compile in parallel; the first error in name order is reported, so
+    // the answer is the same on any machine.
+    let results: Vec<Result<EnvTree>> = names
+        .par_iter()
+        .map(|name| compile_env(&project, name))
+        .collect();
+    let mut envs = BTreeMap::new();
+    for result in results {
+        let tree = result?;
+        envs.insert(tree.env.clone(), tree);
+    }
+    Ok(RenderedTree { inputs, envs })
+}
+
+/// The whole pipeline for one environment, stage by stage.
+pub fn compile_env(project: &Project, name: &str) -> Result<EnvTree> {
+    let env = resolve::resolve(project, name)?;
+    let mut manifests = render::render(&env)?;
+    target::wire(&env, &mut manifests)?;
+    render::patches::apply(&env, &mut manifests)?;
+    manifests.sort();
+    policy::check(&env, &manifests)?;
+    Ok(tree::layout(&manifests, &env.blueprint.layers))
+}

@@ -1,0 +1,174 @@
+//! Stage 3, render: Kubernetes objects from a resolved environment.
+//!
+//! Owns the objects themselves (workloads, services, config, secrets
+//! references, routing, scaling, namespaces and network policy, extra
+//! manifests) grouped into deployable [`Unit`]s: one per namespace and one per
+//! component. Knows nothing of Flux or Argo CD (that is `target`) nor of files
+//! (that is `tree`). Does no I/O.
+
+pub mod app;
+pub mod extra;
+pub mod labels;
+pub mod namespaces;
+pub mod object;
+pub mod patches;
+pub mod workload;
+
+use std::collections::BTreeMap;
+
+pub use app::AppContext;
+pub use object::{Object, ObjectId};
+
+use crate::error::Result;
+use crate::resolve::{ComponentKind, ResolvedEnv};
+
+/// The API group whose CRDs mark an environment as running Prometheus Operator.
+pub const MONITORING_GROUP: &str = "monitoring.coreos.com";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum UnitKind {
+    Namespace,
+    Component(ComponentKind),
+    /// The GitOps entry point: what the engine is bootstrapped with.
+    Entry,
+}
+
+/// A deployable unit: one directory, one Flux Kustomization or Argo CD Application.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    pub kind: UnitKind,
+    /// Namespace or component name (`gitops` for the entry).
+    pub name: String,
+    /// Layer of a component unit.
+    pub layer: Option<String>,
+    /// Namespace the unit's objects live in.
+    pub namespace: String,
+    pub objects: Vec<Object>,
+}
+
+impl Unit {
+    /// The unit's directory inside `rendered/<env>/`.
+    pub fn dir(&self) -> String {
+        match (&self.kind, &self.layer) {
+            (UnitKind::Namespace, _) => format!("namespaces/{}", self.name),
+            (UnitKind::Entry, _) => "gitops".to_string(),
+            (_, Some(layer)) => format!("{layer}/{}", self.name),
+            (_, None) => self.name.clone(),
+        }
+    }
+
+    pub fn sort(&mut self) {
+        self.objects.sort_by_cached_key(Object::id);
+    }
+}
+
+/// Everything one environment renders to, before it is laid out as files.
+#[derive(Debug, Clone)]
+pub struct EnvManifests {
+    pub env: String,
+    /// Units by directory, so their order is the directory order.
+    pub units: BTreeMap<String, Unit>,
+}
+
+impl EnvManifests {
+    pub fn objects_mut(&mut self) -> impl Iterator<Item = &mut Object> {
+        self.units.values_mut().flat_map(|u| u.objects.iter_mut())
+    }
+
+    pub fn objects(&self) -> impl Iterator<Item = &Object> {
+        self.units.values().flat_map(|u| u.objects.iter())
+    }
+
+    pub fn insert(&mut self, unit: Unit) {
+        self.units.insert(unit.dir(), unit);
+    }
+
+    /// Sorts every unit's objects by the total order on object identity.
+    pub fn sort(&mut self) {
+        for unit in self.units.values_mut() {
+            unit.sort();
+        }
+    }
+}
+
+/// Environment-wide facts: who scrapes metrics, where the ingress controller runs.
+pub struct Platform {
+    pub monitoring: Option<MonitoringStack>,
+    pub ingress_namespace: Option<String>,
+}
+
+pub struct MonitoringStack {
+    pub namespace: String,
+    pub release: String,
+}
+
+fn platform(env: &ResolvedEnv) -> Platform {
+    let bp = &env.blueprint;
+    let monitoring = bp
+        .charts
+        .iter()
+        .find(|(_, c)| c.provides.iter().any(|g| g == MONITORING_GROUP))
+        .map(|(name, c)| MonitoringStack {
+            namespace: env.components[name].namespace.clone(),
+            release: c.release.clone().unwrap_or_else(|| name.clone()),
+        });
+    let ingress_namespace = match (
+        &bp.defaults.ingress.controller,
+        &bp.defaults.ingress.controller_namespace,
+    ) {
+        (Some(controller), _) => env.components.get(controller).map(|c| c.namespace.clone()),
+        (None, Some(ns)) => Some(ns.clone()),
+        (None, None) => None,
+    };
+    Platform {
+        monitoring,
+        ingress_namespace,
+    }
+}
+
+/// Renders every unit of the environment.
+pub fn render(env: &ResolvedEnv) -> Result<EnvManifests> {
+    let platform = platform(env);
+    let mut manifests = EnvManifests {
+        env: env.name.clone(),
+        units: BTreeMap::new(),
+    };
+    for plan in namespaces::plans(env) {
+        let objects = namespaces::render_namespace(env, &plan, &platform)?;
+        manifests.insert(Unit {
+            kind: UnitKind::Namespace,
+            name: plan.name.to_string(),
+            layer: None,
+            namespace: plan.name.to_string(),
+            objects,
+        });
+    }
+    let monitoring = platform.monitoring.as_ref().map(|m| app::Monitoring {
+        release: m.release.clone(),
+    });
+    for component in env.components.values() {
+        let objects = match component.kind {
+            ComponentKind::App => {
+                let app = &env.blueprint.apps[&component.name];
+                let annotations = crate::policy::workload_annotations(app);
+                app::render_app(env, &component.name, app, monitoring.as_ref(), annotations)?
+            }
+            ComponentKind::Manifests => extra::render_manifests(
+                env,
+                &component.name,
+                &env.blueprint.manifests[&component.name],
+            )?,
+            // Charts become objects only once the GitOps engine is known.
+            ComponentKind::Chart => Vec::new(),
+        };
+        manifests.insert(Unit {
+            kind: UnitKind::Component(component.kind),
+            name: component.name.clone(),
+            layer: Some(component.layer.clone()),
+            namespace: component.namespace.clone(),
+            objects,
+        });
+    }
+    manifests.sort();
+    Ok(manifests)
+}

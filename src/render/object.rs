@@ -1,0 +1,152 @@
+//! A rendered Kubernetes object, its identity, and the one total order on objects.
+
+use std::cmp::Ordering;
+
+use serde_json::Value;
+
+/// Kinds in the order a cluster needs them: namespaces and policy first,
+/// identity and config before the workloads that use them, routing last.
+const KIND_ORDER: &[&str] = &[
+    "Namespace",
+    "ResourceQuota",
+    "LimitRange",
+    "NetworkPolicy",
+    "CustomResourceDefinition",
+    "ServiceAccount",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
+    "ConfigMap",
+    "Secret",
+    "ExternalSecret",
+    "PersistentVolumeClaim",
+    "Service",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+    "Ingress",
+    "ServiceMonitor",
+    "PodMonitor",
+];
+
+/// Who an object is, as Kubernetes and kustomize see it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectId {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectId {
+    pub fn of(value: &Value) -> ObjectId {
+        let text = |p: &str| value.pointer(p).and_then(Value::as_str).map(str::to_string);
+        ObjectId {
+            api_version: text("/apiVersion").unwrap_or_default(),
+            kind: text("/kind").unwrap_or_default(),
+            namespace: text("/metadata/namespace"),
+            name: text("/metadata/name").unwrap_or_default(),
+        }
+    }
+
+    /// The API group: `apps` for `apps/v1`, empty for the core group.
+    pub fn group(&self) -> &str {
+        match self.api_version.split_once('/') {
+            Some((group, _)) => group,
+            None => "",
+        }
+    }
+
+    fn kind_rank(&self) -> usize {
+        KIND_ORDER
+            .iter()
+            .position(|k| *k == self.kind)
+            .unwrap_or(KIND_ORDER.len())
+    }
+
+    /// `Kind/namespace/name` for messages.
+    pub fn display(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/{}/{}", self.kind, ns, self.name),
+            None => format!("{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+impl Ord for ObjectId {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.kind_rank()
+            .cmp(&other.kind_rank())
+            .then_with(|| self.kind.cmp(&other.kind))
+            .then_with(|| self.group().cmp(other.group()))
+            .then_with(|| self.namespace.cmp(&other.namespace))
+            .then_with(|| self.name.cmp(&other.name))
+            .then_with(|| self.api_version.cmp(&other.api_version))
+    }
+}
+
+impl PartialOrd for ObjectId {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// One rendered object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Object {
+    pub value: Value,
+}
+
+impl Object {
+    pub fn new(value: Value) -> Object {
+        Object { value }
+    }
+
+    pub fn id(&self) -> ObjectId {
+        ObjectId::of(&self.value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn id(kind: &str, ns: Option<&str>, name: &str) -> ObjectId {
+        let mut v = json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name}});
+        if let Some(ns) = ns {
+            v["metadata"]["namespace"] = json!(ns);
+        }
+        ObjectId::of(&v)
+    }
+
+    #[test]
+    fn order_is_kind_rank_then_namespace_then_name() {
+        let mut ids = vec![
+            id("Deployment", Some("b"), "x"),
+            id("Zebra", Some("a"), "a"),
+            id("Namespace", None, "z"),
+            id("Deployment", Some("a"), "y"),
+            id("ConfigMap", Some("a"), "c"),
+            id("Apple", Some("a"), "a"),
+        ];
+        ids.sort();
+        let shown: Vec<String> = ids.iter().map(ObjectId::display).collect();
+        assert_eq!(
+            shown,
+            [
+                "Namespace/z",
+                "ConfigMap/a/c",
+                "Deployment/a/y",
+                "Deployment/b/x",
+                "Apple/a/a",
+                "Zebra/a/a"
+            ]
+        );
+    }
+}

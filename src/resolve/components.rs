@@ -1,0 +1,191 @@
+//! Where each component sits: layer position, namespace, pod selector, ports.
+
+use std::collections::BTreeMap;
+
+use crate::blueprint::Locator;
+use crate::blueprint::model::{Blueprint, NamespaceStrategy};
+use crate::error::{ErrorKind, Result};
+use crate::pointer;
+use crate::suggest;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ComponentKind {
+    App,
+    Chart,
+    Manifests,
+}
+
+impl ComponentKind {
+    /// The blueprint section holding components of this kind.
+    pub fn section(self) -> &'static str {
+        match self {
+            ComponentKind::App => "apps",
+            ComponentKind::Chart => "charts",
+            ComponentKind::Manifests => "manifests",
+        }
+    }
+}
+
+/// One `uses` entry: a component, optionally one of its ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Use {
+    pub target: String,
+    pub port: Option<String>,
+    /// Pointer of the entry, for errors.
+    pub pointer: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Component {
+    pub name: String,
+    pub kind: ComponentKind,
+    pub layer: String,
+    pub layer_index: usize,
+    pub namespace: String,
+    /// `/apps/<name>`, `/charts/<name>` or `/manifests/<name>`.
+    pub pointer: String,
+    pub uses: Vec<Use>,
+    /// Labels selecting the component's pods (empty when unknown).
+    pub selector: BTreeMap<String, String>,
+    pub ports: BTreeMap<String, u32>,
+    /// CRD API groups the component installs.
+    pub provides: Vec<String>,
+}
+
+/// The recommended labels that select an app's pods.
+pub fn app_selector(system: &str, app: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), app.to_string()),
+        (
+            "app.kubernetes.io/instance".to_string(),
+            format!("{system}-{app}"),
+        ),
+    ])
+}
+
+struct Draft<'a> {
+    name: &'a str,
+    kind: ComponentKind,
+    layer: &'a str,
+    namespace: Option<&'a str>,
+    uses: &'a [String],
+    selector: BTreeMap<String, String>,
+    ports: BTreeMap<String, u32>,
+    provides: Vec<String>,
+}
+
+fn drafts(bp: &Blueprint) -> Vec<Draft<'_>> {
+    let system = bp.system.name.as_str();
+    let apps = bp.apps.iter().map(|(name, a)| Draft {
+        name,
+        kind: ComponentKind::App,
+        layer: &a.layer,
+        namespace: a.namespace.as_deref(),
+        uses: &a.uses,
+        selector: app_selector(system, name),
+        ports: a.ports.clone(),
+        provides: Vec::new(),
+    });
+    let charts = bp.charts.iter().map(|(name, c)| Draft {
+        name,
+        kind: ComponentKind::Chart,
+        layer: &c.layer,
+        namespace: c.namespace.as_deref(),
+        uses: &c.uses,
+        selector: if c.selector.is_empty() {
+            BTreeMap::from([(
+                "app.kubernetes.io/instance".to_string(),
+                c.release.clone().unwrap_or_else(|| name.clone()),
+            )])
+        } else {
+            c.selector.clone()
+        },
+        ports: c.ports.clone(),
+        provides: c.provides.clone(),
+    });
+    let manifests = bp.manifests.iter().map(|(name, m)| Draft {
+        name,
+        kind: ComponentKind::Manifests,
+        layer: &m.layer,
+        namespace: m.namespace.as_deref(),
+        uses: &m.uses,
+        selector: m.selector.clone(),
+        ports: m.ports.clone(),
+        provides: Vec::new(),
+    });
+    apps.chain(charts).chain(manifests).collect()
+}
+
+/// Places every component; names must be unique across apps, charts and manifests.
+pub fn place(bp: &Blueprint, locator: &Locator) -> Result<BTreeMap<String, Component>> {
+    let mut out: BTreeMap<String, Component> = BTreeMap::new();
+    for d in drafts(bp) {
+        let at = pointer::from_tokens([d.kind.section(), d.name]);
+        if let Some(existing) = out.get(d.name) {
+            return Err(locator
+                .error(
+                    ErrorKind::InvalidValue,
+                    &at,
+                    format!("component name `{}` is used twice (also in `{}`)", d.name, existing.kind.section()),
+                )
+                .with_help("`uses` refers to components by name, so names are unique across apps, charts and manifests"));
+        }
+        let Some(layer_index) = bp.layers.iter().position(|l| l == d.layer) else {
+            return Err(locator
+                .error(
+                    ErrorKind::UnknownReference,
+                    &pointer::push(&at, "layer"),
+                    format!("`{}` is in unknown layer `{}`", d.name, d.layer),
+                )
+                .with_help(suggest::help_for(
+                    d.layer,
+                    "layers",
+                    bp.layers.iter().map(String::as_str),
+                )));
+        };
+        let namespace = match d.namespace {
+            Some(ns) => ns.to_string(),
+            None => match bp.system.namespaces {
+                NamespaceStrategy::PerLayer => d.layer.to_string(),
+                NamespaceStrategy::PerComponent => d.name.to_string(),
+                NamespaceStrategy::Single => bp
+                    .system
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| bp.system.name.clone()),
+            },
+        };
+        let uses = d
+            .uses
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                let (target, port) = match entry.split_once(':') {
+                    Some((t, p)) => (t.to_string(), Some(p.to_string())),
+                    None => (entry.clone(), None),
+                };
+                Use {
+                    target,
+                    port,
+                    pointer: pointer::push(&pointer::push(&at, "uses"), &i.to_string()),
+                }
+            })
+            .collect();
+        out.insert(
+            d.name.to_string(),
+            Component {
+                name: d.name.to_string(),
+                kind: d.kind,
+                layer: d.layer.to_string(),
+                layer_index,
+                namespace,
+                pointer: at,
+                uses,
+                selector: d.selector,
+                ports: d.ports,
+                provides: d.provides,
+            },
+        );
+    }
+    Ok(out)
+}

@@ -1,0 +1,279 @@
+//! Stage 5, lay out: rendered objects as files, and the index of what gitopsc owns.
+//!
+//! Pure: manifests in, relative paths and bytes out. One file per object,
+//! named `<kind>-<name>.yaml`, in its unit's directory; a `kustomization.yaml`
+//! in every directory so `kubectl kustomize rendered/<env>` builds the whole
+//! environment and each unit directory builds alone. `render`, `check`,
+//! `diff` and `publish` all work from this [`RenderedTree`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::render::{EnvManifests, Object, UnitKind};
+use crate::sources::sha256_hex;
+use crate::yaml;
+
+/// Name of the index of owned files, at the top of `rendered/`.
+pub const INDEX_FILE: &str = ".gitopsc-index.json";
+pub const KUSTOMIZATION: &str = "kustomization.yaml";
+
+/// One environment's files, by path relative to `rendered/` (`dev/apps/api/...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvTree {
+    pub env: String,
+    pub files: BTreeMap<String, String>,
+}
+
+/// The rendered environments and the digest of the inputs they came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedTree {
+    pub inputs: String,
+    pub envs: BTreeMap<String, EnvTree>,
+}
+
+/// `rendered/.gitopsc-index.json`: which files gitopsc wrote, from which inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Index {
+    pub tool: String,
+    pub environments: BTreeMap<String, EnvIndex>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct EnvIndex {
+    /// Digest of all inputs when this environment was rendered.
+    pub inputs: String,
+    /// Owned files (relative to `rendered/`) and their SHA-256.
+    pub files: BTreeMap<String, String>,
+}
+
+impl Index {
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    pub fn parse(text: &str) -> Option<Index> {
+        serde_json::from_str(text).ok()
+    }
+
+    /// Every owned file, over all environments.
+    pub fn owned(&self) -> BTreeSet<&str> {
+        self.environments
+            .values()
+            .flat_map(|e| e.files.keys().map(String::as_str))
+            .collect()
+    }
+}
+
+pub fn tool_version() -> String {
+    format!("gitopsc {}", env!("CARGO_PKG_VERSION"))
+}
+
+impl RenderedTree {
+    /// The index entries for the environments in this tree.
+    pub fn index_entries(&self) -> BTreeMap<String, EnvIndex> {
+        self.envs
+            .iter()
+            .map(|(name, tree)| {
+                let files = tree
+                    .files
+                    .iter()
+                    .map(|(p, text)| (p.clone(), sha256_hex(text.as_bytes())))
+                    .collect();
+                (
+                    name.clone(),
+                    EnvIndex {
+                        inputs: self.inputs.clone(),
+                        files,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// `previous` with this tree's environments replaced.
+    pub fn index(&self, previous: Option<&Index>) -> Index {
+        let mut environments = previous.map(|p| p.environments.clone()).unwrap_or_default();
+        environments.extend(self.index_entries());
+        Index {
+            tool: tool_version(),
+            environments,
+        }
+    }
+}
+
+/// A file name for an object: `<kind>-<name>.yaml`, with the namespace when needed to be unique.
+fn file_stem(object: &Object, with_namespace: bool) -> String {
+    let id = object.id();
+    let mut stem = id.kind.to_ascii_lowercase();
+    if with_namespace && let Some(ns) = &id.namespace {
+        stem.push('-');
+        stem.push_str(ns);
+    }
+    stem.push('-');
+    stem.push_str(&id.name);
+    stem.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn kustomization(resources: &[String]) -> String {
+    yaml::to_yaml(&json!({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": resources,
+    }))
+}
+
+/// Lays out one environment. `layers` gives the order of layer directories.
+pub fn layout(manifests: &EnvManifests, layers: &[String]) -> EnvTree {
+    let env = &manifests.env;
+    let mut files = BTreeMap::new();
+    let mut children: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for unit in manifests.units.values() {
+        if unit.objects.is_empty() {
+            continue;
+        }
+        let dir = unit.dir();
+        let plain: Vec<String> = unit.objects.iter().map(|o| file_stem(o, false)).collect();
+        let mut resources = Vec::with_capacity(unit.objects.len());
+        for (object, stem) in unit.objects.iter().zip(&plain) {
+            let clashes = plain.iter().filter(|s| *s == stem).count() > 1;
+            let stem = if clashes {
+                file_stem(object, true)
+            } else {
+                stem.clone()
+            };
+            let name = format!("{stem}.yaml");
+            files.insert(format!("{env}/{dir}/{name}"), yaml::to_yaml(&object.value));
+            resources.push(name);
+        }
+        files.insert(
+            format!("{env}/{dir}/{KUSTOMIZATION}"),
+            kustomization(&resources),
+        );
+        if let Some((group, leaf)) = dir.split_once('/') {
+            children
+                .entry(group.to_string())
+                .or_default()
+                .insert(leaf.to_string());
+        } else {
+            children
+                .entry(String::new())
+                .or_default()
+                .insert(dir.clone());
+        }
+        debug_assert!(unit.kind != UnitKind::Entry || dir == "gitops");
+    }
+    let mut top = Vec::new();
+    for (group, leaves) in &children {
+        if group.is_empty() {
+            continue;
+        }
+        let list: Vec<String> = leaves.iter().cloned().collect();
+        files.insert(
+            format!("{env}/{group}/{KUSTOMIZATION}"),
+            kustomization(&list),
+        );
+    }
+    if let Some(direct) = children.get("") {
+        top.extend(direct.iter().cloned());
+    }
+    if children.contains_key("namespaces") {
+        top.push("namespaces".to_string());
+    }
+    top.extend(layers.iter().filter(|l| children.contains_key(*l)).cloned());
+    files.insert(format!("{env}/{KUSTOMIZATION}"), kustomization(&top));
+    EnvTree {
+        env: env.clone(),
+        files,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::{Unit, UnitKind};
+    use crate::resolve::ComponentKind;
+
+    fn object(kind: &str, ns: &str, name: &str) -> Object {
+        Object::new(
+            json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": ns}}),
+        )
+    }
+
+    #[test]
+    fn every_directory_gets_a_kustomization_in_order() {
+        let mut m = EnvManifests {
+            env: "dev".into(),
+            units: BTreeMap::new(),
+        };
+        m.insert(Unit {
+            kind: UnitKind::Namespace,
+            name: "apps".into(),
+            layer: None,
+            namespace: "apps".into(),
+            objects: vec![object("Namespace", "", "apps")],
+        });
+        m.insert(Unit {
+            kind: UnitKind::Component(ComponentKind::App),
+            name: "api".into(),
+            layer: Some("apps".into()),
+            namespace: "apps".into(),
+            objects: vec![
+                object("ServiceAccount", "apps", "api"),
+                object("Service", "apps", "api"),
+            ],
+        });
+        let tree = layout(&m, &["infra".into(), "apps".into()]);
+        let paths: Vec<&str> = tree.files.keys().map(String::as_str).collect();
+        assert_eq!(
+            paths,
+            [
+                "dev/apps/api/kustomization.yaml",
+                "dev/apps/api/service-api.yaml",
+                "dev/apps/api/serviceaccount-api.yaml",
+                "dev/apps/kustomization.yaml",
+                "dev/kustomization.yaml",
+                "dev/namespaces/apps/kustomization.yaml",
+                "dev/namespaces/apps/namespace-apps.yaml",
+                "dev/namespaces/kustomization.yaml",
+            ]
+        );
+        assert!(
+            tree.files["dev/kustomization.yaml"].ends_with("resources:\n- namespaces\n- apps\n")
+        );
+        assert!(
+            tree.files["dev/apps/api/kustomization.yaml"]
+                .ends_with("- serviceaccount-api.yaml\n- service-api.yaml\n"),
+            "object order, not file order"
+        );
+    }
+
+    #[test]
+    fn clashing_names_get_their_namespace() {
+        let mut m = EnvManifests {
+            env: "dev".into(),
+            units: BTreeMap::new(),
+        };
+        m.insert(Unit {
+            kind: UnitKind::Entry,
+            name: "gitops".into(),
+            layer: None,
+            namespace: "x".into(),
+            objects: vec![object("ConfigMap", "a", "c"), object("ConfigMap", "b", "c")],
+        });
+        let tree = layout(&m, &[]);
+        assert!(tree.files.contains_key("dev/gitops/configmap-a-c.yaml"));
+        assert!(tree.files.contains_key("dev/gitops/configmap-b-c.yaml"));
+    }
+}

@@ -1,0 +1,441 @@
+//! The project on disk: the only module that reads inputs from, and writes
+//! output to, the project's directories.
+//!
+//! Inputs are read once into [`Sources`]. Output is written atomically: the
+//! new `rendered/` is built in a staging directory beside it and exchanged
+//! with the old one in one `renameat2(RENAME_EXCHANGE)`, so a render killed at
+//! any moment leaves `rendered/` fully old or fully new. Files in `rendered/`
+//! that gitopsc does not own (per the index) are carried over untouched.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use walkdir::WalkDir;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::sources::{BLUEPRINTS_DIR, OVERLAYS_DIR, SourceFile, Sources};
+use crate::tree::{INDEX_FILE, Index, RenderedTree};
+use crate::yaml::MAX_FILE_BYTES;
+
+/// Default output directory under the project root.
+pub const RENDERED_DIR: &str = "rendered";
+
+const STAGING_MARK: &str = ".gitopsc-staging-";
+const OLD_MARK: &str = ".gitopsc-old-";
+
+/// Reads every file under `blueprints/` and `overlays/` (hidden files skipped).
+pub fn read_sources(root: &Path) -> Result<Sources> {
+    let mut sources = Sources::new();
+    for dir in [BLUEPRINTS_DIR, OVERLAYS_DIR] {
+        let base = root.join(dir);
+        if !base.exists() {
+            continue;
+        }
+        let walker = WalkDir::new(&base)
+            .follow_links(false)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+        for entry in walker {
+            let entry = entry.map_err(|e| {
+                let path = e.path().unwrap_or(&base).to_path_buf();
+                let io = e
+                    .into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("walk failed"));
+                Error::io(&path, &io)
+            })?;
+            let file_type = entry.file_type();
+            if file_type.is_dir() {
+                continue;
+            }
+            let rel = relative(root, entry.path());
+            let file = if file_type.is_symlink() {
+                SourceFile::Symlink
+            } else {
+                let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                if len > MAX_FILE_BYTES as u64 {
+                    SourceFile::TooLarge(len)
+                } else {
+                    let bytes = fs::read(entry.path()).map_err(|e| Error::io(entry.path(), &e))?;
+                    SourceFile::Regular(Arc::from(bytes))
+                }
+            };
+            sources.insert(rel, file);
+        }
+    }
+    Ok(sources)
+}
+
+/// `root`-relative path with `/` separators.
+fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The index in `rendered`, if there is a readable one.
+pub fn read_index(rendered: &Path) -> Option<Index> {
+    let text = fs::read_to_string(rendered.join(INDEX_FILE)).ok()?;
+    Index::parse(&text)
+}
+
+/// What a write changed, for the summary line.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WriteReport {
+    pub written: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+}
+
+/// Writes `tree` into `rendered`. With `replace_all`, environments that the
+/// index lists but the tree lacks are removed too (they left the blueprint).
+pub fn write_rendered(
+    rendered: &Path,
+    tree: &RenderedTree,
+    replace_all: bool,
+) -> Result<WriteReport> {
+    recover_interrupted(rendered)?;
+    let previous = read_index(rendered);
+    let mut index = tree.index(previous.as_ref());
+    if replace_all {
+        index
+            .environments
+            .retain(|env, _| tree.envs.contains_key(env));
+    }
+    let new_files: BTreeSet<&str> = tree
+        .envs
+        .values()
+        .flat_map(|e| e.files.keys().map(String::as_str))
+        .collect();
+    let dropped: BTreeSet<String> = previous
+        .as_ref()
+        .map(|p| {
+            p.environments
+                .iter()
+                .filter(|(env, _)| replace_all || tree.envs.contains_key(*env))
+                .flat_map(|(_, e)| e.files.keys())
+                .filter(|f| !new_files.contains(f.as_str()))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut report = WriteReport::default();
+    for env in tree.envs.values() {
+        for (path, text) in &env.files {
+            match fs::read(rendered.join(path)) {
+                Ok(bytes) if bytes == text.as_bytes() => report.unchanged += 1,
+                _ => report.written += 1,
+            }
+        }
+    }
+    report.removed = dropped.iter().filter(|f| rendered.join(f).exists()).count();
+    let index_text = index.to_json();
+    let index_same = fs::read_to_string(rendered.join(INDEX_FILE)).is_ok_and(|t| t == index_text);
+    if report.written == 0 && report.removed == 0 && index_same {
+        return Ok(report);
+    }
+    let staging = sibling(rendered, STAGING_MARK)?;
+    let result = build_staging(rendered, &staging, tree, &dropped, &index_text)
+        .and_then(|()| swap_in(&staging, rendered));
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&staging);
+    }
+    result.map(|()| report)
+}
+
+/// A fresh path beside `rendered` for staging or retiring a tree.
+fn sibling(rendered: &Path, mark: &str) -> Result<PathBuf> {
+    let parent = parent_dir(rendered);
+    fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, &e))?;
+    let name = rendered
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| RENDERED_DIR.into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    Ok(parent.join(format!(".{name}{mark}{}-{nanos}", std::process::id())))
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn build_staging(
+    rendered: &Path,
+    staging: &Path,
+    tree: &RenderedTree,
+    dropped: &BTreeSet<String>,
+    index_text: &str,
+) -> Result<()> {
+    fs::create_dir_all(staging).map_err(|e| Error::io(staging, &e))?;
+    let replaced: BTreeSet<&str> = tree
+        .envs
+        .values()
+        .flat_map(|e| e.files.keys().map(String::as_str))
+        .collect();
+    if rendered.is_dir() {
+        for entry in WalkDir::new(rendered)
+            .follow_links(false)
+            .sort_by_file_name()
+        {
+            let entry = entry.map_err(|e| {
+                Error::io(
+                    rendered,
+                    &e.into_io_error()
+                        .unwrap_or_else(|| std::io::Error::other("walk failed")),
+                )
+            })?;
+            if entry.depth() == 0 || entry.file_type().is_dir() {
+                continue;
+            }
+            let rel = relative(rendered, entry.path());
+            if rel == INDEX_FILE || dropped.contains(&rel) || replaced.contains(rel.as_str()) {
+                continue;
+            }
+            let target = staging.join(&rel);
+            ensure_parent(&target)?;
+            if entry.file_type().is_symlink() {
+                let link = fs::read_link(entry.path()).map_err(|e| Error::io(entry.path(), &e))?;
+                std::os::unix::fs::symlink(&link, &target).map_err(|e| Error::io(&target, &e))?;
+            } else if fs::hard_link(entry.path(), &target).is_err() {
+                fs::copy(entry.path(), &target).map_err(|e| Error::io(entry.path(), &e))?;
+            }
+        }
+    }
+    for env in tree.envs.values() {
+        for (path, text) in &env.files {
+            let target = staging.join(path);
+            ensure_parent(&target)?;
+            fs::write(&target, text).map_err(|e| Error::io(&target, &e))?;
+        }
+    }
+    let index_path = staging.join(INDEX_FILE);
+    fs::write(&index_path, index_text).map_err(|e| Error::io(&index_path, &e))
+}
+
+fn ensure_parent(path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|e| Error::io(parent, &e))?;
+    }
+    Ok(())
+}
+
+/// Puts `staging` in place of `rendered` in one step where the OS allows it.
+fn swap_in(staging: &Path, rendered: &Path) -> Result<()> {
+    if !rendered.exists() {
+        return fs::rename(staging, rendered).map_err(|e| Error::io(rendered, &e));
+    }
+    match exchange(staging, rendered) {
+        Ok(()) => {
+            let _ = fs::remove_dir_all(staging);
+            Ok(())
+        }
+        Err(_) => {
+            // No atomic exchange on this system: retire the old tree first, so an
+            // interruption leaves it recoverable beside `rendered` (see `recover_interrupted`).
+            let old = sibling(rendered, OLD_MARK)?;
+            fs::rename(rendered, &old).map_err(|e| Error::io(rendered, &e))?;
+            fs::rename(staging, rendered).map_err(|e| Error::io(rendered, &e))?;
+            let _ = fs::remove_dir_all(&old);
+            Ok(())
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let a = CString::new(a.as_os_str().as_bytes())?;
+    let b = CString::new(b.as_os_str().as_bytes())?;
+    // SAFETY: both paths are valid NUL-terminated strings that outlive the call.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+}
+
+/// Cleans up after a render that was killed: removes staging trees, and puts
+/// back a retired tree if the swap was cut between its two renames.
+pub fn recover_interrupted(rendered: &Path) -> Result<()> {
+    let parent = parent_dir(rendered);
+    let Some(name) = rendered
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+    else {
+        return Ok(());
+    };
+    let Ok(entries) = fs::read_dir(&parent) else {
+        return Ok(());
+    };
+    let mut leftovers: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    leftovers.sort();
+    for path in leftovers {
+        let file = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if file.starts_with(&format!(".{name}{OLD_MARK}")) && !rendered.exists() {
+            fs::rename(&path, rendered).map_err(|e| Error::io(&path, &e))?;
+        } else if file.starts_with(&format!(".{name}{STAGING_MARK}"))
+            || file.starts_with(&format!(".{name}{OLD_MARK}"))
+        {
+            fs::remove_dir_all(&path).map_err(|e| Error::io(&path, &e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Resolves `--root` (default: the current directory) to an existing directory.
+pub fn project_root(root: Option<&Path>) -> Result<PathBuf> {
+    let root = root
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    if !root.is_dir() {
+        return Err(Error::plain(
+            ErrorKind::Usage,
+            format!("project root `{}` is not a directory", root.display()),
+        ));
+    }
+    Ok(root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::EnvTree;
+    use std::collections::BTreeMap;
+
+    fn tree(files: &[(&str, &str)]) -> RenderedTree {
+        let mut envs = BTreeMap::new();
+        for (path, text) in files {
+            let env = path.split('/').next().unwrap().to_string();
+            envs.entry(env.clone())
+                .or_insert_with(|| EnvTree {
+                    env,
+                    files: BTreeMap::new(),
+                })
+                .files
+                .insert(path.to_string(), text.to_string());
+        }
+        RenderedTree {
+            inputs: "digest".into(),
+            envs,
+        }
+    }
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("gitopsc-ws-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn owned_files_are_replaced_and_foreign_files_kept() {
+        let dir = temp("owned");
+        let rendered = dir.join("rendered");
+        write_rendered(
+            &rendered,
+            &tree(&[("dev/a.yaml", "a"), ("dev/b.yaml", "b")]),
+            true,
+        )
+        .unwrap();
+        fs::write(rendered.join("dev/NOTES.md"), "mine").unwrap();
+        let report = write_rendered(&rendered, &tree(&[("dev/a.yaml", "a2")]), true).unwrap();
+        assert_eq!(
+            report,
+            WriteReport {
+                written: 1,
+                unchanged: 0,
+                removed: 1
+            }
+        );
+        assert_eq!(
+            fs::read_to_string(rendered.join("dev/a.yaml")).unwrap(),
+            "a2"
+        );
+        assert!(!rendered.join("dev/b.yaml").exists());
+        assert_eq!(
+            fs::read_to_string(rendered.join("dev/NOTES.md")).unwrap(),
+            "mine"
+        );
+        let leftovers: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(
+            leftovers,
+            vec![std::ffi::OsString::from("rendered")],
+            "no staging left behind"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn rendering_one_environment_keeps_the_others() {
+        let dir = temp("partial");
+        let rendered = dir.join("rendered");
+        write_rendered(
+            &rendered,
+            &tree(&[("dev/a.yaml", "a"), ("prod/a.yaml", "p")]),
+            true,
+        )
+        .unwrap();
+        write_rendered(&rendered, &tree(&[("prod/a.yaml", "p2")]), false).unwrap();
+        assert_eq!(
+            fs::read_to_string(rendered.join("dev/a.yaml")).unwrap(),
+            "a"
+        );
+        assert_eq!(
+            fs::read_to_string(rendered.join("prod/a.yaml")).unwrap(),
+            "p2"
+        );
+        let index = read_index(&rendered).unwrap();
+        assert_eq!(
+            index.environments.keys().collect::<Vec<_>>(),
+            ["dev", "prod"]
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_interrupted_swap_is_recovered() {
+        let dir = temp("recover");
+        let rendered = dir.join("rendered");
+        let old = dir.join(".rendered.gitopsc-old-1-1");
+        fs::create_dir_all(&old).unwrap();
+        fs::write(old.join("x"), "old").unwrap();
+        let staging = dir.join(".rendered.gitopsc-staging-1-2");
+        fs::create_dir_all(&staging).unwrap();
+        recover_interrupted(&rendered).unwrap();
+        assert_eq!(fs::read_to_string(rendered.join("x")).unwrap(), "old");
+        assert!(!staging.exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,291 @@
+//! The canonical YAML printer of rendered output.
+//!
+//! Key order is decided here, not by whoever built the value: a fixed rank for
+//! `apiVersion`, `kind`, `metadata`, `name`, `namespace`, then byte order. A
+//! string is printed plain only when every YAML 1.1 and 1.2 reader takes it for
+//! the same string; otherwise it is double-quoted, or a literal block when it
+//! spans lines. Sequences are not indented under their key, as kubectl prints.
+
+use serde_json::Value;
+
+/// Prints one object as a YAML document (no leading `---`), ending in a newline.
+pub fn to_yaml(value: &Value) -> String {
+    let mut out = String::new();
+    match value {
+        Value::Object(map) if !map.is_empty() => write_map(&mut out, map, 0),
+        Value::Array(items) if !items.is_empty() => write_seq(&mut out, items, 0),
+        scalar => {
+            write_inline(&mut out, scalar, 0);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn key_rank(key: &str) -> u8 {
+    match key {
+        "apiVersion" => 0,
+        "kind" => 1,
+        "metadata" => 2,
+        "name" => 3,
+        "namespace" => 4,
+        _ => 5,
+    }
+}
+
+fn sorted_entries(map: &serde_json::Map<String, Value>) -> Vec<(&String, &Value)> {
+    let mut entries: Vec<_> = map.iter().collect();
+    entries.sort_by(|(a, _), (b, _)| key_rank(a).cmp(&key_rank(b)).then_with(|| a.cmp(b)));
+    entries
+}
+
+fn indent(out: &mut String, n: usize) {
+    for _ in 0..n {
+        out.push(' ');
+    }
+}
+
+fn write_map(out: &mut String, map: &serde_json::Map<String, Value>, level: usize) {
+    for (key, value) in sorted_entries(map) {
+        indent(out, level);
+        out.push_str(&scalar_string(key));
+        out.push(':');
+        write_after_key(out, value, level);
+    }
+}
+
+/// Writes the value that follows `key:` (the key is already printed).
+fn write_after_key(out: &mut String, value: &Value, level: usize) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            out.push('\n');
+            write_map(out, map, level + 2);
+        }
+        Value::Array(items) if !items.is_empty() => {
+            out.push('\n');
+            write_seq(out, items, level);
+        }
+        _ => {
+            out.push(' ');
+            write_inline(out, value, level + 2);
+            out.push('\n');
+        }
+    }
+}
+
+fn write_seq(out: &mut String, items: &[Value], level: usize) {
+    for item in items {
+        indent(out, level);
+        out.push('-');
+        match item {
+            Value::Object(map) if !map.is_empty() => {
+                // The first entry shares the dash's line; the rest align under it.
+                let entries = sorted_entries(map);
+                for (i, (key, value)) in entries.into_iter().enumerate() {
+                    if i == 0 {
+                        out.push(' ');
+                    } else {
+                        indent(out, level + 2);
+                    }
+                    out.push_str(&scalar_string(key));
+                    out.push(':');
+                    write_after_key(out, value, level + 2);
+                }
+            }
+            Value::Array(inner) if !inner.is_empty() => {
+                out.push('\n');
+                write_seq(out, inner, level + 2);
+            }
+            _ => {
+                out.push(' ');
+                write_inline(out, item, level + 2);
+                out.push('\n');
+            }
+        }
+    }
+}
+
+/// Scalars and empty collections; `block_indent` is where a literal block's lines go.
+fn write_inline(out: &mut String, value: &Value, block_indent: usize) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => {
+            if can_be_literal_block(s) {
+                write_literal_block(out, s, block_indent);
+            } else {
+                out.push_str(&scalar_string(s));
+            }
+        }
+        Value::Array(_) => out.push_str("[]"),
+        Value::Object(_) => out.push_str("{}"),
+    }
+}
+
+fn can_be_literal_block(s: &str) -> bool {
+    s.contains('\n')
+        && !s
+            .chars()
+            .any(|c| (c.is_control() && c != '\n' && c != '\t') || c == '\u{feff}')
+        && !s.lines().any(|l| l.ends_with(' ') || l.ends_with('\t'))
+        && !s.starts_with('\n')
+}
+
+fn write_literal_block(out: &mut String, s: &str, level: usize) {
+    out.push('|');
+    if s.starts_with(' ') || s.starts_with('\t') {
+        out.push('2');
+    }
+    let trailing_newlines = s.len() - s.trim_end_matches('\n').len();
+    match trailing_newlines {
+        0 => out.push('-'),
+        1 => {}
+        _ => out.push('+'),
+    }
+    let body = s.strip_suffix('\n').unwrap_or(s);
+    for line in body.split('\n') {
+        out.push('\n');
+        if !line.is_empty() {
+            indent(out, level);
+            out.push_str(line);
+        }
+    }
+}
+
+/// A string as a YAML scalar: plain when unambiguous, double-quoted otherwise.
+fn scalar_string(s: &str) -> String {
+    if is_plain_safe(s) {
+        s.to_string()
+    } else {
+        double_quoted(s)
+    }
+}
+
+fn double_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Words that some YAML reader (1.1 or 1.2) takes for a null, a boolean or a number.
+const RESERVED_WORDS: &[&str] = &[
+    "null", "~", "true", "false", "yes", "no", "on", "off", "y", "n", ".inf", "-.inf", "+.inf",
+    ".nan", "<<", "=",
+];
+
+fn is_plain_safe(s: &str) -> bool {
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    if !(first.is_ascii_alphabetic() || first == '/' || first == '_' || first == '$') {
+        // Digits, signs and dots may start numbers, timestamps or sexagesimals;
+        // indicators (`-?:,[]{}#&*!|>'"%@`) change the meaning. Quote them all.
+        return false;
+    }
+    if RESERVED_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
+        return false;
+    }
+    if s.ends_with(' ') || s.ends_with(':') {
+        return false;
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_./:@+=,~%$()^ ".contains(c);
+    if !s.chars().all(allowed) {
+        return false;
+    }
+    // `: ` starts a mapping value and `  ` or a trailing space are lost on reading.
+    !(s.contains(": ") || s.contains("  "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keys_are_ordered_by_rank_then_bytes() {
+        let v = json!({"spec": {"b": 1, "a": 2}, "metadata": {"namespace": "x", "name": "web", "labels": {}}, "kind": "K", "apiVersion": "v1"});
+        assert_eq!(
+            to_yaml(&v),
+            "apiVersion: v1\nkind: K\nmetadata:\n  name: web\n  namespace: x\n  labels: {}\nspec:\n  a: 2\n  b: 1\n"
+        );
+    }
+
+    #[test]
+    fn ambiguous_scalars_are_quoted() {
+        for s in [
+            "on",
+            "yes",
+            "No",
+            "y",
+            "~",
+            "null",
+            "0755",
+            "1.0",
+            "1e3",
+            "2001-01-01",
+            "1:20",
+            "",
+            " x",
+            "-x",
+            "a: b",
+            "#x",
+            "x #y",
+            "*a",
+            "@x",
+            ".inf",
+            "<<",
+            "héllo",
+        ] {
+            assert!(!is_plain_safe(s), "{s:?} must be quoted");
+        }
+        for s in [
+            "nginx:1.25",
+            "app.kubernetes.io/name",
+            "https://x.io/a",
+            "Deployment",
+            "/health",
+            "a b",
+        ] {
+            assert!(is_plain_safe(s), "{s:?} can be plain");
+        }
+    }
+
+    #[test]
+    fn sequences_of_maps_align_under_the_dash() {
+        let v = json!({"containers": [{"name": "a", "ports": [{"containerPort": 80, "name": "http"}]}]});
+        assert_eq!(
+            to_yaml(&v),
+            "containers:\n- name: a\n  ports:\n  - name: http\n    containerPort: 80\n"
+        );
+    }
+
+    #[test]
+    fn multi_line_strings_become_literal_blocks() {
+        let v = json!({"data": {"a": "x\ny\n", "b": "x\ny", "c": "x\n\n", "d": " lead\nx\n"}});
+        assert_eq!(
+            to_yaml(&v),
+            "data:\n  a: |\n    x\n    y\n  b: |-\n    x\n    y\n  c: |+\n    x\n\n  d: |2\n     lead\n    x\n"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(scalar_string("a\u{1}b"), "\"a\\u0001b\"");
+        assert_eq!(scalar_string("say \"hi\""), "\"say \\\"hi\\\"\"");
+    }
+}
