@@ -1,1 +1,283 @@
-//! The deployment graph (in progress).
+//! The deployment graph: which unit must be applied before which.
+//!
+//! One graph per environment drives Flux `dependsOn` and Argo CD sync waves
+//! alike. A unit depends on its namespace's unit, on the components of the
+//! nearest earlier layer, on the components it `uses`, and on the component
+//! providing the API group of any custom resource it contains (so an
+//! `ExternalSecret` always waits for External Secrets' CRDs). A cycle is an
+//! error naming it. Layer and namespace dependencies are transitively reduced, so each
+//! list names what was declared plus only the ordering nothing else implies.
+
+use std::collections::BTreeMap;
+
+use crate::error::{ErrorKind, Result};
+use crate::render::{EnvManifests, UnitKind};
+use crate::resolve::{ComponentKind, ResolvedEnv};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// The unit's directory: its identity.
+    pub dir: String,
+    pub name: String,
+    pub kind: UnitKind,
+    pub layer: Option<String>,
+    pub namespace: String,
+}
+
+/// Why one unit waits for another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reason {
+    Namespace,
+    Layer,
+    Uses,
+    Crd,
+}
+
+#[derive(Debug, Clone)]
+pub struct Graph {
+    /// Nodes in directory order.
+    pub nodes: Vec<Node>,
+    /// Direct dependencies with their reasons, before reduction.
+    pub edges: Vec<BTreeMap<usize, Reason>>,
+    /// Transitively reduced dependencies, sorted.
+    pub depends_on: Vec<Vec<usize>>,
+    /// 0 for units with no dependencies, else one more than the latest dependency.
+    pub waves: Vec<u32>,
+    reach: Vec<Bitset>,
+}
+
+#[derive(Debug, Clone)]
+struct Bitset(Vec<u64>);
+
+impl Bitset {
+    fn new(n: usize) -> Bitset {
+        Bitset(vec![0; n.div_ceil(64)])
+    }
+    fn set(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+    fn get(&self, i: usize) -> bool {
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+    fn union(&mut self, other: &Bitset) {
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a |= b;
+        }
+    }
+}
+
+impl Graph {
+    pub fn index(&self, dir: &str) -> Option<usize> {
+        self.nodes.binary_search_by(|n| n.dir.as_str().cmp(dir)).ok()
+    }
+
+    /// True when `a` waits for `b`, directly or through others.
+    /// Always false for `a == b`: the graph has no cycles.
+    pub fn reaches(&self, a: usize, b: usize) -> bool {
+        self.reach[a].get(b)
+    }
+
+    /// Of the units `a` waits for (transitively) that satisfy `keep`, the
+    /// ones not implied by another of them.
+    pub fn reduced_among(&self, a: usize, keep: impl Fn(&Node) -> bool) -> Vec<usize> {
+        let candidates: Vec<usize> = (0..self.nodes.len()).filter(|&b| self.reach[a].get(b) && keep(&self.nodes[b])).collect();
+        candidates
+            .iter()
+            .copied()
+            .filter(|&b| !candidates.iter().any(|&c| c != b && self.reach[c].get(b)))
+            .collect()
+    }
+}
+
+/// Builds the graph of the environment's units (the GitOps entry excluded).
+pub fn build(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Graph> {
+    let nodes: Vec<Node> = manifests
+        .units
+        .values()
+        .filter(|u| u.kind != UnitKind::Entry)
+        .map(|u| Node {
+            dir: u.dir(),
+            name: u.name.clone(),
+            kind: u.kind,
+            layer: u.layer.clone(),
+            namespace: u.namespace.clone(),
+        })
+        .collect();
+    let index_of_dir: BTreeMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.dir.as_str(), i)).collect();
+    let component_index = |name: &str| -> Option<usize> {
+        let c = env.components.get(name)?;
+        index_of_dir.get(format!("{}/{}", c.layer, c.name).as_str()).copied()
+    };
+    let providers = crd_providers(env)?;
+    let mut edges: Vec<BTreeMap<usize, Reason>> = vec![BTreeMap::new(); nodes.len()];
+    let layer_members = layer_members(env);
+    for (i, node) in nodes.iter().enumerate() {
+        let UnitKind::Component(_) = node.kind else {
+            continue;
+        };
+        let component = &env.components[&node.name];
+        if let Some(&ns) = index_of_dir.get(format!("namespaces/{}", component.namespace).as_str()) {
+            edges[i].insert(ns, Reason::Namespace);
+        }
+        if let Some(previous) = layer_members[..component.layer_index].iter().rev().find(|m| !m.is_empty()) {
+            for name in previous {
+                if let Some(j) = component_index(name) {
+                    edges[i].entry(j).or_insert(Reason::Layer);
+                }
+            }
+        }
+        for u in &component.uses {
+            if let Some(j) = component_index(&u.target) {
+                edges[i].insert(j, Reason::Uses);
+            }
+        }
+        let unit = &manifests.units[&node.dir];
+        for object in &unit.objects {
+            let id = object.id();
+            if let Some(provider) = providers.get(id.group())
+                && *provider != node.name
+                && let Some(j) = component_index(provider)
+            {
+                edges[i].insert(j, Reason::Crd);
+            }
+        }
+    }
+    let order = topological_order(env, &nodes, &edges)?;
+    let n = nodes.len();
+    let mut reach = vec![Bitset::new(n); n];
+    let mut waves = vec![0u32; n];
+    for &i in &order {
+        let mut r = Bitset::new(n);
+        let mut wave = 0;
+        for &j in edges[i].keys() {
+            r.set(j);
+            r.union(&reach[j]);
+            wave = wave.max(waves[j] + 1);
+        }
+        reach[i] = r;
+        waves[i] = wave;
+    }
+    // Declared edges (`uses`, CRDs) are always listed, because they say why;
+    // layer and namespace edges only when nothing else already implies them.
+    let depends_on = (0..n)
+        .map(|i| {
+            edges[i]
+                .iter()
+                .filter(|&(&j, reason)| {
+                    matches!(reason, Reason::Uses | Reason::Crd)
+                        || !edges[i].keys().any(|&k| k != j && reach[k].get(j))
+                })
+                .map(|(&j, _)| j)
+                .collect()
+        })
+        .collect();
+    Ok(Graph {
+        nodes,
+        edges,
+        depends_on,
+        waves,
+        reach,
+    })
+}
+
+/// API group -> the chart that installs its CRDs.
+fn crd_providers(env: &ResolvedEnv) -> Result<BTreeMap<&str, &str>> {
+    let mut providers: BTreeMap<&str, &str> = BTreeMap::new();
+    for component in env.components.values() {
+        for (i, group) in component.provides.iter().enumerate() {
+            if let Some(other) = providers.insert(group, &component.name) {
+                let at = format!("{}/provides/{i}", component.pointer);
+                return Err(env.locator.error(
+                    ErrorKind::InvalidValue,
+                    &at,
+                    format!("API group `{group}` is provided by both `{other}` and `{}`", component.name),
+                ).with_help("one chart installs each CRD group; remove it from one of them"));
+            }
+        }
+    }
+    Ok(providers)
+}
+
+/// Component names per layer, in layer order.
+fn layer_members(env: &ResolvedEnv) -> Vec<Vec<&str>> {
+    let mut members = vec![Vec::new(); env.blueprint.layers.len()];
+    for c in env.components.values() {
+        members[c.layer_index].push(c.name.as_str());
+    }
+    members
+}
+
+/// Kahn's algorithm over dependencies; what remains is a cycle, reported with its path.
+fn topological_order(env: &ResolvedEnv, nodes: &[Node], edges: &[BTreeMap<usize, Reason>]) -> Result<Vec<usize>> {
+    let n = nodes.len();
+    let mut remaining: Vec<usize> = edges.iter().map(BTreeMap::len).collect();
+    let mut dependents = vec![Vec::new(); n];
+    for (i, deps) in edges.iter().enumerate() {
+        for &j in deps.keys() {
+            dependents[j].push(i);
+        }
+    }
+    let mut ready: std::collections::BTreeSet<usize> = (0..n).filter(|&i| remaining[i] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &d in &dependents[i] {
+            remaining[d] -= 1;
+            if remaining[d] == 0 {
+                ready.insert(d);
+            }
+        }
+    }
+    if order.len() == n {
+        return Ok(order);
+    }
+    Err(cycle_error(env, nodes, edges, &remaining))
+}
+
+fn cycle_error(env: &ResolvedEnv, nodes: &[Node], edges: &[BTreeMap<usize, Reason>], remaining: &[usize]) -> crate::error::Error {
+    // Walk dependencies among the stuck nodes until one repeats: that loop is a cycle.
+    let stuck = |i: usize| remaining[i] > 0;
+    let start = (0..nodes.len()).find(|&i| stuck(i)).unwrap_or(0);
+    let mut path = vec![start];
+    let mut current = start;
+    let cycle = loop {
+        let next = edges[current].keys().copied().find(|&j| stuck(j)).unwrap_or(start);
+        if let Some(pos) = path.iter().position(|&p| p == next) {
+            let mut cycle = path[pos..].to_vec();
+            cycle.push(next);
+            break cycle;
+        }
+        path.push(next);
+        current = next;
+    };
+    let names: Vec<&str> = cycle.iter().map(|&i| nodes[i].name.as_str()).collect();
+    let reasons: Vec<String> = cycle
+        .windows(2)
+        .map(|w| {
+            let why = match edges[w[0]].get(&w[1]) {
+                Some(Reason::Uses) => "uses",
+                Some(Reason::Layer) => "is in a later layer than",
+                Some(Reason::Crd) => "needs the CRDs of",
+                _ => "waits for",
+            };
+            format!("`{}` {why} `{}`", nodes[w[0]].name, nodes[w[1]].name)
+        })
+        .collect();
+    // Point at a `uses` entry of the cycle if there is one: that is what a person edits.
+    let pointer = cycle
+        .windows(2)
+        .find_map(|w| {
+            let from = env.components.get(&nodes[w[0]].name)?;
+            from.uses.iter().find(|u| u.target == nodes[w[1]].name).map(|u| u.pointer.clone())
+        })
+        .or_else(|| env.components.get(&nodes[cycle[0]].name).map(|c| c.pointer.clone()))
+        .unwrap_or_default();
+    env.locator
+        .error(ErrorKind::Cycle, &pointer, format!("deployment order has a cycle: {}", names.join(" -> ")))
+        .with_help(format!("{}; remove a `uses` entry or move a component to another layer", reasons.join(", ")))
+}
+
+/// True when the component of this unit is a Helm chart.
+pub fn is_chart(node: &Node) -> bool {
+    node.kind == UnitKind::Component(ComponentKind::Chart)
+}

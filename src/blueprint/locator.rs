@@ -34,10 +34,17 @@ impl Locator {
     }
 
     fn find(&self, pointer: &str, key: bool) -> Origin {
+        if let Some(doc) = self.docs.iter().find(|d| d.has(pointer))
+            && let Some(origin) = doc.origin(pointer, key)
+        {
+            return origin;
+        }
+        // A node nobody wrote: point at the key of its nearest ancestor, in the
+        // file that first defines it (the blueprint before any overlay).
         let mut current = pointer;
         loop {
-            if let Some(doc) = self.docs.iter().find(|d| d.has(current))
-                && let Some(origin) = doc.origin(current, key)
+            if let Some(doc) = self.docs.iter().rev().find(|d| d.has(current))
+                && let Some(origin) = doc.origin(current, true)
             {
                 return origin;
             }
