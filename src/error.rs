@@ -109,54 +109,82 @@ impl Origin {
     }
 }
 
-/// Everything that can go wrong in gitopsc.
+/// Everything that can go wrong in gitopsc. Boxed, so a `Result` stays one pointer wide.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(Box<ErrorData>);
+
+/// The parts of an [`Error`], read through `Deref`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorData {
     pub kind: ErrorKind,
     pub message: String,
     pub origin: Option<Origin>,
     pub path: Option<PathBuf>,
     pub help: Option<String>,
+    /// Context such as the environment being compiled.
+    pub note: Option<String>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl std::ops::Deref for Error {
+    type Target = ErrorData;
+    fn deref(&self) -> &ErrorData {
+        &self.0
+    }
+}
+
 impl Error {
     /// A mistake in a project file: the only way to build a user error.
     pub fn at(kind: ErrorKind, origin: Origin, message: impl Into<String>) -> Error {
-        Error {
+        Error::new(ErrorData {
             kind,
             message: message.into(),
             origin: Some(origin),
             path: None,
             help: None,
-        }
+            note: None,
+        })
     }
 
     /// A failure reading or writing `path`.
     pub fn io(path: &Path, err: &std::io::Error) -> Error {
-        Error {
+        Error::new(ErrorData {
             kind: ErrorKind::Io,
             message: format!("cannot access `{}`: {err}", path.display()),
             origin: None,
             path: Some(path.to_path_buf()),
             help: None,
-        }
+            note: None,
+        })
     }
 
     /// A failure of the outside world (git, usage) that has no place in a project file.
     pub fn plain(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error {
+        Error::new(ErrorData {
             kind,
             message: message.into(),
             origin: None,
             path: None,
             help: None,
-        }
+            note: None,
+        })
+    }
+
+    fn new(data: ErrorData) -> Error {
+        Error(Box::new(data))
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Error {
-        self.help = Some(help.into());
+        self.0.help = Some(help.into());
+        self
+    }
+
+    /// Adds context, e.g. the environment being compiled (kept if already set).
+    pub fn with_note(mut self, note: impl Into<String>) -> Error {
+        if self.0.note.is_none() {
+            self.0.note = Some(note.into());
+        }
         self
     }
 
@@ -167,6 +195,9 @@ impl Error {
             out.push_str(&render_origin(origin));
         } else if let Some(path) = &self.path {
             out.push_str(&format!("  --> {}\n", path.display()));
+        }
+        if let Some(note) = &self.note {
+            out.push_str(&format!("  = note: {note}\n"));
         }
         if let Some(help) = &self.help {
             out.push_str(&format!("  = help: {help}\n"));

@@ -68,7 +68,9 @@ impl Bitset {
 
 impl Graph {
     pub fn index(&self, dir: &str) -> Option<usize> {
-        self.nodes.binary_search_by(|n| n.dir.as_str().cmp(dir)).ok()
+        self.nodes
+            .binary_search_by(|n| n.dir.as_str().cmp(dir))
+            .ok()
     }
 
     /// True when `a` waits for `b`, directly or through others.
@@ -80,7 +82,9 @@ impl Graph {
     /// Of the units `a` waits for (transitively) that satisfy `keep`, the
     /// ones not implied by another of them.
     pub fn reduced_among(&self, a: usize, keep: impl Fn(&Node) -> bool) -> Vec<usize> {
-        let candidates: Vec<usize> = (0..self.nodes.len()).filter(|&b| self.reach[a].get(b) && keep(&self.nodes[b])).collect();
+        let candidates: Vec<usize> = (0..self.nodes.len())
+            .filter(|&b| self.reach[a].get(b) && keep(&self.nodes[b]))
+            .collect();
         candidates
             .iter()
             .copied()
@@ -103,10 +107,16 @@ pub fn build(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Graph> {
             namespace: u.namespace.clone(),
         })
         .collect();
-    let index_of_dir: BTreeMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.dir.as_str(), i)).collect();
+    let index_of_dir: BTreeMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.dir.as_str(), i))
+        .collect();
     let component_index = |name: &str| -> Option<usize> {
         let c = env.components.get(name)?;
-        index_of_dir.get(format!("{}/{}", c.layer, c.name).as_str()).copied()
+        index_of_dir
+            .get(format!("{}/{}", c.layer, c.name).as_str())
+            .copied()
     };
     let providers = crd_providers(env)?;
     let mut edges: Vec<BTreeMap<usize, Reason>> = vec![BTreeMap::new(); nodes.len()];
@@ -116,10 +126,15 @@ pub fn build(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Graph> {
             continue;
         };
         let component = &env.components[&node.name];
-        if let Some(&ns) = index_of_dir.get(format!("namespaces/{}", component.namespace).as_str()) {
+        if let Some(&ns) = index_of_dir.get(format!("namespaces/{}", component.namespace).as_str())
+        {
             edges[i].insert(ns, Reason::Namespace);
         }
-        if let Some(previous) = layer_members[..component.layer_index].iter().rev().find(|m| !m.is_empty()) {
+        if let Some(previous) = layer_members[..component.layer_index]
+            .iter()
+            .rev()
+            .find(|m| !m.is_empty())
+        {
             for name in previous {
                 if let Some(j) = component_index(name) {
                     edges[i].entry(j).or_insert(Reason::Layer);
@@ -187,11 +202,17 @@ fn crd_providers(env: &ResolvedEnv) -> Result<BTreeMap<&str, &str>> {
         for (i, group) in component.provides.iter().enumerate() {
             if let Some(other) = providers.insert(group, &component.name) {
                 let at = format!("{}/provides/{i}", component.pointer);
-                return Err(env.locator.error(
-                    ErrorKind::InvalidValue,
-                    &at,
-                    format!("API group `{group}` is provided by both `{other}` and `{}`", component.name),
-                ).with_help("one chart installs each CRD group; remove it from one of them"));
+                return Err(env
+                    .locator
+                    .error(
+                        ErrorKind::InvalidValue,
+                        &at,
+                        format!(
+                            "API group `{group}` is provided by both `{other}` and `{}`",
+                            component.name
+                        ),
+                    )
+                    .with_help("one chart installs each CRD group; remove it from one of them"));
             }
         }
     }
@@ -208,7 +229,11 @@ fn layer_members(env: &ResolvedEnv) -> Vec<Vec<&str>> {
 }
 
 /// Kahn's algorithm over dependencies; what remains is a cycle, reported with its path.
-fn topological_order(env: &ResolvedEnv, nodes: &[Node], edges: &[BTreeMap<usize, Reason>]) -> Result<Vec<usize>> {
+fn topological_order(
+    env: &ResolvedEnv,
+    nodes: &[Node],
+    edges: &[BTreeMap<usize, Reason>],
+) -> Result<Vec<usize>> {
     let n = nodes.len();
     let mut remaining: Vec<usize> = edges.iter().map(BTreeMap::len).collect();
     let mut dependents = vec![Vec::new(); n];
@@ -217,7 +242,8 @@ fn topological_order(env: &ResolvedEnv, nodes: &[Node], edges: &[BTreeMap<usize,
             dependents[j].push(i);
         }
     }
-    let mut ready: std::collections::BTreeSet<usize> = (0..n).filter(|&i| remaining[i] == 0).collect();
+    let mut ready: std::collections::BTreeSet<usize> =
+        (0..n).filter(|&i| remaining[i] == 0).collect();
     let mut order = Vec::with_capacity(n);
     while let Some(i) = ready.pop_first() {
         order.push(i);
@@ -234,14 +260,23 @@ fn topological_order(env: &ResolvedEnv, nodes: &[Node], edges: &[BTreeMap<usize,
     Err(cycle_error(env, nodes, edges, &remaining))
 }
 
-fn cycle_error(env: &ResolvedEnv, nodes: &[Node], edges: &[BTreeMap<usize, Reason>], remaining: &[usize]) -> crate::error::Error {
+fn cycle_error(
+    env: &ResolvedEnv,
+    nodes: &[Node],
+    edges: &[BTreeMap<usize, Reason>],
+    remaining: &[usize],
+) -> crate::error::Error {
     // Walk dependencies among the stuck nodes until one repeats: that loop is a cycle.
     let stuck = |i: usize| remaining[i] > 0;
     let start = (0..nodes.len()).find(|&i| stuck(i)).unwrap_or(0);
     let mut path = vec![start];
     let mut current = start;
     let cycle = loop {
-        let next = edges[current].keys().copied().find(|&j| stuck(j)).unwrap_or(start);
+        let next = edges[current]
+            .keys()
+            .copied()
+            .find(|&j| stuck(j))
+            .unwrap_or(start);
         if let Some(pos) = path.iter().position(|&p| p == next) {
             let mut cycle = path[pos..].to_vec();
             cycle.push(next);
@@ -268,13 +303,27 @@ fn cycle_error(env: &ResolvedEnv, nodes: &[Node], edges: &[BTreeMap<usize, Reaso
         .windows(2)
         .find_map(|w| {
             let from = env.components.get(&nodes[w[0]].name)?;
-            from.uses.iter().find(|u| u.target == nodes[w[1]].name).map(|u| u.pointer.clone())
+            from.uses
+                .iter()
+                .find(|u| u.target == nodes[w[1]].name)
+                .map(|u| u.pointer.clone())
         })
-        .or_else(|| env.components.get(&nodes[cycle[0]].name).map(|c| c.pointer.clone()))
+        .or_else(|| {
+            env.components
+                .get(&nodes[cycle[0]].name)
+                .map(|c| c.pointer.clone())
+        })
         .unwrap_or_default();
     env.locator
-        .error(ErrorKind::Cycle, &pointer, format!("deployment order has a cycle: {}", names.join(" -> ")))
-        .with_help(format!("{}; remove a `uses` entry or move a component to another layer", reasons.join(", ")))
+        .error(
+            ErrorKind::Cycle,
+            &pointer,
+            format!("deployment order has a cycle: {}", names.join(" -> ")),
+        )
+        .with_help(format!(
+            "{}; remove a `uses` entry or move a component to another layer",
+            reasons.join(", ")
+        ))
 }
 
 /// True when the component of this unit is a Helm chart.

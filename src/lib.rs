@@ -7,8 +7,9 @@
 //! 1. [`blueprint::load`]: files -> [`blueprint::Project`] (typed, located)
 //! 2. [`resolve::resolve`]: one environment -> [`resolve::ResolvedEnv`]
 //! 3. [`render::render`]: Kubernetes objects in units -> [`render::EnvManifests`]
-//! 4. [`target::wire`]: Flux or Argo CD objects and ordering; then overlays'
-//!    RFC 6902 patches ([`render::patches`]) and policy checks ([`policy`])
+//! 4. [`graph::build`] orders the units; [`target::wire`] adds the Flux or
+//!    Argo CD objects; then overlays' RFC 6902 patches ([`render::patches`])
+//!    and policy checks ([`policy`])
 //! 5. [`tree::layout`]: files and kustomizations -> [`tree::RenderedTree`]
 //!
 //! `render`, `check`, `diff` and `publish` (in [`commands`]) all consume that
@@ -106,9 +107,15 @@ pub fn compile(sources: Arc<Sources>, selection: &EnvSelection) -> Result<Render
 
 /// The whole pipeline for one environment, stage by stage.
 pub fn compile_env(project: &Project, name: &str) -> Result<EnvTree> {
+    compile_env_stages(project, name)
+        .map_err(|e| e.with_note(format!("while rendering environment `{name}`")))
+}
+
+fn compile_env_stages(project: &Project, name: &str) -> Result<EnvTree> {
     let env = resolve::resolve(project, name)?;
     let mut manifests = render::render(&env)?;
-    target::wire(&env, &mut manifests)?;
+    let graph = graph::build(&env, &manifests)?;
+    target::wire(&env, &graph, &mut manifests)?;
     render::patches::apply(&env, &mut manifests)?;
     manifests.sort();
     policy::check(&env, &manifests)?;

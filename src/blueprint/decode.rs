@@ -35,6 +35,8 @@ pub struct DecodeError {
     pub message: String,
     /// Set by the innermost node that saw the error.
     pub pointer: Option<String>,
+    /// What serde expected there, in words, when it said.
+    pub expected: Option<String>,
 }
 
 impl DecodeError {
@@ -43,7 +45,13 @@ impl DecodeError {
             kind,
             message,
             pointer: None,
+            expected: None,
         }
+    }
+
+    fn expecting(mut self, expected: String) -> DecodeError {
+        self.expected = Some(expected);
+        self
     }
 
     fn at(mut self, pointer: &str) -> DecodeError {
@@ -67,25 +75,27 @@ impl de::Error for DecodeError {
         DecodeError::new(DecodeErrorKind::Other, msg.to_string())
     }
     fn invalid_type(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
+        let exp = in_words(&exp.to_string());
         DecodeError::new(
             DecodeErrorKind::InvalidType,
             format!("expected {exp}, found {}", describe(unexp)),
         )
+        .expecting(exp)
     }
     fn invalid_value(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
+        let exp = in_words(&exp.to_string());
         DecodeError::new(
             DecodeErrorKind::InvalidValue,
-            format!("invalid value {}: expected {exp}", describe(unexp)),
+            format!("{} is not {exp}", describe(unexp)),
         )
+        .expecting(exp)
     }
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
         DecodeError::new(
             DecodeErrorKind::InvalidValue,
-            format!(
-                "unknown value `{variant}`, expected one of {}",
-                quoted_list(expected)
-            ),
+            format!("unknown value `{variant}`"),
         )
+        .expecting(format!("one of {}", quoted_list(expected)))
     }
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
         DecodeError::new(
@@ -101,6 +111,20 @@ impl de::Error for DecodeError {
             DecodeErrorKind::MissingField(field.to_string()),
             format!("missing field `{field}`"),
         )
+    }
+}
+
+/// serde names Rust types (`u32`, `a sequence`); people read YAML.
+fn in_words(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number, 0 or more".to_string(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".to_string(),
+        "f32" | "f64" => "a number".to_string(),
+        "a sequence" => "a list".to_string(),
+        "a boolean" => "`true` or `false`".to_string(),
+        other if other.starts_with("struct ") => "a mapping".to_string(),
+        other if other.starts_with("a map") => "a mapping".to_string(),
+        other => other.to_string(),
     }
 }
 

@@ -91,12 +91,21 @@ pub fn decode_error(err: DecodeError, locator: &Locator) -> Error {
             ErrorKind::InvalidType,
             locator.value(&pointer),
             format!("wrong type{context}: {}", err.message),
-        ),
+        )
+        .with_help(expected_help(err.expected.as_deref())),
         DecodeErrorKind::InvalidValue | DecodeErrorKind::Other => Error::at(
             ErrorKind::InvalidValue,
             locator.value(&pointer),
             format!("invalid value{context}: {}", err.message),
-        ),
+        )
+        .with_help(expected_help(err.expected.as_deref())),
+    }
+}
+
+fn expected_help(expected: Option<&str>) -> String {
+    match expected {
+        Some(e) => format!("write {e} here; `gitopsc schema` describes every field"),
+        None => "`gitopsc schema` describes every field and its type".to_string(),
     }
 }
 
@@ -198,7 +207,8 @@ fn read_overlay(doc: Arc<Document>) -> Result<Overlay> {
             ErrorKind::InvalidType,
             doc.start(),
             "an overlay must be a mapping (a merge patch over the blueprint)",
-        ));
+        )
+        .with_help("write the blueprint keys to change, e.g. `apps: {api: {replicas: 3}}`, and `patches:` for object patches"));
     };
     let mut merge = map.clone();
     let patches = match merge.remove("patches") {
@@ -271,7 +281,7 @@ mod tests {
         let text = "system: {name: demo}\nlayers: [apps]\nenvironments: {dev: {}}\nap: {}\n";
         let err = load(sources(&[(BLUEPRINT_FILE, text)])).unwrap_err();
         assert_eq!(err.kind, ErrorKind::UnknownField);
-        let origin = err.origin.unwrap();
+        let origin = err.origin.clone().unwrap();
         assert_eq!((origin.line, origin.column), (4, 1));
         assert_eq!(err.help.as_deref(), Some("did you mean `apps`?"));
     }
@@ -299,6 +309,6 @@ mod tests {
             ("overlays/dev.yaml", overlay),
         ]))
         .unwrap_err();
-        assert_eq!(err.origin.unwrap().line, 4);
+        assert_eq!(err.origin.clone().unwrap().line, 4);
     }
 }

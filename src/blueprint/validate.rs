@@ -330,11 +330,12 @@ fn check_gitops(c: &Check, bp: &Blueprint) -> Result<()> {
             let known = ["source", "helm"]
                 .into_iter()
                 .chain(bp.layers.iter().map(String::as_str));
-            return Err(c.fail_key(
-                &at,
+            return Err(Error::at(
+                ErrorKind::UnknownField,
+                c.locator.key(&at),
                 format!("no interval is called `{key}`"),
-                suggest::help_for(key, "intervals", known),
-            ));
+            )
+            .with_help(suggest::help_for(key, "intervals", known)));
         }
         c.duration(&at, value)?;
     }

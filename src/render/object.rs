@@ -127,7 +127,7 @@ mod tests {
 
     #[test]
     fn order_is_kind_rank_then_namespace_then_name() {
-        let mut ids = vec![
+        let mut ids = [
             id("Deployment", Some("b"), "x"),
             id("Zebra", Some("a"), "a"),
             id("Namespace", None, "z"),

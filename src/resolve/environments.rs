@@ -182,6 +182,6 @@ mod tests {
         let err = extends_chain(&p, "prod").unwrap_err();
         assert_eq!(err.kind, ErrorKind::UnknownReference);
         assert_eq!(err.help.as_deref(), Some("did you mean `dev`?"));
-        assert_eq!(err.origin.unwrap().line, 5);
+        assert_eq!(err.origin.clone().unwrap().line, 5);
     }
 }

@@ -415,7 +415,7 @@ mod tests {
     fn duplicate_keys_are_located_errors() {
         let err = parse_document("b.yaml", b"a: 1\na: 2\n").unwrap_err();
         assert_eq!(err.kind, ErrorKind::Syntax);
-        assert_eq!(err.origin.unwrap().line, 2);
+        assert_eq!(err.origin.clone().unwrap().line, 2);
     }
 
     #[test]

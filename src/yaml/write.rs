@@ -22,20 +22,25 @@ pub fn to_yaml(value: &Value) -> String {
     out
 }
 
-fn key_rank(key: &str) -> u8 {
+/// `apiVersion`, `kind`, `metadata` lead an object; `name` and `namespace` lead any map.
+fn key_rank(key: &str, top: bool) -> u8 {
     match key {
-        "apiVersion" => 0,
-        "kind" => 1,
-        "metadata" => 2,
+        "apiVersion" if top => 0,
+        "kind" if top => 1,
+        "metadata" if top => 2,
         "name" => 3,
         "namespace" => 4,
         _ => 5,
     }
 }
 
-fn sorted_entries(map: &serde_json::Map<String, Value>) -> Vec<(&String, &Value)> {
+fn sorted_entries(map: &serde_json::Map<String, Value>, top: bool) -> Vec<(&String, &Value)> {
     let mut entries: Vec<_> = map.iter().collect();
-    entries.sort_by(|(a, _), (b, _)| key_rank(a).cmp(&key_rank(b)).then_with(|| a.cmp(b)));
+    entries.sort_by(|(a, _), (b, _)| {
+        key_rank(a, top)
+            .cmp(&key_rank(b, top))
+            .then_with(|| a.cmp(b))
+    });
     entries
 }
 
@@ -46,7 +51,7 @@ fn indent(out: &mut String, n: usize) {
 }
 
 fn write_map(out: &mut String, map: &serde_json::Map<String, Value>, level: usize) {
-    for (key, value) in sorted_entries(map) {
+    for (key, value) in sorted_entries(map, level == 0) {
         indent(out, level);
         out.push_str(&scalar_string(key));
         out.push(':');
@@ -80,7 +85,7 @@ fn write_seq(out: &mut String, items: &[Value], level: usize) {
         match item {
             Value::Object(map) if !map.is_empty() => {
                 // The first entry shares the dash's line; the rest align under it.
-                let entries = sorted_entries(map);
+                let entries = sorted_entries(map, false);
                 for (i, (key, value)) in entries.into_iter().enumerate() {
                     if i == 0 {
                         out.push(' ');
@@ -263,6 +268,15 @@ mod tests {
         ] {
             assert!(is_plain_safe(s), "{s:?} can be plain");
         }
+    }
+
+    #[test]
+    fn kind_leads_only_at_the_top() {
+        let v = json!({"kind": "AppProject", "spec": {"whitelist": [{"kind": "Namespace", "group": ""}]}});
+        assert_eq!(
+            to_yaml(&v),
+            "kind: AppProject\nspec:\n  whitelist:\n  - group: \"\"\n    kind: Namespace\n"
+        );
     }
 
     #[test]

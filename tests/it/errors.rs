@@ -1,0 +1,61 @@
+//! Invalid input, one mistake per fixture: exit 2, a located message with a
+//! caret and a hint, and nothing written.
+
+use std::fs;
+
+use crate::support::{filter, gitopsc, repo_root, write_case};
+
+#[test]
+fn every_invalid_fixture_is_a_located_error_that_writes_nothing() {
+    insta::glob!("../fixtures/invalid", "*.txtar", |path| {
+        let case = fs::read_to_string(path).unwrap();
+        let expected_kind = case
+            .lines()
+            .find_map(|l| l.strip_prefix("# kind: "))
+            .unwrap_or_else(|| panic!("{} names its error kind", path.display()))
+            .trim()
+            .to_string();
+        let dir = tempfile::tempdir().unwrap();
+        write_case(&case, dir.path());
+        let rendered = dir.path().join("rendered");
+        fs::create_dir_all(rendered.join("dev")).unwrap();
+        fs::write(rendered.join("dev/keep.yaml"), "kept: true\n").unwrap();
+        let run = gitopsc(&["render"], dir.path());
+        assert_eq!(run.code, 2, "{}: exit code\n{}", path.display(), run.stderr);
+        assert!(
+            run.stdout.is_empty(),
+            "{}: nothing printed to stdout",
+            path.display()
+        );
+        assert!(
+            run.stderr.starts_with(&format!("error[{expected_kind}]")),
+            "{}: expected error[{expected_kind}], got:\n{}",
+            path.display(),
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("-->"),
+            "{}: names file, line and column",
+            path.display()
+        );
+        assert!(
+            run.stderr.contains("= help:"),
+            "{}: gives a hint",
+            path.display()
+        );
+        let left: Vec<_> = walkdir::WalkDir::new(&rendered)
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.path().to_path_buf())
+            .collect();
+        assert_eq!(
+            left,
+            vec![rendered.join("dev/keep.yaml")],
+            "{}: rendered/ untouched",
+            path.display()
+        );
+        insta::assert_snapshot!(filter(&run.stderr, &[dir.path()]));
+    });
+    let _ = repo_root();
+}
