@@ -19,6 +19,7 @@ pub mod blueprint;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod git;
 pub mod graph;
 pub mod pointer;
 pub mod policy;

@@ -90,8 +90,9 @@ mod tests {
         );
         let missing = locator.value("/apps/api/ports/http");
         assert_eq!(
-            missing.file, "overlays/prod.yaml",
-            "nearest ancestor the overlay sets"
+            (missing.file.as_str(), missing.line),
+            ("blueprints/system.yaml", 2),
+            "the ancestor's key, where it is first defined"
         );
     }
 }
