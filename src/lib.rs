@@ -16,6 +16,7 @@
 //! one tree. Only [`workspace`] and [`git`] touch the outside world.
 
 pub mod blueprint;
+pub mod changes;
 pub mod cli;
 pub mod commands;
 pub mod error;
@@ -25,6 +26,7 @@ pub mod pointer;
 pub mod policy;
 pub mod render;
 pub mod resolve;
+pub mod schema;
 pub mod sources;
 pub mod suggest;
 pub mod target;

@@ -94,14 +94,42 @@ impl RenderedTree {
             .collect()
     }
 
-    /// `previous` with this tree's environments replaced.
-    pub fn index(&self, previous: Option<&Index>) -> Index {
+    /// `previous` with this tree's environments replaced; with `replace_all`,
+    /// environments the tree lacks are dropped (they left the blueprint).
+    pub fn index(&self, previous: Option<&Index>, replace_all: bool) -> Index {
         let mut environments = previous.map(|p| p.environments.clone()).unwrap_or_default();
+        if replace_all {
+            environments.retain(|env, _| self.envs.contains_key(env));
+        }
         environments.extend(self.index_entries());
         Index {
             tool: tool_version(),
             environments,
         }
+    }
+
+    /// All files of the tree, by path relative to `rendered/`.
+    pub fn files(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.envs.values().flat_map(|e| e.files.iter())
+    }
+
+    /// Owned files of `previous` that this tree no longer has.
+    pub fn dropped(&self, previous: Option<&Index>, replace_all: bool) -> BTreeSet<String> {
+        let Some(previous) = previous else {
+            return BTreeSet::new();
+        };
+        previous
+            .environments
+            .iter()
+            .filter(|(env, _)| replace_all || self.envs.contains_key(*env))
+            .flat_map(|(env, e)| {
+                e.files
+                    .keys()
+                    .filter(move |f| !self.envs.get(env).is_some_and(|t| t.files.contains_key(*f)))
+            })
+            .filter(|f| !self.envs.values().any(|t| t.files.contains_key(*f)))
+            .cloned()
+            .collect()
     }
 }
 

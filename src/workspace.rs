@@ -77,6 +77,32 @@ fn relative(root: &Path, path: &Path) -> String {
         .join("/")
 }
 
+/// Every regular file under `rendered` (the index and kustomizations included),
+/// by `/`-separated path relative to it; empty when it does not exist.
+pub fn read_rendered(rendered: &Path) -> Result<std::collections::BTreeMap<String, Vec<u8>>> {
+    let mut out = std::collections::BTreeMap::new();
+    if !rendered.is_dir() {
+        return Ok(out);
+    }
+    for entry in WalkDir::new(rendered)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let entry = entry.map_err(|e| {
+            Error::io(
+                rendered,
+                &e.into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("walk failed")),
+            )
+        })?;
+        if entry.file_type().is_file() {
+            let bytes = fs::read(entry.path()).map_err(|e| Error::io(entry.path(), &e))?;
+            out.insert(relative(rendered, entry.path()), bytes);
+        }
+    }
+    Ok(out)
+}
+
 /// The index in `rendered`, if there is a readable one.
 pub fn read_index(rendered: &Path) -> Option<Index> {
     let text = fs::read_to_string(rendered.join(INDEX_FILE)).ok()?;
@@ -100,29 +126,8 @@ pub fn write_rendered(
 ) -> Result<WriteReport> {
     recover_interrupted(rendered)?;
     let previous = read_index(rendered);
-    let mut index = tree.index(previous.as_ref());
-    if replace_all {
-        index
-            .environments
-            .retain(|env, _| tree.envs.contains_key(env));
-    }
-    let new_files: BTreeSet<&str> = tree
-        .envs
-        .values()
-        .flat_map(|e| e.files.keys().map(String::as_str))
-        .collect();
-    let dropped: BTreeSet<String> = previous
-        .as_ref()
-        .map(|p| {
-            p.environments
-                .iter()
-                .filter(|(env, _)| replace_all || tree.envs.contains_key(*env))
-                .flat_map(|(_, e)| e.files.keys())
-                .filter(|f| !new_files.contains(f.as_str()))
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default();
+    let index = tree.index(previous.as_ref(), replace_all);
+    let dropped = tree.dropped(previous.as_ref(), replace_all);
     let mut report = WriteReport::default();
     for env in tree.envs.values() {
         for (path, text) in &env.files {

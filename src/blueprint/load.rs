@@ -168,6 +168,13 @@ pub fn load(sources: Arc<Sources>) -> Result<Project> {
         let Some(env) = overlay_env_name(&path[prefix.len()..]) else {
             continue;
         };
+        if let Some(SourceFile::Regular(bytes)) = sources.get(path)
+            && crate::yaml::is_blank(bytes)
+        {
+            // An overlay of only comments changes nothing; it is not a mistake.
+            check_overlay_env(&base, path, env)?;
+            continue;
+        }
         let doc = read_document(&sources, path)?;
         if !base.environments.contains_key(env) {
             return Err(Error::at(
@@ -189,6 +196,22 @@ pub fn load(sources: Arc<Sources>) -> Result<Project> {
         base,
         overlays,
     })
+}
+
+fn check_overlay_env(base: &Blueprint, path: &str, env: &str) -> Result<()> {
+    if base.environments.contains_key(env) {
+        return Ok(());
+    }
+    Err(Error::at(
+        ErrorKind::UnknownReference,
+        Origin::file_start(path),
+        format!("overlay for unknown environment `{env}`"),
+    )
+    .with_help(suggest::help_for(
+        env,
+        "environments",
+        base.environments.keys().map(String::as_str),
+    )))
 }
 
 /// `prod.yaml` -> `prod`; files in subdirectories or with other extensions are not overlays.

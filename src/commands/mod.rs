@@ -2,10 +2,17 @@
 //! to stdout or stderr; exit codes are 0 done or up to date, 1 stale or a
 //! non-empty diff, 2 error.
 
+pub mod check;
+pub mod diff;
+pub mod graph;
+pub mod init;
 pub mod render;
+pub mod schema;
+
+use clap::CommandFactory;
 
 use crate::cli::{Cli, Command};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_CHANGES: u8 = 1;
@@ -14,9 +21,28 @@ pub const EXIT_ERROR: u8 = 2;
 pub fn run(cli: Cli) -> u8 {
     let result = match cli.command {
         Command::Render { project, out } => render::run(&project, out.as_deref()),
-        _ => Err(Error::plain(
-            crate::error::ErrorKind::Usage,
-            "not available yet",
+        Command::Check { project } => check::run(&project),
+        Command::Diff {
+            project,
+            base,
+            head,
+            format,
+        } => diff::run(&project, base.as_deref(), head.as_deref(), format),
+        Command::Graph { project, format } => graph::run(&project, format),
+        Command::Schema { kind } => schema::run(kind),
+        Command::Init { dir, name } => init::run(&dir, name.as_deref()),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "gitopsc",
+                &mut std::io::stdout(),
+            );
+            Ok(EXIT_OK)
+        }
+        Command::Publish(_) => Err(Error::plain(
+            ErrorKind::Usage,
+            "publish is not available in this build",
         )),
     };
     match result {

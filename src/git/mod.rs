@@ -3,8 +3,6 @@
 //! Reads a project's inputs and committed output straight from git objects
 //! (for `diff --base`), and commits and pushes rendered trees (`publish`).
 
-
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,7 +40,11 @@ pub fn discover(root: &Path) -> Option<Checkout> {
 
 impl Checkout {
     fn join(&self, dir: &str) -> String {
-        if self.prefix.is_empty() { dir.to_string() } else { format!("{}/{dir}", self.prefix) }
+        if self.prefix.is_empty() {
+            dir.to_string()
+        } else {
+            format!("{}/{dir}", self.prefix)
+        }
     }
 
     /// Files under `dir` (project-relative) at revision `rev`, by project-relative path.
@@ -77,10 +79,13 @@ impl Checkout {
                     SourceFile::Symlink
                 } else {
                     match self.repo.find_blob(entry.id()) {
-                        Ok(blob) if blob.size() > MAX_FILE_BYTES => SourceFile::TooLarge(blob.size() as u64),
+                        Ok(blob) if blob.size() > MAX_FILE_BYTES => {
+                            SourceFile::TooLarge(blob.size() as u64)
+                        }
                         Ok(blob) => SourceFile::Regular(Arc::from(blob.content())),
                         Err(e) => {
-                            failure = Some(git_error(&format!("cannot read `{path}` at `{rev}`"), &e));
+                            failure =
+                                Some(git_error(&format!("cannot read `{path}` at `{rev}`"), &e));
                             return TreeWalkResult::Abort;
                         }
                     }
@@ -113,7 +118,9 @@ impl Checkout {
             .files_at(rev, rendered_dir)?
             .into_iter()
             .filter_map(|(path, file)| match file {
-                SourceFile::Regular(bytes) => Some((path[prefix.len()..].to_string(), bytes.to_vec())),
+                SourceFile::Regular(bytes) => {
+                    Some((path[prefix.len()..].to_string(), bytes.to_vec()))
+                }
                 _ => None,
             })
             .collect())

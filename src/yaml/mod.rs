@@ -10,5 +10,5 @@
 mod read;
 mod write;
 
-pub use read::{Document, MAX_FILE_BYTES, parse_document, parse_documents};
+pub use read::{Document, MAX_FILE_BYTES, is_blank, parse_document, parse_documents};
 pub use write::to_yaml;

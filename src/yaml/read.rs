@@ -252,14 +252,18 @@ fn strip_location_prefix(message: &str) -> String {
     message.to_string()
 }
 
+/// True for a file of nothing but blank lines and comments.
+pub fn is_blank(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_ok_and(|text| {
+        text.lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    })
+}
+
 /// Parses one YAML document. An empty file is an error: every project file says something.
 pub fn parse_document(file: &str, bytes: &[u8]) -> Result<Document> {
     let text = check_size_and_encoding(file, bytes)?;
-    if text.trim().is_empty()
-        || text
-            .lines()
-            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
-    {
+    if is_blank(text.as_bytes()) {
         return Err(
             Error::at(ErrorKind::Syntax, Origin::file_start(file), "file is empty")
                 .with_help("write the expected content, or delete the file"),

@@ -35,7 +35,7 @@ fn committed_rendered_trees_are_current() {
             .collect();
         expected.insert(
             INDEX_FILE.to_string(),
-            tree.index(None).to_json().into_bytes(),
+            tree.index(None, true).to_json().into_bytes(),
         );
         let stale: Vec<&String> = expected
             .keys()
