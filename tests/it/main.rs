@@ -2,7 +2,9 @@
 
 mod support;
 
+mod cli;
 mod determinism;
 mod errors;
 mod examples;
+mod precommit;
 mod wiring;

@@ -1,0 +1,267 @@
+//! The everyday commands through the real binary: check, diff, graph,
+//! schema, init, completions.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::{copy_dir, copy_inputs, filter, gitopsc, projects, repo_root};
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A temp copy of the repo's own project, rendered.
+fn rendered_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_inputs(&repo_root(), dir.path());
+    copy_dir(&repo_root().join("rendered"), &dir.path().join("rendered"));
+    dir
+}
+
+#[test]
+fn check_is_quiet_when_fresh_and_names_stale_files() {
+    let dir = rendered_project();
+    let fresh = gitopsc(&["check"], dir.path());
+    assert_eq!(
+        (fresh.code, fresh.stdout.as_str()),
+        (0, "rendered/ is up to date\n"),
+        "{}",
+        fresh.stderr
+    );
+    let answer =
+        gitopsc::commands::check::staleness(dir.path(), &gitopsc::EnvSelection::All).unwrap();
+    assert!(
+        answer.is_fresh() && !answer.rendered,
+        "unchanged inputs are answered from the index, without a render"
+    );
+
+    let overlay = dir.path().join("overlays/staging.yaml");
+    let text = fs::read_to_string(&overlay)
+        .unwrap()
+        .replace("api: {replicas: 2}", "api: {replicas: 3}");
+    fs::write(&overlay, text).unwrap();
+    let stale = gitopsc(&["check"], dir.path());
+    assert_eq!(stale.code, 1);
+    insta::assert_snapshot!("check_stale", stale.stdout);
+
+    assert_eq!(gitopsc(&["render"], dir.path()).code, 0);
+    assert_eq!(gitopsc(&["check"], dir.path()).code, 0);
+
+    // Hand edits of rendered files are caught from the index, without a render.
+    let deployment = dir
+        .path()
+        .join("rendered/prod/apps/web/deployment-web.yaml");
+    fs::write(
+        &deployment,
+        fs::read_to_string(&deployment)
+            .unwrap()
+            .replace("revisionHistoryLimit: 5", "revisionHistoryLimit: 9"),
+    )
+    .unwrap();
+    fs::remove_file(dir.path().join("rendered/dev/apps/web/service-web.yaml")).unwrap();
+    let edited = gitopsc(&["check", "--env", "prod", "--env", "dev"], dir.path());
+    assert_eq!(edited.code, 1);
+    insta::assert_snapshot!("check_hand_edited", edited.stdout);
+}
+
+#[test]
+fn check_names_files_a_render_would_remove() {
+    let dir = rendered_project();
+    let blueprint = dir.path().join("blueprints/system.yaml");
+    let text = fs::read_to_string(&blueprint).unwrap();
+    let start = text.find("  db-backup:\n").unwrap();
+    fs::write(&blueprint, &text[..start]).unwrap();
+    let stale = gitopsc(&["check", "--env", "dev"], dir.path());
+    assert_eq!(stale.code, 1);
+    assert!(
+        stale
+            .stdout
+            .contains("  extra    rendered/dev/data/db-backup/cronjob-db-backup.yaml\n"),
+        "{}",
+        stale.stdout
+    );
+    assert_eq!(gitopsc(&["render"], dir.path()).code, 0);
+    assert!(
+        !dir.path().join("rendered/dev/data/db-backup").exists(),
+        "a removed app's files are gone"
+    );
+    assert_eq!(gitopsc(&["check"], dir.path()).code, 0);
+}
+
+#[test]
+fn check_fails_with_exit_2_on_bad_input() {
+    let dir = rendered_project();
+    fs::write(
+        dir.path().join("overlays/dev.yaml"),
+        "apps: {api: {replicas: many}}\n",
+    )
+    .unwrap();
+    let run = gitopsc(&["check"], dir.path());
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("overlays/dev.yaml:1:"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A git repository holding a fresh starter project, committed.
+fn starter_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let run = gitopsc(&["init", "--name", "shop", "."], dir.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "start"]);
+    dir
+}
+
+#[test]
+fn diff_previews_the_working_tree_and_compares_revisions() {
+    let dir = starter_repo();
+    let clean = gitopsc(&["diff"], dir.path());
+    assert_eq!(
+        (clean.code, clean.stdout.as_str()),
+        (0, "no changes\n"),
+        "{}",
+        clean.stderr
+    );
+
+    let overlay = dir.path().join("overlays/prod.yaml");
+    fs::write(
+        &overlay,
+        fs::read_to_string(&overlay)
+            .unwrap()
+            .replace("replicas: 2", "replicas: 4"),
+    )
+    .unwrap();
+    let blueprint = dir.path().join("blueprints/system.yaml");
+    let text = fs::read_to_string(&blueprint).unwrap().replace(
+        "layers: [apps]",
+        "layers: [apps]\n\nsecretStores:\n  vault: {}",
+    );
+    let text = text.replace(
+        "    ports: {http: 8080}\n",
+        "    ports: {http: 8080}\n    secrets: {API_TOKEN: \"vault:shop/web#token\"}\n",
+    );
+    fs::write(&blueprint, text).unwrap();
+
+    let working = gitopsc(&["diff"], dir.path());
+    assert_eq!(working.code, 1, "{}", working.stderr);
+    insta::assert_snapshot!("diff_text", working.stdout);
+    let only_prod = gitopsc(
+        &["diff", "--env", "prod", "--format", "markdown"],
+        dir.path(),
+    );
+    assert_eq!(only_prod.code, 1);
+    insta::assert_snapshot!("diff_markdown_prod", only_prod.stdout);
+    let json = gitopsc(&["diff", "--format", "json"], dir.path());
+    let parsed: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(parsed["changed"], true);
+    assert_eq!(parsed["environments"].as_array().unwrap().len(), 3);
+
+    git(
+        dir.path(),
+        &["commit", "-q", "-am", "more replicas, a secret"],
+    );
+    let revisions = gitopsc(&["diff", "--base", "HEAD~1", "--head", "HEAD"], dir.path());
+    assert_eq!(revisions.code, 1);
+    assert_eq!(
+        revisions.stdout, working.stdout,
+        "the same change, read from git objects"
+    );
+    let same = gitopsc(&["diff", "--base", "HEAD"], dir.path());
+    assert_eq!((same.code, same.stdout.as_str()), (0, "no changes\n"));
+    let bad = gitopsc(&["diff", "--base", "no-such-rev"], dir.path());
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("no-such-rev"), "{}", bad.stderr);
+}
+
+#[test]
+fn init_writes_a_project_that_passes_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = gitopsc(&["init", "new-project"], dir.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let project = dir.path().join("new-project");
+    let check = gitopsc(&["check"], &project);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    let blueprint = fs::read_to_string(project.join("blueprints/system.yaml")).unwrap();
+    assert!(blueprint.starts_with("# yaml-language-server: $schema=.schema/blueprint.json\n"));
+    assert!(blueprint.contains("name: new-project"));
+    assert!(
+        project
+            .join("rendered/prod/gitops/kustomization.yaml")
+            .exists()
+    );
+    let again = gitopsc(&["init", "new-project"], dir.path());
+    assert_eq!(again.code, 2, "an existing blueprint is never overwritten");
+    insta::assert_snapshot!("init_twice", filter(&again.stderr, &[dir.path()]));
+}
+
+#[test]
+fn committed_editor_schemas_are_current() {
+    let blueprint = gitopsc(&["schema"], &repo_root());
+    let overlay = gitopsc(&["schema", "--kind", "overlay"], &repo_root());
+    for (name, path) in projects() {
+        let dir = path.join("blueprints/.schema");
+        assert_eq!(
+            fs::read_to_string(dir.join("blueprint.json")).unwrap(),
+            blueprint.stdout,
+            "{name}: run `gitopsc schema`"
+        );
+        assert_eq!(
+            fs::read_to_string(dir.join("overlay.json")).unwrap(),
+            overlay.stdout,
+            "{name}: run `gitopsc schema --kind overlay`"
+        );
+    }
+}
+
+#[test]
+fn the_readme_shows_the_current_graph() {
+    let run = gitopsc(&["graph", "--env", "prod"], &repo_root());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let readme = fs::read_to_string(repo_root().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("```mermaid\n{}```", run.stdout)),
+        "README's graph is stale: paste `gitopsc graph --env prod`"
+    );
+    let dot = gitopsc(&["graph", "--env", "prod", "--format", "dot"], &repo_root());
+    assert!(
+        dot.stdout
+            .contains("\"api\" -> \"pgbouncer\" [label=\"uses\"];"),
+        "{}",
+        dot.stdout
+    );
+    let many = gitopsc(&["graph", "--env", "dev", "--env", "prod"], &repo_root());
+    assert_eq!(many.code, 2);
+}
+
+#[test]
+fn completions_cover_the_commands() {
+    let run = gitopsc(&["completions", "bash"], &repo_root());
+    assert_eq!(run.code, 0);
+    for command in [
+        "render", "check", "diff", "graph", "schema", "init", "publish",
+    ] {
+        assert!(run.stdout.contains(command), "{command}");
+    }
+}

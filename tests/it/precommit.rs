@@ -1,0 +1,146 @@
+//! The hooks in `.pre-commit-hooks.yaml`, run by the real `pre-commit` client
+//! (from PyPI, in a virtual environment this test creates) on a temp repo.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::{gitopsc, repo_root};
+
+const PRE_COMMIT: &str = "pre-commit==4.7.0";
+
+/// A cached virtual environment with the pinned client; built on first use.
+fn pre_commit() -> PathBuf {
+    let venv = repo_root().join("target/test-tools/pre-commit-4.7.0");
+    let exe = venv.join("bin/pre-commit");
+    if !exe.exists() {
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 runs");
+        assert!(status.success(), "python3 -m venv");
+        let pip = Command::new(venv.join("bin/pip"))
+            .args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                PRE_COMMIT,
+            ])
+            .output()
+            .expect("pip runs");
+        assert!(
+            pip.status.success(),
+            "pip install {PRE_COMMIT}: {}",
+            String::from_utf8_lossy(&pip.stderr)
+        );
+    }
+    exe
+}
+
+fn sh(dir: &Path, program: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .env(
+            "PRE_COMMIT_HOME",
+            repo_root().join("target/test-tools/pre-commit-home"),
+        )
+        .env(
+            "CARGO_TARGET_DIR",
+            repo_root().join("target/test-tools/hook-build"),
+        )
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("{program} runs: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn the_hooks_fail_on_a_stale_tree_and_pass_on_a_fresh_one() {
+    let client = pre_commit();
+    let client = client.to_str().unwrap();
+    let hooks_repo = repo_root();
+    let hooks_repo = hooks_repo.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path();
+    assert_eq!(gitopsc(&["init", "--name", "shop", "."], project).code, 0);
+    assert!(sh(project, "git", &["init", "-q", "-b", "main"]).0);
+    assert!(sh(project, "git", &["add", "-A"]).0);
+    assert!(sh(project, "git", &["commit", "-q", "-m", "start"]).0);
+
+    let (ok, out) = sh(
+        project,
+        client,
+        &["try-repo", hooks_repo, "gitopsc-check", "--all-files"],
+    );
+    assert!(ok, "a fresh tree passes:\n{out}");
+
+    let overlay = project.join("overlays/prod.yaml");
+    std::fs::write(
+        &overlay,
+        std::fs::read_to_string(&overlay)
+            .unwrap()
+            .replace("replicas: 2", "replicas: 3"),
+    )
+    .unwrap();
+    let (ok, out) = sh(
+        project,
+        client,
+        &["try-repo", hooks_repo, "gitopsc-check", "--all-files"],
+    );
+    assert!(!ok, "a stale tree fails:\n{out}");
+    assert!(out.contains("rendered/ is stale"), "{out}");
+    assert!(
+        out.contains("changed  rendered/prod/apps/web/deployment-web.yaml"),
+        "{out}"
+    );
+    assert!(out.contains("run `gitopsc render` to update it"), "{out}");
+
+    let (ok, out) = sh(
+        project,
+        client,
+        &[
+            "try-repo",
+            hooks_repo,
+            "gitopsc-check",
+            "--files",
+            "README.md",
+        ],
+    );
+    assert!(
+        ok && out.contains("Skipped"),
+        "files outside blueprints/ and overlays/ do not run the hook:\n{out}"
+    );
+
+    let (ok, out) = sh(
+        project,
+        client,
+        &["try-repo", hooks_repo, "gitopsc-render", "--all-files"],
+    );
+    assert!(
+        !ok,
+        "the render hook fails when it changed files, as formatters do:\n{out}"
+    );
+    assert!(out.contains("files were modified by this hook"), "{out}");
+    let (ok, out) = sh(
+        project,
+        client,
+        &["try-repo", hooks_repo, "gitopsc-check", "--all-files"],
+    );
+    assert!(ok, "after the render hook the tree is fresh:\n{out}");
+    let (ok, out) = sh(
+        project,
+        client,
+        &["try-repo", hooks_repo, "gitopsc-render", "--all-files"],
+    );
+    assert!(ok, "a second render changes nothing and passes:\n{out}");
+}
