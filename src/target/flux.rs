@@ -1,0 +1,166 @@
+//! Flux: a GitRepository, one Kustomization per unit (ordered by `dependsOn`),
+//! a HelmRepository and HelmRelease per chart, and the self-managing root
+//! Kustomization that `flux` is pointed at.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::{
+    ENTRY_DIR, UNIT_ANNOTATION, engine_namespace, interval, release_name, repo_path,
+    unit_object_name,
+};
+use crate::blueprint::model::GitOps;
+use crate::graph::{Graph, is_chart};
+use crate::render::{EnvManifests, Object, UnitKind, labels};
+use crate::resolve::{ComponentKind, ResolvedEnv};
+
+const KUSTOMIZE_API: &str = "kustomize.toolkit.fluxcd.io/v1";
+const SOURCE_API: &str = "source.toolkit.fluxcd.io/v1";
+const HELM_API: &str = "helm.toolkit.fluxcd.io/v2";
+
+pub fn wire(
+    env: &ResolvedEnv,
+    gitops: &GitOps,
+    graph: &Graph,
+    manifests: &mut EnvManifests,
+) -> Vec<Value> {
+    let bp = &env.blueprint;
+    let system = &bp.system.name;
+    let ns = engine_namespace(gitops);
+    let common = labels::common(bp);
+    let meta = |name: &str| labels::metadata(name, Some(&ns), &common, &BTreeMap::new());
+    add_helm_objects(env, gitops, graph, manifests);
+    let mut git = json!({
+        "interval": interval(env, gitops, "source"),
+        "url": gitops.repo,
+        "ref": {"branch": gitops.branch},
+    });
+    if let Some(secret) = &gitops.secret_ref {
+        git["secretRef"] = json!({"name": secret});
+    }
+    let source_ref = json!({"kind": "GitRepository", "name": system});
+    let mut objects = vec![
+        json!({"apiVersion": SOURCE_API, "kind": "GitRepository", "metadata": meta(system), "spec": git}),
+        json!({
+            "apiVersion": KUSTOMIZE_API,
+            "kind": "Kustomization",
+            "metadata": meta(system),
+            "spec": {
+                "interval": interval(env, gitops, bp.layers.first().map(String::as_str).unwrap_or("source")),
+                "path": format!("./{}", repo_path(gitops, &env.name, ENTRY_DIR)),
+                "prune": true,
+                "sourceRef": source_ref,
+                "timeout": "2m",
+            },
+        }),
+    ];
+    for (i, node) in graph.nodes.iter().enumerate() {
+        if manifests.units[&node.dir].objects.is_empty() {
+            continue;
+        }
+        let layer_interval = match &node.layer {
+            Some(layer) => interval(env, gitops, layer),
+            None => interval(
+                env,
+                gitops,
+                bp.layers.first().map(String::as_str).unwrap_or("source"),
+            ),
+        };
+        let mut spec = json!({
+            "interval": layer_interval,
+            "retryInterval": "1m",
+            "path": format!("./{}", repo_path(gitops, &env.name, &node.dir)),
+            "prune": true,
+            "wait": true,
+            "timeout": unit_timeout(env, node),
+            "sourceRef": source_ref,
+        });
+        if node.kind == UnitKind::Component(ComponentKind::App) {
+            spec["targetNamespace"] = json!(node.namespace);
+        }
+        let depends: Vec<Value> = graph.depends_on[i]
+            .iter()
+            .filter(|&&j| !manifests.units[&graph.nodes[j].dir].objects.is_empty())
+            .map(|&j| json!({"name": unit_object_name(system, &graph.nodes[j].dir)}))
+            .collect();
+        if !depends.is_empty() {
+            spec["dependsOn"] = Value::Array(depends);
+        }
+        let unit_annotation = BTreeMap::from([(UNIT_ANNOTATION.to_string(), node.dir.clone())]);
+        objects.push(json!({
+            "apiVersion": KUSTOMIZE_API,
+            "kind": "Kustomization",
+            "metadata": labels::metadata(&unit_object_name(system, &node.dir), Some(&ns), &common, &unit_annotation),
+            "spec": spec,
+        }));
+    }
+    objects
+}
+
+fn unit_timeout(env: &ResolvedEnv, node: &crate::graph::Node) -> String {
+    if is_chart(node) {
+        return env.blueprint.charts[&node.name]
+            .timeout
+            .clone()
+            .unwrap_or_else(|| "10m".into());
+    }
+    "5m".into()
+}
+
+/// A HelmRepository and HelmRelease in each chart's unit.
+fn add_helm_objects(
+    env: &ResolvedEnv,
+    gitops: &GitOps,
+    graph: &Graph,
+    manifests: &mut EnvManifests,
+) {
+    let bp = &env.blueprint;
+    let helm_interval = interval(env, gitops, "helm");
+    for (i, node) in graph.nodes.iter().enumerate() {
+        if !is_chart(node) {
+            continue;
+        }
+        let chart = &bp.charts[&node.name];
+        let common = labels::common(bp);
+        let meta = labels::metadata(&node.name, Some(&node.namespace), &common, &BTreeMap::new());
+        let mut repo = json!({"interval": helm_interval, "url": chart.repo});
+        if chart.repo.starts_with("oci://") {
+            repo["type"] = json!("oci");
+        }
+        let remediation = json!({"retries": 3});
+        let mut spec = json!({
+            "interval": helm_interval,
+            "releaseName": release_name(&node.name, chart),
+            "chart": {"spec": {
+                "chart": chart.chart,
+                "version": chart.version.0,
+                "sourceRef": {"kind": "HelmRepository", "name": node.name, "namespace": node.namespace},
+                "interval": helm_interval,
+            }},
+            "install": {"crds": "CreateReplace", "remediation": remediation},
+            "upgrade": {"crds": "CreateReplace", "cleanupOnFail": true, "remediation": {"retries": 3, "remediateLastFailure": true}},
+            "timeout": chart.timeout.clone().unwrap_or_else(|| "10m".into()),
+        });
+        if chart.values.as_object().is_some_and(|v| !v.is_empty()) {
+            spec["values"] = chart.values.clone();
+        }
+        let depends: Vec<Value> = graph
+            .reduced_among(i, is_chart)
+            .into_iter()
+            .map(|j| json!({"name": graph.nodes[j].name, "namespace": graph.nodes[j].namespace}))
+            .collect();
+        if !depends.is_empty() {
+            spec["dependsOn"] = Value::Array(depends);
+        }
+        let unit = manifests
+            .units
+            .get_mut(&node.dir)
+            .expect("chart unit exists");
+        unit.objects.push(Object::new(json!({"apiVersion": SOURCE_API, "kind": "HelmRepository", "metadata": meta, "spec": repo})));
+        unit.objects.push(Object::new(
+            json!({"apiVersion": HELM_API, "kind": "HelmRelease", "metadata": meta, "spec": spec}),
+        ));
+        unit.sort();
+    }
+}

@@ -1,0 +1,96 @@
+//! Stage 4, wire the GitOps target: the objects Flux or Argo CD need to
+//! deploy the rendered units in order, and the entry point the engine is
+//! bootstrapped with (`rendered/<env>/gitops/`).
+//!
+//! `flux` is the only module that knows Flux kinds, `argocd` the only one
+//! that knows Argo CD kinds. Both order units by the one [`graph`](crate::graph).
+
+pub mod argocd;
+pub mod flux;
+
+use crate::blueprint::model::{Chart, Engine, GitOps};
+use crate::error::{ErrorKind, Result};
+use crate::graph::Graph;
+use crate::render::{EnvManifests, Object, Unit, UnitKind};
+use crate::resolve::ResolvedEnv;
+
+/// Annotation on each Flux Kustomization and Argo CD Application naming the
+/// unit directory it deploys, so tools and people can map one to the other.
+pub const UNIT_ANNOTATION: &str = "gitopsc.io/unit";
+
+/// The directory of the entry point inside an environment's tree.
+pub const ENTRY_DIR: &str = "gitops";
+
+/// Adds the engine's objects to `manifests`.
+pub fn wire(env: &ResolvedEnv, graph: &Graph, manifests: &mut EnvManifests) -> Result<()> {
+    let Some(gitops) = &env.blueprint.gitops else {
+        if let Some(name) = env.blueprint.charts.keys().next() {
+            return Err(env
+                .locator
+                .error(
+                    ErrorKind::InvalidValue,
+                    &format!("/charts/{name}"),
+                    "Helm charts need a GitOps engine to install them",
+                )
+                .with_help("add a `gitops:` section with `engine: flux` or `engine: argocd`"));
+        }
+        return Ok(());
+    };
+    let entry_objects = match gitops.engine {
+        Engine::Flux => flux::wire(env, gitops, graph, manifests),
+        Engine::Argocd => argocd::wire(env, gitops, graph, manifests),
+    };
+    manifests.insert(Unit {
+        kind: UnitKind::Entry,
+        name: ENTRY_DIR.to_string(),
+        layer: None,
+        namespace: engine_namespace(gitops),
+        objects: entry_objects.into_iter().map(Object::new).collect(),
+    });
+    Ok(())
+}
+
+/// Namespace of the engine's own objects.
+pub fn engine_namespace(gitops: &GitOps) -> String {
+    gitops
+        .namespace
+        .clone()
+        .unwrap_or_else(|| match gitops.engine {
+            Engine::Flux => "flux-system".to_string(),
+            Engine::Argocd => "argocd".to_string(),
+        })
+}
+
+/// `<path>/<env>/<dir>` inside the GitOps repository.
+pub fn repo_path(gitops: &GitOps, env: &str, dir: &str) -> String {
+    let base = gitops.path.trim_matches('/');
+    if dir.is_empty() {
+        format!("{base}/{env}")
+    } else {
+        format!("{base}/{env}/{dir}")
+    }
+}
+
+/// A unit's engine object name: `<system>-<dir with dashes>`.
+pub fn unit_object_name(system: &str, dir: &str) -> String {
+    format!("{system}-{}", dir.replace('/', "-"))
+}
+
+/// The release name of a chart component.
+pub fn release_name<'a>(name: &'a str, chart: &'a Chart) -> &'a str {
+    chart.release.as_deref().unwrap_or(name)
+}
+
+/// Reconcile interval for `key` (`source`, `helm` or a layer), with the defaults
+/// of a typical Flux setup: source 1m, Helm 30m, the first layer 10m, others 5m.
+pub fn interval(env: &ResolvedEnv, gitops: &GitOps, key: &str) -> String {
+    if let Some(v) = gitops.intervals.get(key) {
+        return v.clone();
+    }
+    match key {
+        "source" => "1m".into(),
+        "helm" => "30m".into(),
+        layer if env.blueprint.layers.first().is_some_and(|l| l == layer) => "10m".into(),
+        _ => "5m".into(),
+    }
+}
