@@ -2,6 +2,7 @@
 //! (from PyPI, in a virtual environment this test creates) on a temp repo.
 
 use std::path::{Path, PathBuf};
+
 use std::process::Command;
 
 use crate::support::{gitopsc, repo_root};
@@ -64,24 +65,55 @@ fn sh(dir: &Path, program: &str, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// The working tree's tracked files, committed once in a repo of their own,
+/// so every hook run below installs from one revision (and installs once).
+fn hooks_snapshot(into: &Path) {
+    let (ok, listing) = sh(&repo_root(), "git", &["ls-files", "-z"]);
+    assert!(ok, "git ls-files: {listing}");
+    for file in listing.split('\0').filter(|f| !f.is_empty()) {
+        let from = repo_root().join(file);
+        if !from.is_file()
+            || file.starts_with("rendered/")
+            || file.starts_with("examples/")
+            || file.starts_with("tests/")
+        {
+            continue;
+        }
+        let to = into.join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &to).unwrap();
+    }
+    assert!(sh(into, "git", &["init", "-q", "-b", "main"]).0);
+    assert!(sh(into, "git", &["add", "-A"]).0);
+    assert!(sh(into, "git", &["commit", "-q", "-m", "hooks"]).0);
+}
+
 #[test]
 fn the_hooks_fail_on_a_stale_tree_and_pass_on_a_fresh_one() {
     let client = pre_commit();
     let client = client.to_str().unwrap();
-    let hooks_repo = repo_root();
-    let hooks_repo = hooks_repo.to_str().unwrap();
+    let snapshot = tempfile::tempdir().unwrap();
+    hooks_snapshot(snapshot.path());
+    let (_, rev) = sh(snapshot.path(), "git", &["rev-parse", "HEAD"]);
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path();
     assert_eq!(gitopsc(&["init", "--name", "shop", "."], project).code, 0);
+    let config = format!(
+        "repos:\n  - repo: {}\n    rev: {}\n    hooks:\n      - id: gitopsc-check\n      - id: gitopsc-render\n",
+        snapshot.path().display(),
+        rev.trim()
+    );
+    std::fs::write(project.join(".pre-commit-config.yaml"), config).unwrap();
     assert!(sh(project, "git", &["init", "-q", "-b", "main"]).0);
     assert!(sh(project, "git", &["add", "-A"]).0);
     assert!(sh(project, "git", &["commit", "-q", "-m", "start"]).0);
+    let run = |hook: &str, extra: &[&str]| {
+        let mut args = vec!["run", hook];
+        args.extend_from_slice(extra);
+        sh(project, client, &args)
+    };
 
-    let (ok, out) = sh(
-        project,
-        client,
-        &["try-repo", hooks_repo, "gitopsc-check", "--all-files"],
-    );
+    let (ok, out) = run("gitopsc-check", &["--all-files"]);
     assert!(ok, "a fresh tree passes:\n{out}");
 
     let overlay = project.join("overlays/prod.yaml");
@@ -92,11 +124,7 @@ fn the_hooks_fail_on_a_stale_tree_and_pass_on_a_fresh_one() {
             .replace("replicas: 2", "replicas: 3"),
     )
     .unwrap();
-    let (ok, out) = sh(
-        project,
-        client,
-        &["try-repo", hooks_repo, "gitopsc-check", "--all-files"],
-    );
+    let (ok, out) = run("gitopsc-check", &["--all-files"]);
     assert!(!ok, "a stale tree fails:\n{out}");
     assert!(out.contains("rendered/ is stale"), "{out}");
     assert!(
@@ -105,42 +133,20 @@ fn the_hooks_fail_on_a_stale_tree_and_pass_on_a_fresh_one() {
     );
     assert!(out.contains("run `gitopsc render` to update it"), "{out}");
 
-    let (ok, out) = sh(
-        project,
-        client,
-        &[
-            "try-repo",
-            hooks_repo,
-            "gitopsc-check",
-            "--files",
-            "README.md",
-        ],
-    );
+    let (ok, out) = run("gitopsc-check", &["--files", ".pre-commit-config.yaml"]);
     assert!(
         ok && out.contains("Skipped"),
         "files outside blueprints/ and overlays/ do not run the hook:\n{out}"
     );
 
-    let (ok, out) = sh(
-        project,
-        client,
-        &["try-repo", hooks_repo, "gitopsc-render", "--all-files"],
-    );
+    let (ok, out) = run("gitopsc-render", &["--all-files"]);
     assert!(
         !ok,
         "the render hook fails when it changed files, as formatters do:\n{out}"
     );
     assert!(out.contains("files were modified by this hook"), "{out}");
-    let (ok, out) = sh(
-        project,
-        client,
-        &["try-repo", hooks_repo, "gitopsc-check", "--all-files"],
-    );
+    let (ok, out) = run("gitopsc-check", &["--all-files"]);
     assert!(ok, "after the render hook the tree is fresh:\n{out}");
-    let (ok, out) = sh(
-        project,
-        client,
-        &["try-repo", hooks_repo, "gitopsc-render", "--all-files"],
-    );
+    let (ok, out) = run("gitopsc-render", &["--all-files"]);
     assert!(ok, "a second render changes nothing and passes:\n{out}");
 }
