@@ -90,7 +90,7 @@ pub struct PublishArgs {
     /// GitOps repository: a URL (`https://`, `ssh://`, `file://`) or a local path.
     #[arg(long, value_name = "URL|PATH")]
     pub repo: Option<String>,
-    /// Branch to commit to (with `--layout branch`: the prefix of per-environment branches).
+    /// Branch to commit to with `--layout path` (default: the blueprint's `gitops.branch`).
     #[arg(long)]
     pub branch: Option<String>,
     /// Directory in the GitOps repository that gitopsc owns.
@@ -112,8 +112,14 @@ pub struct PublishArgs {
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
     /// How often to rebuild the commit on a new remote tip before giving up.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 10)]
     pub retries: u32,
+    /// The source commit to publish (default: HEAD, which must hold the working tree's inputs).
+    #[arg(long, value_name = "REV")]
+    pub source_rev: Option<String>,
+    /// URL of the source repository, for trailers and provenance (default: its `origin`).
+    #[arg(long, value_name = "URL")]
+    pub source_repo: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -122,5 +122,10 @@ fn compile_env_stages(project: &Project, name: &str) -> Result<EnvTree> {
     render::patches::apply(&env, &mut manifests)?;
     manifests.sort();
     policy::check(&env, &manifests)?;
-    Ok(tree::layout(&manifests, &env.blueprint.layers))
+    let destination = env.blueprint.gitops.as_ref().map(|g| tree::Destination {
+        repo: g.repo.clone(),
+        branch: g.branch.clone(),
+        path: g.path.trim_matches('/').to_string(),
+    });
+    Ok(tree::layout(&manifests, &env.blueprint.layers, destination))
 }

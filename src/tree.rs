@@ -24,6 +24,16 @@ pub const KUSTOMIZATION: &str = "kustomization.yaml";
 pub struct EnvTree {
     pub env: String,
     pub files: BTreeMap<String, String>,
+    /// Where the engine expects this tree (the environment's resolved `gitops`).
+    pub destination: Option<Destination>,
+}
+
+/// The GitOps repository, branch and directory an environment publishes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    pub repo: String,
+    pub branch: String,
+    pub path: String,
 }
 
 /// The rendered environments and the digest of the inputs they came from.
@@ -163,7 +173,11 @@ fn kustomization(resources: &[String]) -> String {
 }
 
 /// Lays out one environment. `layers` gives the order of layer directories.
-pub fn layout(manifests: &EnvManifests, layers: &[String]) -> EnvTree {
+pub fn layout(
+    manifests: &EnvManifests,
+    layers: &[String],
+    destination: Option<Destination>,
+) -> EnvTree {
     let env = &manifests.env;
     let mut files = BTreeMap::new();
     let mut children: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -224,6 +238,7 @@ pub fn layout(manifests: &EnvManifests, layers: &[String]) -> EnvTree {
     EnvTree {
         env: env.clone(),
         files,
+        destination,
     }
 }
 
@@ -262,7 +277,7 @@ mod tests {
                 object("Service", "apps", "api"),
             ],
         });
-        let tree = layout(&m, &["infra".into(), "apps".into()]);
+        let tree = layout(&m, &["infra".into(), "apps".into()], None);
         let paths: Vec<&str> = tree.files.keys().map(String::as_str).collect();
         assert_eq!(
             paths,
@@ -300,7 +315,7 @@ mod tests {
             namespace: "x".into(),
             objects: vec![object("ConfigMap", "a", "c"), object("ConfigMap", "b", "c")],
         });
-        let tree = layout(&m, &[]);
+        let tree = layout(&m, &[], None);
         assert!(tree.files.contains_key("dev/gitops/configmap-a-c.yaml"));
         assert!(tree.files.contains_key("dev/gitops/configmap-b-c.yaml"));
     }

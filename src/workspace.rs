@@ -124,6 +124,7 @@ pub fn write_rendered(
     tree: &RenderedTree,
     replace_all: bool,
 ) -> Result<WriteReport> {
+    let rendered = &normalize(rendered);
     recover_interrupted(rendered)?;
     let previous = read_index(rendered);
     let index = tree.index(previous.as_ref(), replace_all);
@@ -150,6 +151,25 @@ pub fn write_rendered(
         let _ = fs::remove_dir_all(&staging);
     }
     result.map(|()| report)
+}
+
+/// `path` without `.` components and trailing separators, so it has a file name to swap.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+    } else {
+        out
+    }
 }
 
 /// A fresh path beside `rendered` for staging or retiring a tree.
@@ -343,6 +363,7 @@ mod tests {
                 .or_insert_with(|| EnvTree {
                     env,
                     files: BTreeMap::new(),
+                    destination: None,
                 })
                 .files
                 .insert(path.to_string(), text.to_string());

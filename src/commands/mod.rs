@@ -6,13 +6,13 @@ pub mod check;
 pub mod diff;
 pub mod graph;
 pub mod init;
+pub mod publish;
 pub mod render;
 pub mod schema;
 
 use clap::CommandFactory;
 
 use crate::cli::{Cli, Command};
-use crate::error::{Error, ErrorKind};
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_CHANGES: u8 = 1;
@@ -40,10 +40,7 @@ pub fn run(cli: Cli) -> u8 {
             );
             Ok(EXIT_OK)
         }
-        Command::Publish(_) => Err(Error::plain(
-            ErrorKind::Usage,
-            "publish is not available in this build",
-        )),
+        Command::Publish(args) => publish::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use git2::{ObjectType, Repository, TreeWalkMode, TreeWalkResult};
 
+pub mod publish;
+
 use crate::error::{Error, ErrorKind, Result};
 use crate::sources::{BLUEPRINTS_DIR, OVERLAYS_DIR, SourceFile, Sources};
 use crate::yaml::MAX_FILE_BYTES;

@@ -7,4 +7,5 @@ mod determinism;
 mod errors;
 mod examples;
 mod precommit;
+mod publish;
 mod wiring;

@@ -68,7 +68,17 @@ fn sh(dir: &Path, program: &str, args: &[&str]) -> (bool, String) {
 /// The working tree's tracked files, committed once in a repo of their own,
 /// so every hook run below installs from one revision (and installs once).
 fn hooks_snapshot(into: &Path) {
-    let (ok, listing) = sh(&repo_root(), "git", &["ls-files", "-z"]);
+    let (ok, listing) = sh(
+        &repo_root(),
+        "git",
+        &[
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ],
+    );
     assert!(ok, "git ls-files: {listing}");
     for file in listing.split('\0').filter(|f| !f.is_empty()) {
         let from = repo_root().join(file);

@@ -1,0 +1,513 @@
+//! `gitopsc publish` against real repositories: bare remotes over file://,
+//! checked with the git CLI (log, show --stat, fsck --strict).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::support::gitopsc_env;
+
+const AUTHOR: [(&str, &str); 2] = [
+    ("GIT_AUTHOR_NAME", "Publisher"),
+    ("GIT_AUTHOR_EMAIL", "publisher@example.com"),
+];
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=Dev",
+            "-c",
+            "user.email=dev@example.com",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?} in {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A project repository (the starter, with a second app) and an empty bare remote.
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("project");
+        fs::create_dir_all(&project).unwrap();
+        let run = gitopsc_env(&["init", "--name", "shop", "."], &project, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let blueprint = project.join("blueprints/system.yaml");
+        let mut text = fs::read_to_string(&blueprint).unwrap();
+        text.push_str("  api:\n    layer: apps\n    image: ghcr.io/shop/api:1.0.0\n    ports: {http: 8080}\n    replicas: 2\n    probes: {readiness: {http: /ready}, liveness: {http: /live}}\n");
+        fs::write(&blueprint, text).unwrap();
+        assert_eq!(gitopsc_env(&["render"], &project, &[]).code, 0);
+        git(&project, &["init", "-q"]);
+        git(&project, &["add", "-A"]);
+        git(&project, &["commit", "-q", "-m", "Start the shop"]);
+        git(dir.path(), &["init", "-q", "--bare", "remote.git"]);
+        Setup { dir }
+    }
+
+    fn project(&self) -> PathBuf {
+        self.dir.path().join("project")
+    }
+
+    fn remote(&self) -> PathBuf {
+        self.dir.path().join("remote.git")
+    }
+
+    fn url(&self) -> String {
+        format!("file://{}", self.remote().display())
+    }
+
+    fn publish(&self, extra: &[&str]) -> crate::support::Run {
+        self.publish_with_cache(extra, &self.dir.path().join("cache"))
+    }
+
+    fn publish_with_cache(&self, extra: &[&str], cache: &Path) -> crate::support::Run {
+        let url = self.url();
+        let cache = cache.display().to_string();
+        let mut args = vec!["publish", "--repo", url.as_str(), "--cache", cache.as_str()];
+        args.extend_from_slice(extra);
+        gitopsc_env(&args, &self.project(), &AUTHOR)
+    }
+
+    fn commit_change(&self, file: &str, from: &str, to: &str, message: &str) -> String {
+        let path = self.project().join(file);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file} contains {from:?}");
+        fs::write(&path, text.replacen(from, to, 1)).unwrap();
+        git(&self.project(), &["commit", "-q", "-am", message]);
+        git(&self.project(), &["rev-parse", "HEAD"])
+            .trim()
+            .to_string()
+    }
+}
+
+fn fsck(remote: &Path) {
+    git(remote, &["fsck", "--strict", "--no-dangling"]);
+}
+
+#[test]
+fn publishing_twice_makes_one_commit_with_provenance() {
+    let s = Setup::new();
+    let first = s.publish(&[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first
+            .stdout
+            .starts_with("published dev, prod, staging to `main`"),
+        "{}",
+        first.stdout
+    );
+    let again = s.publish(&[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stdout.starts_with("nothing to publish"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(
+        git(&s.remote(), &["rev-list", "--count", "main"]).trim(),
+        "1"
+    );
+    fsck(&s.remote());
+
+    let source = git(&s.project(), &["rev-parse", "HEAD"]).trim().to_string();
+    let message = git(&s.remote(), &["log", "-1", "--format=%B", "main"]);
+    assert!(
+        message.starts_with(&format!(
+            "gitopsc: render {} of Start the shop\n",
+            &source[..12]
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("\nprod: 17 added, 0 changed, 0 removed\n"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("Source-Commit: {source}\n")),
+        "{message}"
+    );
+    let trailers = git(
+        &s.remote(),
+        &[
+            "log",
+            "-1",
+            "--format=%(trailers:key=Source-Commit,valueonly)",
+            "main",
+        ],
+    );
+    assert_eq!(trailers.trim(), source, "git reads the trailers");
+    assert_eq!(
+        git(&s.remote(), &["log", "-1", "--format=%an <%ae>", "main"]).trim(),
+        "Publisher <publisher@example.com>"
+    );
+
+    let stat = git(&s.remote(), &["show", "--stat", "--format=", "main"]);
+    assert!(
+        stat.contains("clusters/prod/apps/api/deployment-api.yaml"),
+        "{stat}"
+    );
+    let metadata: serde_json::Value = serde_json::from_str(&git(
+        &s.remote(),
+        &["show", "main:clusters/prod/hydrator.metadata"],
+    ))
+    .unwrap();
+    assert_eq!(metadata["drySha"], source.as_str());
+    assert_eq!(metadata["subject"], "Start the shop");
+    assert_eq!(metadata["author"], "Dev <dev@example.com>");
+    let rendered = fs::read_to_string(
+        s.project()
+            .join("rendered/prod/apps/api/deployment-api.yaml"),
+    )
+    .unwrap();
+    assert_eq!(
+        git(
+            &s.remote(),
+            &["show", "main:clusters/prod/apps/api/deployment-api.yaml"]
+        ),
+        rendered,
+        "exactly the rendered bytes"
+    );
+}
+
+#[test]
+fn removed_files_go_and_unrelated_files_stay() {
+    let s = Setup::new();
+    // Someone else's files in the GitOps repo: beside the owned path, and at the top.
+    let work = s.dir.path().join("work");
+    git(s.dir.path(), &["clone", "-q", &s.url(), "work"]);
+    fs::create_dir_all(work.join("platform")).unwrap();
+    fs::write(work.join("README.md"), "GitOps repo\n").unwrap();
+    fs::write(work.join("platform/cluster.yaml"), "kind: Unrelated\n").unwrap();
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "Hand-written files"]);
+    git(&work, &["push", "-q", "origin", "HEAD:main"]);
+
+    assert_eq!(s.publish(&[]).code, 0);
+    let blueprint = s.project().join("blueprints/system.yaml");
+    let text = fs::read_to_string(&blueprint).unwrap();
+    let api = text.find("  api:\n").unwrap();
+    fs::write(&blueprint, &text[..api]).unwrap();
+    git(&s.project(), &["commit", "-q", "-am", "Retire the api"]);
+    let run = s.publish(&[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    let files = git(&s.remote(), &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(
+        !files.contains("apps/api/"),
+        "the removed app's files are gone:\n{files}"
+    );
+    assert!(files.contains("clusters/prod/apps/web/deployment-web.yaml"));
+    assert_eq!(
+        git(&s.remote(), &["show", "main:README.md"]),
+        "GitOps repo\n"
+    );
+    assert_eq!(
+        git(&s.remote(), &["show", "main:platform/cluster.yaml"]),
+        "kind: Unrelated\n"
+    );
+    let stat = git(&s.remote(), &["show", "--stat", "--format=%B", "main"]);
+    assert!(
+        stat.contains("prod: 0 added, 0 changed, 5 removed"),
+        "{stat}"
+    );
+    assert!(
+        stat.contains("clusters/prod/apps/api/deployment-api.yaml"),
+        "{stat}"
+    );
+    assert_eq!(
+        git(&s.remote(), &["rev-list", "--count", "main"]).trim(),
+        "3",
+        "one commit per publish"
+    );
+    fsck(&s.remote());
+}
+
+#[test]
+fn one_branch_per_environment() {
+    let s = Setup::new();
+    let run = s.publish(&["--layout", "branch"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let branches = git(&s.remote(), &["branch", "--format=%(refname:short)"]);
+    assert_eq!(
+        branches,
+        "environments/dev\nenvironments/prod\nenvironments/staging\n"
+    );
+    let prod = git(
+        &s.remote(),
+        &["ls-tree", "-r", "--name-only", "environments/prod"],
+    );
+    assert!(
+        prod.lines().all(|f| f.starts_with("clusters/prod/")),
+        "{prod}"
+    );
+    assert!(prod.contains("clusters/prod/hydrator.metadata"));
+    let only = s.publish(&[
+        "--layout",
+        "branch",
+        "--branch-prefix",
+        "env",
+        "--env",
+        "staging",
+    ]);
+    assert_eq!(only.code, 0, "{}", only.stderr);
+    assert!(git(&s.remote(), &["branch"]).contains("env/staging"));
+    fsck(&s.remote());
+}
+
+#[test]
+fn a_local_target_gets_the_commit_on_its_branch_and_can_push() {
+    let s = Setup::new();
+    let local = s.dir.path().join("gitops");
+    git(s.dir.path(), &["clone", "-q", &s.url(), "gitops"]);
+    git(&local, &["commit", "-q", "--allow-empty", "-m", "Initial"]);
+    git(&local, &["push", "-q", "origin", "HEAD:main"]);
+    let path = local.display().to_string();
+    let run = gitopsc_env(&["publish", "--repo", &path], &s.project(), &AUTHOR);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        git(&local, &["status", "--porcelain"]),
+        "",
+        "the work tree follows the branch"
+    );
+    assert!(
+        local
+            .join("clusters/dev/apps/web/deployment-web.yaml")
+            .exists()
+    );
+    assert_eq!(
+        git(&s.remote(), &["rev-list", "--count", "main"]).trim(),
+        "1",
+        "nothing pushed without --push"
+    );
+
+    s.commit_change(
+        "overlays/prod.yaml",
+        "replicas: 2",
+        "replicas: 3",
+        "Three web replicas",
+    );
+    let pushed = gitopsc_env(
+        &["publish", "--repo", &path, "--push"],
+        &s.project(),
+        &AUTHOR,
+    );
+    assert_eq!(pushed.code, 0, "{}", pushed.stderr);
+    assert_eq!(
+        git(&local, &["rev-parse", "HEAD"]),
+        git(&s.remote(), &["rev-parse", "main"])
+    );
+    fsck(&s.remote());
+
+    fs::write(local.join("scratch.txt"), "work in progress\n").unwrap();
+    s.commit_change("overlays/prod.yaml", "replicas: 3", "replicas: 4", "Four");
+    let dirty = gitopsc_env(&["publish", "--repo", &path], &s.project(), &AUTHOR);
+    assert_eq!(dirty.code, 2);
+    assert!(
+        dirty.stderr.contains("uncommitted changes"),
+        "{}",
+        dirty.stderr
+    );
+    assert_eq!(
+        fs::read_to_string(local.join("scratch.txt")).unwrap(),
+        "work in progress\n"
+    );
+    fs::remove_file(local.join("scratch.txt")).unwrap();
+    fs::create_dir_all(local.join(".git/rebase-merge")).unwrap();
+    let rebasing = gitopsc_env(&["publish", "--repo", &path], &s.project(), &AUTHOR);
+    assert_eq!(rebasing.code, 2);
+    assert!(
+        rebasing.stderr.contains("middle of a"),
+        "{}",
+        rebasing.stderr
+    );
+}
+
+#[test]
+fn publish_refuses_what_it_cannot_name() {
+    let s = Setup::new();
+    let url = s.url();
+    let anonymous = gitopsc_env(
+        &["publish", "--repo", &url],
+        &s.project(),
+        &[("GIT_AUTHOR_NAME", ""), ("GIT_AUTHOR_EMAIL", "")],
+    );
+    assert_eq!(anonymous.code, 2);
+    assert!(
+        anonymous.stderr.contains("needs an author"),
+        "{}",
+        anonymous.stderr
+    );
+    let overlay = s.project().join("overlays/dev.yaml");
+    fs::write(&overlay, "apps: {web: {replicas: 2}}\n").unwrap();
+    let dirty = s.publish(&[]);
+    assert_eq!(dirty.code, 2);
+    assert!(
+        dirty.stderr.contains("not committed to HEAD"),
+        "{}",
+        dirty.stderr
+    );
+    let explicit = s.publish(&["--source-rev", "HEAD"]);
+    assert_eq!(
+        explicit.code, 0,
+        "an explicit source revision is read from git objects: {}",
+        explicit.stderr
+    );
+}
+
+#[test]
+fn eight_racing_publishers_all_land_on_a_linear_history() {
+    let s = Setup::new();
+    assert_eq!(s.publish(&[]).code, 0);
+    let mut sources = Vec::new();
+    for i in 3..11 {
+        sources.push(s.commit_change(
+            "overlays/prod.yaml",
+            &format!("replicas: {}", i - 1),
+            &format!("replicas: {i}"),
+            &format!("{i} web replicas"),
+        ));
+    }
+    let children: Vec<_> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, sha)| {
+            let cache = s.dir.path().join(format!("cache-{i}"));
+            Command::new(env!("CARGO_BIN_EXE_gitopsc"))
+                .args([
+                    "publish",
+                    "--repo",
+                    &s.url(),
+                    "--cache",
+                    &cache.display().to_string(),
+                    "--source-rev",
+                    sha,
+                    "--env",
+                    "prod",
+                ])
+                .current_dir(s.project())
+                .envs(AUTHOR)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "every publisher succeeds: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        git(&s.remote(), &["rev-list", "--count", "main"]).trim(),
+        "9",
+        "the first publish and eight more"
+    );
+    assert_eq!(
+        git(
+            &s.remote(),
+            &["rev-list", "--min-parents=2", "--count", "main"]
+        )
+        .trim(),
+        "0",
+        "linear history"
+    );
+    let log = git(
+        &s.remote(),
+        &[
+            "log",
+            "--format=%(trailers:key=Source-Commit,valueonly)",
+            "main",
+        ],
+    );
+    for sha in &sources {
+        assert!(log.contains(sha.as_str()), "the commit of {sha} is present");
+    }
+    fsck(&s.remote());
+}
+
+#[test]
+fn a_killed_publisher_leaves_the_target_consistent() {
+    let s = Setup::new();
+    for (round, delay_ms) in [5u64, 20, 40, 80, 160, 320].into_iter().enumerate() {
+        s.commit_change(
+            "overlays/prod.yaml",
+            &format!("replicas: {}", round + 2),
+            &format!("replicas: {}", round + 3),
+            "more",
+        );
+        let cache = s.dir.path().join("cache");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gitopsc"))
+            .args([
+                "publish",
+                "--repo",
+                &s.url(),
+                "--cache",
+                &cache.display().to_string(),
+            ])
+            .current_dir(s.project())
+            .envs(AUTHOR)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        // SIGKILL, as a CI runner cancelling a job would.
+        let _ = child.kill();
+        let _ = child.wait();
+        fsck(&s.remote());
+        let tip = Command::new("git")
+            .args(["rev-parse", "--verify", "-q", "main"])
+            .current_dir(s.remote())
+            .output()
+            .unwrap();
+        if tip.status.success() {
+            git(&s.remote(), &["ls-tree", "-r", "main"]);
+            assert_eq!(
+                git(
+                    &s.remote(),
+                    &["rev-list", "--min-parents=2", "--count", "main"]
+                )
+                .trim(),
+                "0"
+            );
+        }
+    }
+    let run = s.publish(&[]);
+    assert_eq!(
+        run.code, 0,
+        "the next publisher is not blocked: {}",
+        run.stderr
+    );
+    let source = git(&s.project(), &["rev-parse", "HEAD"]).trim().to_string();
+    let metadata: serde_json::Value = serde_json::from_str(&git(
+        &s.remote(),
+        &["show", "main:clusters/prod/hydrator.metadata"],
+    ))
+    .unwrap();
+    assert_eq!(
+        metadata["drySha"],
+        source.as_str(),
+        "the branch holds the newest render"
+    );
+    fsck(&s.remote());
+}
