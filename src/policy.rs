@@ -40,16 +40,31 @@ pub fn is_scanner_check(id: &str) -> bool {
         && rest.contains('_')
 }
 
+/// An app's waivers: the blueprint's defaults, then its own.
+pub fn waivers<'a>(
+    defaults: &'a BTreeMap<String, String>,
+    app: &'a App,
+) -> BTreeMap<&'a str, &'a str> {
+    defaults
+        .iter()
+        .chain(&app.waivers)
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
 /// Waivers as annotations on the app's controller.
-pub fn workload_annotations(app: &App) -> BTreeMap<String, String> {
+pub fn workload_annotations(
+    defaults: &BTreeMap<String, String>,
+    app: &App,
+) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut skip = 0;
-    for (rule, reason) in &app.waivers {
+    for (rule, reason) in waivers(defaults, app) {
         if is_scanner_check(rule) {
             skip += 1;
             out.insert(format!("checkov.io/skip{skip}"), format!("{rule}={reason}"));
         } else {
-            out.insert(format!("gitopsc.io/waiver.{rule}"), reason.clone());
+            out.insert(format!("gitopsc.io/waiver.{rule}"), reason.to_string());
         }
     }
     out
@@ -57,9 +72,29 @@ pub fn workload_annotations(app: &App) -> BTreeMap<String, String> {
 
 /// Checks the environment's rules on its apps and rendered pods.
 pub fn check(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<()> {
+    check_waiver_list(env, "/defaults/waivers", &env.blueprint.defaults.waivers)?;
     for (name, app) in &env.blueprint.apps {
-        check_waivers(env, name, app)?;
+        check_waiver_list(
+            env,
+            &push(&env.components[name].pointer, "waivers"),
+            &app.waivers,
+        )?;
         check_app(env, name, app)?;
+    }
+    for object in manifests.objects() {
+        let id = object.id();
+        if id.kind == "Secret"
+            && (object.value.get("data").is_some() || object.value.get("stringData").is_some())
+        {
+            return Err(env
+                .locator
+                .error(
+                    ErrorKind::Secret,
+                    "",
+                    format!("{} would carry literal secret data", id.display()),
+                )
+                .with_help("secret values never go into Git: reference them from a secret store"));
+        }
     }
     for unit in manifests.units.values() {
         let UnitKind::Component(kind) = unit.kind else {
@@ -83,10 +118,13 @@ pub fn check(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<()> {
     Ok(())
 }
 
-fn check_waivers(env: &ResolvedEnv, name: &str, app: &App) -> Result<()> {
-    let at = push(&env.components[name].pointer, "waivers");
-    for (rule, reason) in &app.waivers {
-        let p = push(&at, rule);
+fn check_waiver_list(
+    env: &ResolvedEnv,
+    at: &str,
+    waivers: &BTreeMap<String, String>,
+) -> Result<()> {
+    for (rule, reason) in waivers {
+        let p = push(at, rule);
         if !RULES.contains(&rule.as_str()) && !is_scanner_check(rule) {
             return Err(env
                 .locator
@@ -122,7 +160,8 @@ fn check_app(env: &ResolvedEnv, name: &str, app: &App) -> Result<()> {
     let p = &s.policy;
     let at = &env.components[name].pointer;
     let long_running = app.kind != WorkloadKind::CronJob;
-    let waived = |rule: &str| app.waivers.contains_key(rule);
+    let all_waivers = waivers(&env.blueprint.defaults.waivers, app);
+    let waived = |rule: &str| all_waivers.contains_key(rule);
     let fail = |rule: &str, field: &str, message: String, help: &str| {
         env.locator
             .error(

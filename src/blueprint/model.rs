@@ -281,6 +281,9 @@ pub struct Defaults {
     /// Image registry prefixed to image repositories without a registry host.
     #[serde(default)]
     pub registry: Option<String>,
+    /// Waivers every app carries (an app's own waivers add to these), with the reason.
+    #[serde(default)]
+    pub waivers: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
@@ -328,6 +331,10 @@ pub struct App {
     /// Environment variables from a secret store: `{DB_PASSWORD: "vault:path/to/secret#key"}`.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+    /// Mount `secrets` as read-only files in this directory (one file per name)
+    /// instead of environment variables.
+    #[serde(default)]
+    pub secret_files: Option<String>,
     /// Config files mounted from a ConfigMap whose name carries a content hash.
     #[serde(default)]
     pub config: Option<ConfigFiles>,

@@ -517,6 +517,17 @@ fn check_app(c: &Check, bp: &Blueprint, name: &str, app: &App, sources: &Sources
             ));
         }
     }
+    if let Some(dir) = &app.secret_files {
+        c.absolute_path(&field("secretFiles"), dir)?;
+        if app.secrets.is_empty() {
+            return Err(c.fail(
+                ErrorKind::InvalidValue,
+                &field("secretFiles"),
+                "`secretFiles` is set but the app has no `secrets`",
+                "add `secrets`, or remove `secretFiles`",
+            ));
+        }
+    }
     if let Some(cfg) = &app.config {
         let cp = field("config");
         c.absolute_path(&push(&cp, "mountPath"), &cfg.mount_path)?;
@@ -660,6 +671,16 @@ fn check_app(c: &Check, bp: &Blueprint, name: &str, app: &App, sources: &Sources
     let mut mounts = BTreeSet::from(["/tmp".to_string()]);
     if let Some(cfg) = &app.config {
         mounts.insert(cfg.mount_path.clone());
+    }
+    if let Some(dir) = &app.secret_files
+        && !mounts.insert(dir.clone())
+    {
+        return Err(c.fail(
+            ErrorKind::InvalidValue,
+            &field("secretFiles"),
+            format!("`{dir}` is mounted twice"),
+            "give secrets a directory of their own",
+        ));
     }
     for (i, path) in app.writable.iter().enumerate() {
         let p = push(&field("writable"), &i.to_string());

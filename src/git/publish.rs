@@ -428,9 +428,9 @@ fn push(
     let url = remote.url().unwrap_or_default().to_string();
     match local_remote_path(repo, &url) {
         // libgit2 writes a local remote's ref without re-checking it, so racing
-        // publishers could overwrite each other: send the objects to a unique
-        // ref, then move the branch by compare-and-swap in the remote itself.
-        Some(path) => push_local(repo, &mut remote, commit, branch, expected, &path),
+        // publishers could overwrite each other: write the objects into the
+        // remote, then move the branch by compare-and-swap in the remote itself.
+        Some(path) => push_local(repo, commit, branch, expected, &path),
         // A smart server checks the old value itself when it receives the push.
         None => push_ref(repo, &mut remote, commit, &format!("refs/heads/{branch}")),
     }
@@ -472,7 +472,6 @@ fn push_ref(
 
 fn push_local(
     repo: &Repository,
-    remote: &mut git2::Remote,
     commit: Oid,
     branch: &str,
     expected: Option<Oid>,
@@ -504,8 +503,8 @@ fn push_local(
             .with_help("push to a bare repository, as git itself requires"),
         ));
     }
-    let incoming = format!("refs/gitopsc/incoming/{}", unique_suffix());
-    push_ref(repo, remote, commit, &incoming)?;
+    send_objects(repo, &target, commit, expected)
+        .map_err(|e| PushError::Fatal(git_error("cannot copy objects to the remote", &e)))?;
     let moved = match expected {
         Some(old) => target
             .reference_matching(&branch_ref, commit, true, old, "gitopsc publish")
@@ -514,10 +513,27 @@ fn push_local(
             .reference(&branch_ref, commit, false, "gitopsc publish")
             .map(|_| ()),
     };
-    let _ = target
-        .find_reference(&incoming)
-        .and_then(|mut r| r.delete());
     moved.map_err(|e| PushError::Retry(format!("`{branch}` moved: {}", e.message())))
+}
+
+/// Writes the objects `commit` needs (beyond `known`) as one pack into the
+/// remote's object store. Packs appear there whole, and no ref is created
+/// that other publishers could see half-made.
+fn send_objects(
+    repo: &Repository,
+    target: &Repository,
+    commit: Oid,
+    known: Option<Oid>,
+) -> std::result::Result<(), git2::Error> {
+    let mut walk = repo.revwalk()?;
+    walk.push(commit)?;
+    if let Some(old) = known {
+        walk.hide(old)?;
+    }
+    let mut pack = repo.packbuilder()?;
+    pack.insert_walk(&mut walk)?;
+    pack.write(&target.path().join("objects").join("pack"), 0o444)?;
+    target.odb()?.refresh()
 }
 
 /// The directory of a `file://` or path remote; `None` for network remotes.

@@ -150,7 +150,8 @@ pub fn render(env: &ResolvedEnv) -> Result<EnvManifests> {
         let objects = match component.kind {
             ComponentKind::App => {
                 let app = &env.blueprint.apps[&component.name];
-                let annotations = crate::policy::workload_annotations(app);
+                let annotations =
+                    crate::policy::workload_annotations(&env.blueprint.defaults.waivers, app);
                 app::render_app(env, &component.name, app, monitoring.as_ref(), annotations)?
             }
             ComponentKind::Manifests => extra::render_manifests(

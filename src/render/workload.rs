@@ -112,7 +112,7 @@ fn pod_spec(
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": [container(cx, secret_names)],
-        "volumes": volumes(cx, config_map),
+        "volumes": volumes(cx, config_map, secret_names),
     });
     if cx.env.zones.len() > 1 && app.kind != WorkloadKind::CronJob {
         spec["topologySpreadConstraints"] = json!([{
@@ -174,7 +174,10 @@ fn container(cx: &AppContext, secret_names: &BTreeMap<String, String>) -> Value 
             "runAsNonRoot": true,
         }),
     );
-    c.insert("volumeMounts".into(), Value::Array(volume_mounts(cx)));
+    c.insert(
+        "volumeMounts".into(),
+        Value::Array(volume_mounts(cx, secret_names)),
+    );
     Value::Object(c)
 }
 
@@ -186,6 +189,9 @@ fn env_vars(cx: &AppContext, secret_names: &BTreeMap<String, String>) -> Vec<Val
         .iter()
         .map(|(name, value)| json!({"name": name, "value": value.0}))
         .collect();
+    if cx.app.secret_files.is_some() {
+        return vars;
+    }
     for (name, reference) in &cx.app.secrets {
         let Some(parsed) = SecretRef::parse(reference) else {
             continue;
@@ -265,10 +271,19 @@ pub fn writable_volume_name(path: &str) -> String {
     format!("w-{}", name.trim_matches('-'))
 }
 
-fn volumes(cx: &AppContext, config_map: Option<&str>) -> Value {
+fn volumes(
+    cx: &AppContext,
+    config_map: Option<&str>,
+    secret_names: &BTreeMap<String, String>,
+) -> Value {
     let mut vols = vec![json!({"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}})];
     if let Some(cm) = config_map {
         vols.push(json!({"name": "config", "configMap": {"name": cm}}));
+    }
+    if cx.app.secret_files.is_some() {
+        for (store, secret) in secret_names {
+            vols.push(json!({"name": format!("secrets-{store}"), "secret": {"secretName": secret, "defaultMode": 0o400}}));
+        }
     }
     for path in &cx.app.writable {
         vols.push(json!({"name": writable_volume_name(path), "emptyDir": {"sizeLimit": "1Gi"}}));
@@ -277,9 +292,23 @@ fn volumes(cx: &AppContext, config_map: Option<&str>) -> Value {
     Value::Array(vols)
 }
 
-fn volume_mounts(cx: &AppContext) -> Vec<Value> {
+fn volume_mounts(cx: &AppContext, secret_names: &BTreeMap<String, String>) -> Vec<Value> {
     let app = cx.app;
     let mut mounts = vec![json!({"name": "tmp", "mountPath": "/tmp"})];
+    if let Some(dir) = &app.secret_files {
+        // One store: its keys are files in the directory; several: a subdirectory per store.
+        let single = secret_names.len() == 1;
+        for store in secret_names.keys() {
+            let path = if single {
+                dir.clone()
+            } else {
+                format!("{}/{store}", dir.trim_end_matches('/'))
+            };
+            mounts.push(
+                json!({"name": format!("secrets-{store}"), "mountPath": path, "readOnly": true}),
+            );
+        }
+    }
     if let Some(cfg) = &app.config {
         mounts.push(json!({"name": "config", "mountPath": cfg.mount_path, "readOnly": true}));
     }
