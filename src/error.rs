@@ -216,21 +216,32 @@ fn render_origin(origin: &Origin) -> String {
     if origin.line_text.is_empty() {
         return out;
     }
-    let shown = visible_line(&origin.line_text);
+    let (shown, column) = visible_window(&origin.line_text, origin.column);
     let caret_indent: String = shown
         .chars()
-        .take(origin.column.saturating_sub(1) as usize)
+        .take(column.saturating_sub(1) as usize)
         .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
-    let available = shown
-        .chars()
-        .count()
-        .saturating_sub(origin.column as usize - 1);
+    let available = shown.chars().count().saturating_sub(column as usize - 1);
     let width = (origin.width as usize).clamp(1, available.max(1));
     out.push_str(&format!("{gutter} |\n"));
     out.push_str(&format!("{number} | {shown}\n"));
     out.push_str(&format!("{gutter} | {caret_indent}{}\n", "^".repeat(width)));
     out
+}
+
+/// The part of a long line around `column`, and the column within it.
+fn visible_window(line: &str, column: u32) -> (String, u32) {
+    const BEFORE: usize = 60;
+    let chars: Vec<char> = line.chars().collect();
+    let col = column.max(1) as usize;
+    if chars.len() <= 200 || col <= BEFORE + 1 {
+        return (visible_line(line), column.max(1));
+    }
+    let start = col - 1 - BEFORE;
+    let rest: String = chars[start..].iter().collect();
+    let shown = format!("…{}", visible_line(&rest));
+    (shown, (BEFORE + 2) as u32)
 }
 
 /// Long or binary lines are cut so a framed error stays readable.

@@ -5,6 +5,7 @@
 //! (`load`) and the checks on a resolved blueprint (`validate`). Knows nothing
 //! of environments' merging (that is `resolve`) or of Kubernetes objects.
 
+pub mod credentials;
 pub mod decode;
 pub mod load;
 pub mod locator;

@@ -17,7 +17,9 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::blueprint::load::decode_error;
-use crate::blueprint::{Blueprint, Locator, ObjectPatch, Project, decode::decode, validate};
+use crate::blueprint::{
+    Blueprint, Locator, ObjectPatch, Project, credentials, decode::decode, validate,
+};
 use crate::error::Result;
 use crate::sources::Sources;
 
@@ -56,6 +58,7 @@ pub fn resolve(project: &Project, name: &str) -> Result<ResolvedEnv> {
     templating::expand(&mut merged, &settings, &locator)?;
     let blueprint: Blueprint = decode(&merged, "").map_err(|e| decode_error(e, &locator))?;
     validate::validate(&blueprint, &settings, &locator, &project.sources)?;
+    credentials::check(&merged, &blueprint, &locator, &project.sources)?;
     let components = components::place(&blueprint, &locator)?;
     validate::validate_uses(&blueprint, &components, &locator)?;
     Ok(ResolvedEnv {

@@ -213,22 +213,47 @@ fn line_and_column(text: &str, byte_offset: usize) -> (u32, u32) {
 }
 
 fn syntax_error(file: &str, text: &str, err: &serde_saphyr::Error) -> Error {
-    let message = err.to_string();
-    let message = strip_location_prefix(message.trim());
+    use serde_saphyr::Error as E;
     let origin = match err.location() {
         Some(loc) if loc.line() > 0 => {
             Origin::in_text(file, text, narrow(loc.line()), narrow(loc.column()), 1)
         }
         _ => Origin::file_start(file),
     };
-    let help = if message.contains("tab") {
-        "YAML indents with spaces only; replace the tab with spaces"
-    } else if message.contains("duplicate") {
-        "each key may appear once in a mapping; remove or merge the repeated key"
-    } else if message.contains("budget") || message.contains("alias") || message.contains("depth") {
-        "the file exceeds gitopsc's limits for nesting, aliases or size"
-    } else {
-        "fix the YAML syntax at the marked position"
+    const LIMITS: &str =
+        "a hand-written blueprint never needs this much; is the file generated, or an alias bomb?";
+    let (message, help) = match err {
+        E::Budget { breach, .. } => (budget_message(breach), LIMITS),
+        E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => {
+            ("aliases expand into too much data".to_string(), LIMITS)
+        }
+        E::DuplicateMappingKey { .. } => (
+            strip_location_prefix(err.to_string().trim()),
+            "each key may appear once in a mapping; remove or merge the repeated key",
+        ),
+        E::RecursiveReferencesRequireWeakTypes { .. } => (
+            "an alias refers to the node that contains it".to_string(),
+            "YAML aliases may not be recursive",
+        ),
+        _ => {
+            let message = strip_location_prefix(err.to_string().trim());
+            // The scanner reports these as free text only.
+            let help = if message.contains("tab") {
+                "YAML indents with spaces only; replace the tab with spaces"
+            } else if message.contains("recursion limit") {
+                return Error::at(
+                    ErrorKind::Syntax,
+                    origin,
+                    "invalid YAML: nesting is too deep",
+                )
+                .with_help(LIMITS);
+            } else {
+                "fix the YAML syntax at the marked position"
+            };
+            (message, help)
+        }
     };
     Error::at(
         ErrorKind::Syntax,
@@ -236,6 +261,19 @@ fn syntax_error(file: &str, text: &str, err: &serde_saphyr::Error) -> Error {
         format!("invalid YAML: {message}"),
     )
     .with_help(help)
+}
+
+fn budget_message(breach: &serde_saphyr::budget::BudgetBreach) -> String {
+    use serde_saphyr::budget::BudgetBreach as B;
+    match breach {
+        B::Depth { .. } => "nesting is too deep (more than 64 levels)".to_string(),
+        B::Nodes { .. } => "the document expands into too many nodes".to_string(),
+        B::Aliases { .. } | B::Anchors { .. } => {
+            "the document uses too many aliases or anchors".to_string()
+        }
+        B::Documents { .. } => "the file holds too many documents".to_string(),
+        other => format!("the document exceeds a size limit ({other:?})"),
+    }
 }
 
 /// serde-saphyr prefixes messages with `error: line L column C: `; the origin carries that.

@@ -89,6 +89,17 @@ fn check_names_files_a_render_would_remove() {
     let text = fs::read_to_string(&blueprint).unwrap();
     let start = text.find("  db-backup:\n").unwrap();
     fs::write(&blueprint, &text[..start]).unwrap();
+    let overlay = dir.path().join("overlays/prod.yaml");
+    let pinned = fs::read_to_string(&overlay).unwrap();
+    let lines: Vec<&str> = pinned.split_inclusive('\n').collect();
+    let at = lines.iter().position(|l| *l == "  db-backup:\n").unwrap();
+    let kept: String = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != at && *i != at + 1)
+        .map(|(_, l)| *l)
+        .collect();
+    fs::write(&overlay, kept).unwrap();
     let stale = gitopsc(&["check", "--env", "dev"], dir.path());
     assert_eq!(stale.code, 1);
     assert!(

@@ -59,3 +59,39 @@ fn every_invalid_fixture_is_a_located_error_that_writes_nothing() {
     });
     let _ = repo_root();
 }
+
+#[test]
+fn every_kind_of_input_error_has_a_fixture() {
+    let dir = repo_root().join("tests/fixtures/invalid");
+    let mut kinds = std::collections::BTreeSet::new();
+    for entry in fs::read_dir(&dir).unwrap() {
+        let text = fs::read_to_string(entry.unwrap().path()).unwrap();
+        kinds.extend(
+            text.lines()
+                .filter_map(|l| l.strip_prefix("# kind: "))
+                .map(str::to_string),
+        );
+    }
+    use gitopsc::error::ErrorKind::*;
+    // Io, Git and Usage errors come from the machine or the command line, not from a file.
+    for kind in [
+        Syntax,
+        UnknownField,
+        InvalidType,
+        InvalidValue,
+        UnknownReference,
+        Cycle,
+        Patch,
+        Template,
+        Include,
+        Secret,
+        Policy,
+    ] {
+        assert!(
+            kinds.contains(kind.name()),
+            "no fixture exercises `{}`",
+            kind.name()
+        );
+    }
+    assert!(kinds.len() >= 11 && fs::read_dir(&dir).unwrap().count() >= 40);
+}

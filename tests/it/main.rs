@@ -6,6 +6,7 @@ mod cli;
 mod determinism;
 mod errors;
 mod examples;
+mod hostile;
 mod precommit;
 mod publish;
 mod wiring;
