@@ -63,7 +63,7 @@ fn exempt(pointer: &str) -> bool {
     matches!(
         parts.as_slice(),
         ["", "apps", _, "secrets", ..] | ["", "apps", _, "image", ..] | ["", "secretStores", ..]
-    ) || parts.iter().any(|p| *p == "waivers")
+    ) || parts.contains(&"waivers")
 }
 
 fn walk(value: &Value, at: &str, key: Option<&str>, locator: &Locator) -> Result<()> {
