@@ -2,11 +2,13 @@
 
 mod support;
 
+mod atomic;
 mod cli;
 mod determinism;
 mod errors;
 mod examples;
 mod hostile;
+mod mutations;
 mod precommit;
 mod publish;
 mod wiring;

@@ -136,3 +136,12 @@ pub fn write_case(text: &str, dir: &Path) {
         fs::write(path, body).unwrap();
     }
 }
+
+/// Writes files (relative path -> bytes) under `dir`.
+pub fn copy_dir_bytes(files: &BTreeMap<String, Vec<u8>>, dir: &Path) {
+    for (path, bytes) in files {
+        let target = dir.join(path);
+        fs::create_dir_all(target.parent().unwrap()).unwrap();
+        fs::write(target, bytes).unwrap();
+    }
+}

@@ -1,0 +1,102 @@
+//! A render killed at any moment leaves `rendered/` fully old or fully new.
+
+use std::fs;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use crate::support::{gitopsc, read_tree};
+
+#[path = "../../benches/synthetic.rs"]
+mod synthetic;
+
+#[test]
+fn a_render_killed_at_any_moment_leaves_the_old_or_the_new_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path();
+    synthetic::write_project(200, project).unwrap();
+    assert_eq!(gitopsc(&["render"], project).code, 0);
+    let old = read_tree(&project.join("rendered"));
+
+    // The next render changes every app's deployment and drops the last app.
+    let blueprint = project.join("blueprints/system.yaml");
+    let text = fs::read_to_string(&blueprint)
+        .unwrap()
+        .replace("LOG_LEVEL: info}", "LOG_LEVEL: warn}");
+    let last = text
+        .find(&format!("  {}:\n", synthetic::app_name(199)))
+        .unwrap();
+    fs::write(&blueprint, &text[..last]).unwrap();
+    for env in synthetic::ENVIRONMENTS {
+        let overlay = project.join(format!("overlays/{env}.yaml"));
+        let kept: String = fs::read_to_string(&overlay)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.contains(&synthetic::app_name(199)))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        fs::write(&overlay, kept).unwrap();
+    }
+    let fresh = tempfile::tempdir().unwrap();
+    let out = fresh.path().join("rendered");
+    assert_eq!(
+        gitopsc(&["render", "--out", out.to_str().unwrap()], project).code,
+        0
+    );
+    let new = read_tree(&out);
+    assert_ne!(old, new);
+
+    let started = Instant::now();
+    assert_eq!(
+        gitopsc(
+            &[
+                "render",
+                "--out",
+                fresh.path().join("timing").to_str().unwrap()
+            ],
+            project
+        )
+        .code,
+        0
+    );
+    let full = started.elapsed();
+
+    let mut saw_old = 0;
+    for step in 1..=12u32 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gitopsc"))
+            .arg("render")
+            .current_dir(project)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(full.mul_f64(f64::from(step) / 12.0));
+        let _ = child.kill();
+        let _ = child.wait();
+        let now = read_tree(&project.join("rendered"));
+        if now == old {
+            saw_old += 1;
+        } else {
+            assert!(
+                now == new,
+                "after a kill at {step}/12 of a render, rendered/ is neither the old nor the new tree"
+            );
+            // Put the old tree back so later kills are tested against a real change.
+            fs::remove_dir_all(project.join("rendered")).unwrap();
+            crate::support::copy_dir_bytes(&old, &project.join("rendered"));
+        }
+    }
+    assert!(saw_old > 0, "some kills landed before the swap");
+    let run = gitopsc(&["render"], project);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(read_tree(&project.join("rendered")), new);
+    let leftovers: Vec<_> = fs::read_dir(project)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("gitopsc"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "interrupted renders leave nothing behind: {leftovers:?}"
+    );
+}
