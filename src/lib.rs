@@ -89,8 +89,39 @@ impl EnvSelection {
     }
 }
 
+/// Stack size of gitopsc's worker threads: parsing hostile nesting recurses
+/// until the depth limit stops it, and rayon's 2 MiB default is not enough for
+/// that in every build. Stacks are reserved, not committed, so this costs
+/// address space only.
+const WORKER_STACK: usize = 64 << 20;
+
+/// gitopsc's own thread pool, so library callers need not configure rayon.
+fn pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .stack_size(WORKER_STACK)
+            .thread_name(|i| format!("gitopsc-{i}"))
+            .build()
+            .ok()
+    })
+    .as_ref()
+}
+
+/// Runs `work` on gitopsc's pool (or here, if the pool could not start).
+pub fn on_pool<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    match pool() {
+        Some(pool) => pool.install(work),
+        None => work(),
+    }
+}
+
 /// Compiles the selected environments of the project in `sources`.
 pub fn compile(sources: Arc<Sources>, selection: &EnvSelection) -> Result<RenderedTree> {
+    on_pool(|| compile_here(sources, selection))
+}
+
+fn compile_here(sources: Arc<Sources>, selection: &EnvSelection) -> Result<RenderedTree> {
     let inputs = sources.digest();
     let project = blueprint::load(sources)?;
     let names = selection.names(&project)?;
@@ -127,5 +158,5 @@ fn compile_env_stages(project: &Project, name: &str) -> Result<EnvTree> {
         branch: g.branch.clone(),
         path: g.path.trim_matches('/').to_string(),
     });
-    Ok(tree::layout(&manifests, &env.blueprint.layers, destination))
+    Ok(tree::layout(manifests, &env.blueprint.layers, destination))
 }

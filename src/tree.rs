@@ -8,10 +8,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::render::{EnvManifests, Object, UnitKind};
+use crate::render::{EnvManifests, Object};
 use crate::sources::sha256_hex;
 use crate::yaml;
 
@@ -172,38 +173,61 @@ fn kustomization(resources: &[String]) -> String {
     }))
 }
 
+/// One unit's object files and its kustomization, by path relative to `rendered/`.
+fn unit_files(env: &str, unit: &crate::render::Unit) -> Vec<(String, String)> {
+    let dir = unit.dir();
+    let plain: Vec<String> = unit.objects.iter().map(|o| file_stem(o, false)).collect();
+    let mut out = Vec::with_capacity(unit.objects.len() + 1);
+    let mut resources = Vec::with_capacity(unit.objects.len());
+    for (object, stem) in unit.objects.iter().zip(&plain) {
+        let clashes = plain.iter().filter(|s| *s == stem).count() > 1;
+        let stem = if clashes {
+            file_stem(object, true)
+        } else {
+            stem.clone()
+        };
+        let name = format!("{stem}.yaml");
+        out.push((format!("{env}/{dir}/{name}"), yaml::to_yaml(&object.value)));
+        resources.push(name);
+    }
+    out.push((
+        format!("{env}/{dir}/{KUSTOMIZATION}"),
+        kustomization(&resources),
+    ));
+    out
+}
+
 /// Lays out one environment. `layers` gives the order of layer directories.
 pub fn layout(
-    manifests: &EnvManifests,
+    manifests: EnvManifests,
     layers: &[String],
     destination: Option<Destination>,
 ) -> EnvTree {
-    let env = &manifests.env;
+    let EnvManifests { env, units } = manifests;
+    let env = &env;
+    // Each unit's files are printed independently (in parallel); the maps
+    // that collect them are ordered, so the result does not depend on timing.
+    let units: Vec<crate::render::Unit> = units
+        .into_values()
+        .filter(|u| !u.objects.is_empty())
+        .collect();
+    let printed: Vec<(String, Vec<(String, String)>)> = units
+        .into_par_iter()
+        .map(|unit| {
+            let files = unit_files(env, &unit);
+            (unit.dir(), files)
+        })
+        .collect();
     let mut files = BTreeMap::new();
     let mut children: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for unit in manifests.units.values() {
-        if unit.objects.is_empty() {
-            continue;
-        }
-        let dir = unit.dir();
-        let plain: Vec<String> = unit.objects.iter().map(|o| file_stem(o, false)).collect();
-        let mut resources = Vec::with_capacity(unit.objects.len());
-        for (object, stem) in unit.objects.iter().zip(&plain) {
-            let clashes = plain.iter().filter(|s| *s == stem).count() > 1;
-            let stem = if clashes {
-                file_stem(object, true)
-            } else {
-                stem.clone()
-            };
-            let name = format!("{stem}.yaml");
-            files.insert(format!("{env}/{dir}/{name}"), yaml::to_yaml(&object.value));
-            resources.push(name);
-        }
-        files.insert(
-            format!("{env}/{dir}/{KUSTOMIZATION}"),
-            kustomization(&resources),
-        );
-        if let Some((group, leaf)) = dir.split_once('/') {
+    let mut entry_shards = Vec::new();
+    for (dir, unit_files) in printed {
+        files.extend(unit_files);
+        if dir.starts_with(&format!("{}/", crate::target::ENTRY_DIR)) {
+            // Shards of the entry point are listed by the environment itself: the
+            // entry's own kustomization must not apply them a second time.
+            entry_shards.push(dir);
+        } else if let Some((group, leaf)) = dir.split_once('/') {
             children
                 .entry(group.to_string())
                 .or_default()
@@ -214,7 +238,6 @@ pub fn layout(
                 .or_default()
                 .insert(dir.clone());
         }
-        debug_assert!(unit.kind != UnitKind::Entry || dir == "gitops");
     }
     let mut top = Vec::new();
     for (group, leaves) in &children {
@@ -230,6 +253,8 @@ pub fn layout(
     if let Some(direct) = children.get("") {
         top.extend(direct.iter().cloned());
     }
+    entry_shards.sort();
+    top.extend(entry_shards);
     if children.contains_key("namespaces") {
         top.push("namespaces".to_string());
     }
@@ -277,7 +302,7 @@ mod tests {
                 object("Service", "apps", "api"),
             ],
         });
-        let tree = layout(&m, &["infra".into(), "apps".into()], None);
+        let tree = layout(m, &["infra".into(), "apps".into()], None);
         let paths: Vec<&str> = tree.files.keys().map(String::as_str).collect();
         assert_eq!(
             paths,
@@ -315,7 +340,7 @@ mod tests {
             namespace: "x".into(),
             objects: vec![object("ConfigMap", "a", "c"), object("ConfigMap", "b", "c")],
         });
-        let tree = layout(&m, &[], None);
+        let tree = layout(m, &[], None);
         assert!(tree.files.contains_key("dev/gitops/configmap-a-c.yaml"));
         assert!(tree.files.contains_key("dev/gitops/configmap-b-c.yaml"));
     }

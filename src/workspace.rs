@@ -12,6 +12,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use walkdir::WalkDir;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -130,14 +131,36 @@ pub fn write_rendered(
     let index = tree.index(previous.as_ref(), replace_all);
     let dropped = tree.dropped(previous.as_ref(), replace_all);
     let mut report = WriteReport::default();
-    for env in tree.envs.values() {
-        for (path, text) in &env.files {
-            match fs::read(rendered.join(path)) {
-                Ok(bytes) if bytes == text.as_bytes() => report.unchanged += 1,
-                _ => report.written += 1,
-            }
-        }
-    }
+    // Only files the old index lists with the same hash can be unchanged; those
+    // are read back (in parallel) to be sure nobody edited them by hand.
+    let previous_hashes: std::collections::BTreeMap<&str, &str> = previous
+        .as_ref()
+        .map(|p| {
+            p.environments
+                .values()
+                .flat_map(|e| e.files.iter().map(|(f, h)| (f.as_str(), h.as_str())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let candidates: Vec<(&String, &String)> = index
+        .environments
+        .values()
+        .flat_map(|e| e.files.iter())
+        .filter(|(f, h)| {
+            tree.envs.values().any(|t| t.files.contains_key(*f))
+                && previous_hashes.get(f.as_str()) == Some(&h.as_str())
+        })
+        .collect();
+    let unchanged: BTreeSet<&str> = candidates
+        .par_iter()
+        .filter(|(path, hash)| {
+            fs::read(rendered.join(path)).is_ok_and(|b| crate::sources::sha256_hex(&b) == **hash)
+        })
+        .map(|(path, _)| path.as_str())
+        .collect();
+    let total: usize = tree.envs.values().map(|e| e.files.len()).sum();
+    report.unchanged = unchanged.len();
+    report.written = total - unchanged.len();
     report.removed = dropped.iter().filter(|f| rendered.join(f).exists()).count();
     let index_text = index.to_json();
     let index_same = fs::read_to_string(rendered.join(INDEX_FILE)).is_ok_and(|t| t == index_text);
@@ -145,7 +168,7 @@ pub fn write_rendered(
         return Ok(report);
     }
     let staging = sibling(rendered, STAGING_MARK)?;
-    let result = build_staging(rendered, &staging, tree, &dropped, &index_text)
+    let result = build_staging(rendered, &staging, tree, &dropped, &index_text, &unchanged)
         .and_then(|()| swap_in(&staging, rendered));
     if result.is_err() {
         let _ = fs::remove_dir_all(&staging);
@@ -200,6 +223,7 @@ fn build_staging(
     tree: &RenderedTree,
     dropped: &BTreeSet<String>,
     index_text: &str,
+    unchanged: &BTreeSet<&str>,
 ) -> Result<()> {
     fs::create_dir_all(staging).map_err(|e| Error::io(staging, &e))?;
     let replaced: BTreeSet<&str> = tree
@@ -236,13 +260,29 @@ fn build_staging(
             }
         }
     }
-    for env in tree.envs.values() {
-        for (path, text) in &env.files {
-            let target = staging.join(path);
-            ensure_parent(&target)?;
-            fs::write(&target, text).map_err(|e| Error::io(&target, &e))?;
-        }
+    let files: Vec<(&String, &String)> = tree.files().collect();
+    let dirs: BTreeSet<&Path> = files
+        .iter()
+        .filter_map(|(p, _)| Path::new(p.as_str()).parent())
+        .collect();
+    for dir in dirs {
+        let target = staging.join(dir);
+        fs::create_dir_all(&target).map_err(|e| Error::io(&target, &e))?;
     }
+    // Unchanged files are linked from the old tree, new ones written; in parallel.
+    let written: Vec<Result<()>> = files
+        .par_iter()
+        .map(|(path, text)| {
+            let target = staging.join(path);
+            if unchanged.contains(path.as_str())
+                && fs::hard_link(rendered.join(path), &target).is_ok()
+            {
+                return Ok(());
+            }
+            fs::write(&target, text).map_err(|e| Error::io(&target, &e))
+        })
+        .collect();
+    written.into_iter().collect::<Result<Vec<()>>>()?;
     let index_path = staging.join(INDEX_FILE);
     fs::write(&index_path, index_text).map_err(|e| Error::io(&index_path, &e))
 }

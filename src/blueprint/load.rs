@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -158,37 +159,31 @@ fn read_document(sources: &Sources, path: &str) -> Result<Arc<Document>> {
 
 /// Loads the blueprint and overlays, checking types and names as written.
 pub fn load(sources: Arc<Sources>) -> Result<Project> {
-    let blueprint = read_document(&sources, BLUEPRINT_FILE)?;
+    let prefix = format!("{OVERLAYS_DIR}/");
+    let overlay_files: Vec<(&str, &str)> = sources
+        .under(&prefix)
+        .filter_map(|(path, _)| overlay_env_name(&path[prefix.len()..]).map(|env| (path, env)))
+        .collect();
+    // The blueprint and the overlays parse independently, so at the same time.
+    let (blueprint, parsed) = rayon::join(
+        || read_document(&sources, BLUEPRINT_FILE),
+        || {
+            overlay_files
+                .par_iter()
+                .map(|(path, _)| parse_overlay(&sources, path))
+                .collect::<Vec<_>>()
+        },
+    );
+    let blueprint = blueprint?;
     let base_locator = Locator::new(vec![blueprint.clone()]);
     let base: Blueprint =
         decode(&blueprint.value, "").map_err(|e| decode_error(e, &base_locator))?;
     let mut overlays = BTreeMap::new();
-    let prefix = format!("{OVERLAYS_DIR}/");
-    for (path, _) in sources.under(&prefix) {
-        let Some(env) = overlay_env_name(&path[prefix.len()..]) else {
-            continue;
-        };
-        if let Some(SourceFile::Regular(bytes)) = sources.get(path)
-            && crate::yaml::is_blank(bytes)
-        {
-            // An overlay of only comments changes nothing; it is not a mistake.
-            check_overlay_env(&base, path, env)?;
-            continue;
+    for ((path, env), overlay) in overlay_files.iter().zip(parsed) {
+        check_overlay_env(&base, path, env)?;
+        if let Some(overlay) = overlay? {
+            overlays.insert(env.to_string(), overlay);
         }
-        let doc = read_document(&sources, path)?;
-        if !base.environments.contains_key(env) {
-            return Err(Error::at(
-                ErrorKind::UnknownReference,
-                doc.start(),
-                format!("overlay for unknown environment `{env}`"),
-            )
-            .with_help(suggest::help_for(
-                env,
-                "environments",
-                base.environments.keys().map(String::as_str),
-            )));
-        }
-        overlays.insert(env.to_string(), read_overlay(doc)?);
     }
     Ok(Project {
         sources,
@@ -196,6 +191,16 @@ pub fn load(sources: Arc<Sources>) -> Result<Project> {
         base,
         overlays,
     })
+}
+
+/// An overlay file, or `None` for one of only comments (it changes nothing; not a mistake).
+fn parse_overlay(sources: &Sources, path: &str) -> Result<Option<Overlay>> {
+    if let Some(SourceFile::Regular(bytes)) = sources.get(path)
+        && crate::yaml::is_blank(bytes)
+    {
+        return Ok(None);
+    }
+    read_overlay(read_document(sources, path)?).map(Some)
 }
 
 fn check_overlay_env(base: &Blueprint, path: &str, env: &str) -> Result<()> {

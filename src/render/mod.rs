@@ -6,15 +6,29 @@
 //! component. Knows nothing of Flux or Argo CD (that is `target`) nor of files
 //! (that is `tree`). Does no I/O.
 
+/// A JSON object from `key => value` pairs, moving the values in (`json!`
+/// copies any `Value` it is given, which adds up over thousands of objects).
+#[macro_export]
+macro_rules! obj {
+    ($($key:expr => $value:expr),* $(,)?) => {{
+        let mut map = serde_json::Map::new();
+        $( map.insert(String::from($key), serde_json::Value::from($value)); )*
+        serde_json::Value::Object(map)
+    }};
+}
+
 pub mod app;
 pub mod extra;
 pub mod labels;
 pub mod namespaces;
+pub mod network;
 pub mod object;
 pub mod patches;
 pub mod workload;
 
 use std::collections::BTreeMap;
+
+use rayon::prelude::*;
 
 pub use app::AppContext;
 pub use object::{Object, ObjectId};
@@ -51,14 +65,15 @@ impl Unit {
     pub fn dir(&self) -> String {
         match (&self.kind, &self.layer) {
             (UnitKind::Namespace, _) => format!("namespaces/{}", self.name),
-            (UnitKind::Entry, _) => "gitops".to_string(),
+            (UnitKind::Entry, _) if self.name == crate::target::ENTRY_DIR => self.name.clone(),
+            (UnitKind::Entry, _) => format!("{}/{}", crate::target::ENTRY_DIR, self.name),
             (_, Some(layer)) => format!("{layer}/{}", self.name),
             (_, None) => self.name.clone(),
         }
     }
 
     pub fn sort(&mut self) {
-        self.objects.sort_by_cached_key(Object::id);
+        self.objects.sort_by(|a, b| a.id().cmp(b.id()));
     }
 }
 
@@ -126,6 +141,48 @@ fn platform(env: &ResolvedEnv) -> Platform {
     }
 }
 
+fn render_component(
+    env: &ResolvedEnv,
+    component: &crate::resolve::Component,
+    monitoring: Option<&app::Monitoring>,
+    network: &network::Network,
+    platform: &Platform,
+) -> Result<Unit> {
+    let mut objects = match component.kind {
+        ComponentKind::App => {
+            let app = &env.blueprint.apps[&component.name];
+            let annotations =
+                crate::policy::workload_annotations(&env.blueprint.defaults.waivers, app);
+            app::render_app(env, &component.name, app, monitoring, annotations)?
+        }
+        ComponentKind::Manifests => extra::render_manifests(
+            env,
+            &component.name,
+            &env.blueprint.manifests[&component.name],
+        )?,
+        // Charts become objects only once the GitOps engine is known.
+        ComponentKind::Chart => Vec::new(),
+    };
+    let common = labels::common(&env.blueprint);
+    for (name, spec) in network::component_policies(env, network, platform, component)? {
+        objects.push(Object::new(obj! {
+            "apiVersion" => "networking.k8s.io/v1",
+            "kind" => "NetworkPolicy",
+            "metadata" => labels::metadata(&name, Some(&component.namespace), &common, &BTreeMap::new()),
+            "spec" => spec,
+        }));
+    }
+    let mut unit = Unit {
+        kind: UnitKind::Component(component.kind),
+        name: component.name.clone(),
+        layer: Some(component.layer.clone()),
+        namespace: component.namespace.clone(),
+        objects,
+    };
+    unit.sort();
+    Ok(unit)
+}
+
 /// Renders every unit of the environment.
 pub fn render(env: &ResolvedEnv) -> Result<EnvManifests> {
     let platform = platform(env);
@@ -133,8 +190,9 @@ pub fn render(env: &ResolvedEnv) -> Result<EnvManifests> {
         env: env.name.clone(),
         units: BTreeMap::new(),
     };
-    for plan in namespaces::plans(env) {
-        let objects = namespaces::render_namespace(env, &plan, &platform)?;
+    let plans = namespaces::plans(env);
+    for plan in &plans {
+        let objects = namespaces::render_namespace(env, plan)?;
         manifests.insert(Unit {
             kind: UnitKind::Namespace,
             name: plan.name.to_string(),
@@ -143,32 +201,19 @@ pub fn render(env: &ResolvedEnv) -> Result<EnvManifests> {
             objects,
         });
     }
+    let network = network::Network::new(env, plans.iter().map(|p| (p.name, p.posture)).collect());
     let monitoring = platform.monitoring.as_ref().map(|m| app::Monitoring {
         release: m.release.clone(),
     });
-    for component in env.components.values() {
-        let objects = match component.kind {
-            ComponentKind::App => {
-                let app = &env.blueprint.apps[&component.name];
-                let annotations =
-                    crate::policy::workload_annotations(&env.blueprint.defaults.waivers, app);
-                app::render_app(env, &component.name, app, monitoring.as_ref(), annotations)?
-            }
-            ComponentKind::Manifests => extra::render_manifests(
-                env,
-                &component.name,
-                &env.blueprint.manifests[&component.name],
-            )?,
-            // Charts become objects only once the GitOps engine is known.
-            ComponentKind::Chart => Vec::new(),
-        };
-        manifests.insert(Unit {
-            kind: UnitKind::Component(component.kind),
-            name: component.name.clone(),
-            layer: Some(component.layer.clone()),
-            namespace: component.namespace.clone(),
-            objects,
-        });
+    // Components render independently, so in parallel; results come back in
+    // name order and the first error in that order is the one reported.
+    let components: Vec<&crate::resolve::Component> = env.components.values().collect();
+    let units: Vec<Result<Unit>> = components
+        .par_iter()
+        .map(|component| render_component(env, component, monitoring.as_ref(), &network, &platform))
+        .collect();
+    for unit in units {
+        manifests.insert(unit?);
     }
     manifests.sort();
     Ok(manifests)

@@ -1,21 +1,19 @@
 //! Namespace units: the Namespace with its Pod Security labels, quota, limit
-//! defaults, and the network policies that follow from the posture and the
-//! `uses` graph.
+//! defaults, and the network policies that concern the whole namespace.
 //!
 //! Namespaces holding a Helm chart are platform namespaces: charts bring their
 //! own needs (webhooks, host ports, big pods), so the environment's posture,
 //! quota and limits reach them only through `namespaces.<name>` settings.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::Platform;
 use super::labels;
 use super::object::Object;
-use crate::blueprint::model::{NetworkPosture, PodSecurityLevel, Quota, Resources, WorkloadKind};
-use crate::error::{ErrorKind, Result};
-use crate::resolve::{Component, ComponentKind, ResolvedEnv};
+use crate::blueprint::model::{NetworkPosture, PodSecurityLevel, Quota, Resources};
+use crate::error::Result;
+use crate::resolve::{ComponentKind, ResolvedEnv};
 
 /// What one namespace renders to.
 pub struct NamespacePlan<'a> {
@@ -65,11 +63,7 @@ pub fn plans(env: &ResolvedEnv) -> Vec<NamespacePlan<'_>> {
         .collect()
 }
 
-pub fn render_namespace(
-    env: &ResolvedEnv,
-    plan: &NamespacePlan,
-    platform: &Platform,
-) -> Result<Vec<Object>> {
+pub fn render_namespace(env: &ResolvedEnv, plan: &NamespacePlan) -> Result<Vec<Object>> {
     let bp = &env.blueprint;
     let common = labels::common(bp);
     let mut objects = Vec::new();
@@ -105,11 +99,7 @@ pub fn render_namespace(
             "spec": {"limits": [limit_range_item(limits)]},
         }));
     }
-    let policies = match plan.posture {
-        NetworkPosture::Permissive => Vec::new(),
-        NetworkPosture::NamespaceIsolated => isolated_policies(env, plan, platform)?,
-        NetworkPosture::DefaultDeny => default_deny_policies(env, plan, platform)?,
-    };
+    let policies = super::network::namespace_policies(plan.posture);
     for (name, spec) in policies {
         objects.push(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta(&name), "spec": spec}));
     }
@@ -156,250 +146,4 @@ fn limit_range_item(r: &Resources) -> Value {
         item["defaultRequest"] = part(req);
     }
     item
-}
-
-fn namespace_selector(ns: &str) -> Value {
-    json!({"matchLabels": {"kubernetes.io/metadata.name": ns}})
-}
-
-fn selector_value(c: &Component) -> Value {
-    json!({"matchLabels": labels::to_value(&c.selector)})
-}
-
-/// A `uses` edge resolved to the ports it opens.
-struct Edge<'a> {
-    from: &'a Component,
-    to: &'a Component,
-    ports: Vec<u32>,
-    pointer: &'a str,
-}
-
-fn edges(env: &ResolvedEnv) -> Vec<Edge<'_>> {
-    let mut out = Vec::new();
-    for from in env.components.values() {
-        for u in &from.uses {
-            let Some(to) = env.components.get(&u.target) else {
-                continue;
-            };
-            let ports = match &u.port {
-                Some(p) => to.ports.get(p).copied().into_iter().collect(),
-                None => to
-                    .ports
-                    .values()
-                    .copied()
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .collect(),
-            };
-            out.push(Edge {
-                from,
-                to,
-                ports,
-                pointer: &u.pointer,
-            });
-        }
-    }
-    out
-}
-
-fn port_list(ports: &[u32]) -> Option<Value> {
-    if ports.is_empty() {
-        return None;
-    }
-    Some(Value::Array(
-        ports
-            .iter()
-            .map(|p| json!({"port": p, "protocol": "TCP"}))
-            .collect(),
-    ))
-}
-
-fn require_selector(env: &ResolvedEnv, c: &Component, edge_pointer: &str) -> Result<()> {
-    if c.selector.is_empty() {
-        return Err(env
-            .locator
-            .error(
-                ErrorKind::InvalidValue,
-                edge_pointer,
-                format!(
-                    "cannot write a network policy for `{}`: it declares no pod `selector`",
-                    c.name
-                ),
-            )
-            .with_help(format!(
-                "add `selector:` (the labels of its pods) to `{}`",
-                c.name
-            )));
-    }
-    Ok(())
-}
-
-fn ingress_rule(from: Value, ports: &[u32]) -> Value {
-    let mut rule = json!({"from": [from]});
-    if let Some(p) = port_list(ports) {
-        rule["ports"] = p;
-    }
-    rule
-}
-
-fn peer(ns: &str, selector: Value) -> Value {
-    json!({"namespaceSelector": namespace_selector(ns), "podSelector": selector})
-}
-
-/// Allows from the ingress controller and the monitoring stack into this namespace's apps.
-fn platform_ingress(
-    env: &ResolvedEnv,
-    plan: &NamespacePlan,
-    platform: &Platform,
-) -> Vec<(String, Value)> {
-    let mut out = Vec::new();
-    for (name, app) in &env.blueprint.apps {
-        let c = &env.components[name];
-        if c.namespace != plan.name || app.kind == WorkloadKind::CronJob {
-            continue;
-        }
-        if let (Some(ing), Some(ns)) = (&app.ingress, &platform.ingress_namespace) {
-            let mut ports: Vec<u32> = if ing.paths.is_empty() {
-                crate::blueprint::validate::default_port(app)
-                    .and_then(|p| app.ports.get(p))
-                    .copied()
-                    .into_iter()
-                    .collect()
-            } else {
-                ing.paths
-                    .values()
-                    .filter_map(|p| app.ports.get(p))
-                    .copied()
-                    .collect()
-            };
-            ports.sort_unstable();
-            ports.dedup();
-            out.push((
-                format!("ingress-{name}-from-ingress-controller"),
-                json!({
-                    "podSelector": selector_value(c),
-                    "policyTypes": ["Ingress"],
-                    "ingress": [ingress_rule(json!({"namespaceSelector": namespace_selector(ns)}), &ports)],
-                }),
-            ));
-        }
-        if let (Some(m), Some(mon)) = (&app.metrics, &platform.monitoring) {
-            let ports: Vec<u32> = app.ports.get(&m.port).copied().into_iter().collect();
-            out.push((
-                format!("ingress-{name}-from-monitoring"),
-                json!({
-                    "podSelector": selector_value(c),
-                    "policyTypes": ["Ingress"],
-                    "ingress": [ingress_rule(json!({"namespaceSelector": namespace_selector(&mon.namespace)}), &ports)],
-                }),
-            ));
-        }
-    }
-    out
-}
-
-fn isolated_policies(
-    env: &ResolvedEnv,
-    plan: &NamespacePlan,
-    platform: &Platform,
-) -> Result<Vec<(String, Value)>> {
-    let mut out = vec![(
-        "allow-same-namespace".to_string(),
-        json!({"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": [{"podSelector": {}}]}]}),
-    )];
-    for edge in edges(env) {
-        if edge.to.namespace != plan.name || edge.from.namespace == plan.name {
-            continue;
-        }
-        require_selector(env, edge.from, edge.pointer)?;
-        require_selector(env, edge.to, edge.pointer)?;
-        out.push((
-            format!("ingress-{}-from-{}", edge.to.name, edge.from.name),
-            json!({
-                "podSelector": selector_value(edge.to),
-                "policyTypes": ["Ingress"],
-                "ingress": [ingress_rule(peer(&edge.from.namespace, selector_value(edge.from)), &edge.ports)],
-            }),
-        ));
-    }
-    out.extend(platform_ingress(env, plan, platform));
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
-}
-
-fn default_deny_policies(
-    env: &ResolvedEnv,
-    plan: &NamespacePlan,
-    platform: &Platform,
-) -> Result<Vec<(String, Value)>> {
-    let mut out = vec![
-        (
-            "default-deny".to_string(),
-            json!({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
-        ),
-        (
-            "allow-dns".to_string(),
-            json!({
-                "podSelector": {},
-                "policyTypes": ["Egress"],
-                "egress": [{
-                    "to": [{
-                        "namespaceSelector": namespace_selector("kube-system"),
-                        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                    }],
-                    "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
-                }],
-            }),
-        ),
-    ];
-    for edge in edges(env) {
-        if edge.to.namespace == plan.name {
-            require_selector(env, edge.from, edge.pointer)?;
-            require_selector(env, edge.to, edge.pointer)?;
-            out.push((
-                format!("ingress-{}-from-{}", edge.to.name, edge.from.name),
-                json!({
-                    "podSelector": selector_value(edge.to),
-                    "policyTypes": ["Ingress"],
-                    "ingress": [ingress_rule(peer(&edge.from.namespace, selector_value(edge.from)), &edge.ports)],
-                }),
-            ));
-        }
-        if edge.from.namespace == plan.name {
-            require_selector(env, edge.from, edge.pointer)?;
-            require_selector(env, edge.to, edge.pointer)?;
-            let mut rule = json!({"to": [peer(&edge.to.namespace, selector_value(edge.to))]});
-            if let Some(p) = port_list(&edge.ports) {
-                rule["ports"] = p;
-            }
-            out.push((
-                format!("egress-{}-to-{}", edge.from.name, edge.to.name),
-                json!({"podSelector": selector_value(edge.from), "policyTypes": ["Egress"], "egress": [rule]}),
-            ));
-        }
-    }
-    for (name, app) in &env.blueprint.apps {
-        let c = &env.components[name];
-        if c.namespace != plan.name || app.egress.is_empty() {
-            continue;
-        }
-        let rules: Vec<Value> = app
-            .egress
-            .iter()
-            .map(|(cidr, ports)| {
-                let mut rule = json!({"to": [{"ipBlock": {"cidr": cidr}}]});
-                if let Some(p) = port_list(ports) {
-                    rule["ports"] = p;
-                }
-                rule
-            })
-            .collect();
-        out.push((
-            format!("egress-{name}-external"),
-            json!({"podSelector": selector_value(c), "policyTypes": ["Egress"], "egress": rules}),
-        ));
-    }
-    out.extend(platform_ingress(env, plan, platform));
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
 }

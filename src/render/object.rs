@@ -96,19 +96,27 @@ impl PartialOrd for ObjectId {
     }
 }
 
-/// One rendered object.
+/// One rendered object, with its identity worked out once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Object {
+    /// The object itself; after changing it, call [`Object::refresh`].
     pub value: Value,
+    id: ObjectId,
 }
 
 impl Object {
     pub fn new(value: Value) -> Object {
-        Object { value }
+        let id = ObjectId::of(&value);
+        Object { value, id }
     }
 
-    pub fn id(&self) -> ObjectId {
-        ObjectId::of(&self.value)
+    pub fn id(&self) -> &ObjectId {
+        &self.id
+    }
+
+    /// Re-reads the identity after `value` was changed (by an RFC 6902 patch).
+    pub fn refresh(&mut self) {
+        self.id = ObjectId::of(&self.value);
     }
 }
 

@@ -18,7 +18,7 @@ fn apply_one(patch: &ObjectPatch, manifests: &mut EnvManifests) -> Result<()> {
     let target = &patch.target;
     let mut matched = 0;
     for object in manifests.objects_mut() {
-        let id = object.id();
+        let id = object.id().clone();
         let selected = id.kind == target.kind
             && target.name.as_ref().is_none_or(|n| *n == id.name)
             && target
@@ -35,6 +35,7 @@ fn apply_one(patch: &ObjectPatch, manifests: &mut EnvManifests) -> Result<()> {
                 .error(ErrorKind::Patch, &at, format!("patch cannot be applied to {}: {} at `{}`", id.display(), e.kind, e.path))
                 .with_help("RFC 6902 `add` needs the parent to exist, `replace`, `remove` and `test` need the path itself")
         })?;
+        object.refresh();
         if object.id().kind == "Secret"
             && (object.value.get("data").is_some() || object.value.get("stringData").is_some())
         {

@@ -19,31 +19,26 @@ pub fn controller(
     secret_names: &BTreeMap<String, String>,
 ) -> Value {
     let app = cx.app;
-    let pod = json!({
-        "metadata": pod_metadata(cx),
-        "spec": pod_spec(cx, config_map, secret_names),
-    });
-    let selector = json!({"matchLabels": super::labels::to_value(&cx.selector)});
+    let pod =
+        obj! {"metadata" => pod_metadata(cx), "spec" => pod_spec(cx, config_map, secret_names)};
+    let selector = obj! {"matchLabels" => super::labels::to_value(&cx.selector)};
     let meta = cx.metadata(cx.name, &cx.workload_annotations);
     match app.kind {
         WorkloadKind::Deployment => {
-            let mut spec = json!({
-                "revisionHistoryLimit": 5,
-                "selector": selector,
-                "template": pod,
-            });
+            let mut spec =
+                obj! {"revisionHistoryLimit" => 5, "selector" => selector, "template" => pod};
             if app.autoscale.is_none() {
                 spec["replicas"] = json!(app.replicas.unwrap_or(1));
             }
-            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": spec})
+            obj! {"apiVersion" => "apps/v1", "kind" => "Deployment", "metadata" => meta, "spec" => spec}
         }
         WorkloadKind::StatefulSet => {
-            let mut spec = json!({
-                "revisionHistoryLimit": 5,
-                "selector": selector,
-                "serviceName": format!("{}-headless", cx.name),
-                "template": pod,
-            });
+            let mut spec = obj! {
+                "revisionHistoryLimit" => 5,
+                "selector" => selector,
+                "serviceName" => format!("{}-headless", cx.name),
+                "template" => pod,
+            };
             if app.autoscale.is_none() {
                 spec["replicas"] = json!(app.replicas.unwrap_or(1));
             }
@@ -59,34 +54,34 @@ pub fn controller(
                             if let Some(class) = &s.storage_class {
                                 claim["storageClassName"] = json!(class);
                             }
-                            json!({"metadata": {"name": name, "labels": super::labels::to_value(&cx.selector)}, "spec": claim})
+                            obj! {"metadata" => obj! {"name" => name.as_str(), "labels" => super::labels::to_value(&cx.selector)}, "spec" => claim}
                         })
                         .collect(),
                 );
             }
-            json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta, "spec": spec})
+            obj! {"apiVersion" => "apps/v1", "kind" => "StatefulSet", "metadata" => meta, "spec" => spec}
         }
         WorkloadKind::CronJob => {
             let mut pod = pod;
             pod["spec"]["restartPolicy"] = json!("OnFailure");
-            json!({
-                "apiVersion": "batch/v1",
-                "kind": "CronJob",
-                "metadata": meta,
-                "spec": {
-                    "schedule": app.schedule.clone().unwrap_or_default(),
-                    "concurrencyPolicy": "Forbid",
-                    "successfulJobsHistoryLimit": 3,
-                    "failedJobsHistoryLimit": 3,
-                    "jobTemplate": {"spec": {"backoffLimit": 2, "template": pod}},
+            obj! {
+                "apiVersion" => "batch/v1",
+                "kind" => "CronJob",
+                "metadata" => meta,
+                "spec" => obj! {
+                    "schedule" => app.schedule.clone().unwrap_or_default(),
+                    "concurrencyPolicy" => "Forbid",
+                    "successfulJobsHistoryLimit" => 3,
+                    "failedJobsHistoryLimit" => 3,
+                    "jobTemplate" => obj! {"spec" => obj! {"backoffLimit" => 2, "template" => pod}},
                 },
-            })
+            }
         }
     }
 }
 
 fn pod_metadata(cx: &AppContext) -> Value {
-    let mut meta = json!({"labels": super::labels::to_value(&cx.labels)});
+    let mut meta = obj! {"labels" => super::labels::to_value(&cx.labels)};
     if !cx.app.annotations.is_empty() {
         meta["annotations"] = super::labels::to_value(&cx.app.annotations);
     }
@@ -101,19 +96,19 @@ fn pod_spec(
     let app = cx.app;
     let user = app.run_as.user.unwrap_or(DEFAULT_UID);
     let group = app.run_as.group.unwrap_or(DEFAULT_UID);
-    let mut spec = json!({
-        "automountServiceAccountToken": app.service_account.automount_token,
-        "serviceAccountName": cx.name,
-        "securityContext": {
+    let mut spec = obj! {
+        "automountServiceAccountToken" => app.service_account.automount_token,
+        "serviceAccountName" => cx.name,
+        "securityContext" => json!({
             "runAsNonRoot": true,
             "runAsUser": user,
             "runAsGroup": group,
             "fsGroup": app.run_as.fs_group.unwrap_or(group),
             "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "containers": [container(cx, secret_names)],
-        "volumes": volumes(cx, config_map, secret_names),
-    });
+        }),
+        "containers" => vec![container(cx, secret_names)],
+        "volumes" => volumes(cx, config_map, secret_names),
+    };
     if cx.env.zones.len() > 1 && app.kind != WorkloadKind::CronJob {
         spec["topologySpreadConstraints"] = json!([{
             "maxSkew": 1,

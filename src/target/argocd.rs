@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use super::{
-    ENTRY_DIR, UNIT_ANNOTATION, engine_namespace, release_name, repo_path, unit_object_name,
+    ENTRY_DIR, UNIT_ANNOTATION, Wiring, engine_namespace, release_name, repo_path, unit_object_name,
 };
 use crate::blueprint::model::GitOps;
 use crate::graph::{Graph, is_chart};
@@ -44,12 +44,7 @@ pub fn chart_repo_url(repo: &str) -> &str {
     repo.strip_prefix("oci://").unwrap_or(repo)
 }
 
-pub fn wire(
-    env: &ResolvedEnv,
-    gitops: &GitOps,
-    graph: &Graph,
-    manifests: &EnvManifests,
-) -> Vec<Value> {
+pub fn wire(env: &ResolvedEnv, gitops: &GitOps, graph: &Graph, manifests: &EnvManifests) -> Wiring {
     let bp = &env.blueprint;
     let system = &bp.system.name;
     let ns = engine_namespace(gitops);
@@ -73,7 +68,7 @@ pub fn wire(
         .values()
         .flat_map(|c| c.provides.iter().map(String::as_str))
         .collect();
-    let mut objects = vec![app_project(
+    let mut root = vec![app_project(
         env,
         gitops,
         graph,
@@ -81,12 +76,12 @@ pub fn wire(
         &server,
         meta(system, Some(-1), None),
     )];
-    let mut root = meta(system, None, None);
-    root["finalizers"] = json!(["resources-finalizer.argocd.argoproj.io"]);
-    objects.push(json!({
+    let mut root_meta = meta(system, None, None);
+    root_meta["finalizers"] = json!(["resources-finalizer.argocd.argoproj.io"]);
+    root.push(json!({
         "apiVersion": ARGO_API,
         "kind": "Application",
-        "metadata": root,
+        "metadata": root_meta,
         "spec": {
             "project": "default",
             "source": {"repoURL": gitops.repo, "targetRevision": gitops.branch, "path": repo_path(gitops, &env.name, ENTRY_DIR)},
@@ -94,6 +89,7 @@ pub fn wire(
             "syncPolicy": sync_policy(false, false),
         },
     }));
+    let mut deployers = Vec::new();
     for (i, node) in graph.nodes.iter().enumerate() {
         let unit = &manifests.units[&node.dir];
         let has_files = !unit.objects.is_empty();
@@ -135,9 +131,43 @@ pub fn wire(
             Some(&node.dir),
         );
         metadata["finalizers"] = json!(["resources-finalizer.argocd.argoproj.io"]);
-        objects.push(json!({"apiVersion": ARGO_API, "kind": "Application", "metadata": metadata, "spec": spec}));
+        // Shards follow waves: a wave's Applications sync together, and the
+        // shards themselves carry the wave, so the order holds across shards.
+        deployers.push((
+            format!("wave-{:03}", graph.waves[i]),
+            json!({"apiVersion": ARGO_API, "kind": "Application", "metadata": metadata, "spec": spec}),
+        ));
     }
-    objects
+    Wiring { root, deployers }
+}
+
+/// An Application syncing one shard of the entry point: the Applications of `dir`, in their wave.
+pub fn shard(env: &ResolvedEnv, gitops: &GitOps, dir: &str, key: &str) -> Value {
+    let bp = &env.blueprint;
+    let wave = key
+        .strip_prefix("wave-")
+        .and_then(|w| w.parse::<i64>().ok())
+        .unwrap_or(0);
+    let annotations =
+        BTreeMap::from([("argocd.argoproj.io/sync-wave".to_string(), wave.to_string())]);
+    let mut metadata = labels::metadata(
+        &unit_object_name(&bp.system.name, dir),
+        Some(&engine_namespace(gitops)),
+        &labels::common(bp),
+        &annotations,
+    );
+    metadata["finalizers"] = json!(["resources-finalizer.argocd.argoproj.io"]);
+    json!({
+        "apiVersion": ARGO_API,
+        "kind": "Application",
+        "metadata": metadata,
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": gitops.repo, "targetRevision": gitops.branch, "path": repo_path(gitops, &env.name, dir)},
+            "destination": {"server": IN_CLUSTER, "namespace": engine_namespace(gitops)},
+            "syncPolicy": sync_policy(false, false),
+        },
+    })
 }
 
 fn sync_policy(create_namespace: bool, skip_dry_run: bool) -> Value {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::{
-    ENTRY_DIR, UNIT_ANNOTATION, engine_namespace, interval, release_name, repo_path,
+    ENTRY_DIR, UNIT_ANNOTATION, Wiring, engine_namespace, interval, release_name, repo_path,
     unit_object_name,
 };
 use crate::blueprint::model::GitOps;
@@ -24,7 +24,7 @@ pub fn wire(
     gitops: &GitOps,
     graph: &Graph,
     manifests: &mut EnvManifests,
-) -> Vec<Value> {
+) -> Wiring {
     let bp = &env.blueprint;
     let system = &bp.system.name;
     let ns = engine_namespace(gitops);
@@ -40,7 +40,7 @@ pub fn wire(
         git["secretRef"] = json!({"name": secret});
     }
     let source_ref = json!({"kind": "GitRepository", "name": system});
-    let mut objects = vec![
+    let root = vec![
         json!({"apiVersion": SOURCE_API, "kind": "GitRepository", "metadata": meta(system), "spec": git}),
         json!({
             "apiVersion": KUSTOMIZE_API,
@@ -55,6 +55,7 @@ pub fn wire(
             },
         }),
     ];
+    let mut deployers = Vec::new();
     for (i, node) in graph.nodes.iter().enumerate() {
         if manifests.units[&node.dir].objects.is_empty() {
             continue;
@@ -88,14 +89,41 @@ pub fn wire(
             spec["dependsOn"] = Value::Array(depends);
         }
         let unit_annotation = BTreeMap::from([(UNIT_ANNOTATION.to_string(), node.dir.clone())]);
-        objects.push(json!({
-            "apiVersion": KUSTOMIZE_API,
-            "kind": "Kustomization",
-            "metadata": labels::metadata(&unit_object_name(system, &node.dir), Some(&ns), &common, &unit_annotation),
-            "spec": spec,
-        }));
+        let shard = node
+            .layer
+            .clone()
+            .unwrap_or_else(|| "namespaces".to_string());
+        deployers.push((
+            shard,
+            json!({
+                "apiVersion": KUSTOMIZE_API,
+                "kind": "Kustomization",
+                "metadata": labels::metadata(&unit_object_name(system, &node.dir), Some(&ns), &common, &unit_annotation),
+                "spec": spec,
+            }),
+        ));
     }
-    objects
+    Wiring { root, deployers }
+}
+
+/// A Kustomization applying one shard of the entry point: the unit Kustomizations of `dir`.
+pub fn shard(env: &ResolvedEnv, gitops: &GitOps, dir: &str) -> Value {
+    let bp = &env.blueprint;
+    let ns = engine_namespace(gitops);
+    json!({
+        "apiVersion": KUSTOMIZE_API,
+        "kind": "Kustomization",
+        "metadata": labels::metadata(&unit_object_name(&bp.system.name, dir), Some(&ns), &labels::common(bp), &BTreeMap::new()),
+        "spec": {
+            "interval": interval(env, gitops, "source"),
+            "path": format!("./{}", repo_path(gitops, &env.name, dir)),
+            "prune": true,
+            // The units it applies wait for themselves; the shard only delivers them.
+            "wait": false,
+            "timeout": "2m",
+            "sourceRef": {"kind": "GitRepository", "name": bp.system.name},
+        },
+    })
 }
 
 fn unit_timeout(env: &ResolvedEnv, node: &crate::graph::Node) -> String {

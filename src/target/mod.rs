@@ -8,6 +8,10 @@
 pub mod argocd;
 pub mod flux;
 
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
 use crate::blueprint::model::{Chart, Engine, GitOps};
 use crate::error::{ErrorKind, Result};
 use crate::graph::Graph;
@@ -17,6 +21,10 @@ use crate::resolve::ResolvedEnv;
 /// Annotation on each Flux Kustomization and Argo CD Application naming the
 /// unit directory it deploys, so tools and people can map one to the other.
 pub const UNIT_ANNOTATION: &str = "gitopsc.io/unit";
+
+/// At most this many deployers sit in one directory: past it the entry point
+/// is split into shards, so no directory an engine builds grows with the system.
+pub const MAX_PER_DIR: usize = 50;
 
 /// The directory of the entry point inside an environment's tree.
 pub const ENTRY_DIR: &str = "gitops";
@@ -36,18 +44,73 @@ pub fn wire(env: &ResolvedEnv, graph: &Graph, manifests: &mut EnvManifests) -> R
         }
         return Ok(());
     };
-    let entry_objects = match gitops.engine {
+    let wiring = match gitops.engine {
         Engine::Flux => flux::wire(env, gitops, graph, manifests),
         Engine::Argocd => argocd::wire(env, gitops, graph, manifests),
     };
+    let namespace = engine_namespace(gitops);
+    let mut entry = wiring.root;
+    if wiring.deployers.len() <= MAX_PER_DIR {
+        entry.extend(wiring.deployers.into_iter().map(|(_, d)| d));
+    } else {
+        for (name, key, deployers) in shards(wiring.deployers) {
+            let dir = format!("{ENTRY_DIR}/{name}");
+            entry.push(match gitops.engine {
+                Engine::Flux => flux::shard(env, gitops, &dir),
+                Engine::Argocd => argocd::shard(env, gitops, &dir, &key),
+            });
+            manifests.insert(Unit {
+                kind: UnitKind::Entry,
+                name,
+                layer: None,
+                namespace: namespace.clone(),
+                objects: deployers.into_iter().map(Object::new).collect(),
+            });
+        }
+    }
     manifests.insert(Unit {
         kind: UnitKind::Entry,
         name: ENTRY_DIR.to_string(),
         layer: None,
-        namespace: engine_namespace(gitops),
-        objects: entry_objects.into_iter().map(Object::new).collect(),
+        namespace,
+        objects: entry.into_iter().map(Object::new).collect(),
     });
     Ok(())
+}
+
+/// Deployers grouped by shard key, in chunks of at most [`MAX_PER_DIR`]:
+/// (directory name, key, deployers).
+fn shards(deployers: Vec<(String, Value)>) -> Vec<(String, String, Vec<Value>)> {
+    let mut by_key: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for (key, deployer) in deployers {
+        by_key.entry(key).or_default().push(deployer);
+    }
+    let mut out = Vec::new();
+    for (key, mut group) in by_key {
+        group.sort_by_cached_key(|d| {
+            d["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        });
+        let chunks = group.len().div_ceil(MAX_PER_DIR);
+        for (i, chunk) in group.chunks(MAX_PER_DIR).enumerate() {
+            let name = if chunks == 1 {
+                key.clone()
+            } else {
+                format!("{key}-{:02}", i + 1)
+            };
+            out.push((name, key.clone(), chunk.to_vec()));
+        }
+    }
+    out
+}
+
+/// What an engine adds: the entry's own objects, and one deployer per unit
+/// with the key of the shard it belongs to when the entry is split.
+pub struct Wiring {
+    pub root: Vec<Value>,
+    pub deployers: Vec<(String, Value)>,
 }
 
 /// Namespace of the engine's own objects.

@@ -1,7 +1,7 @@
 //! Parsing project files into values that remember where they came from.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -29,23 +29,27 @@ struct Spans {
     value: Place,
 }
 
-/// A parsed project file: its value and the position of every node in it.
+/// A parsed project file: its value, and (worked out only when an error needs
+/// them) the positions of its nodes.
 #[derive(Debug, Clone)]
 pub struct Document {
     /// Project-relative path, `/`-separated.
     pub file: String,
     pub text: Arc<str>,
     pub value: Value,
-    spans: HashMap<String, Spans>,
+    /// Positions by JSON pointer; read from the text again on first use, so
+    /// a big blueprint without mistakes never pays for them.
+    spans: OnceLock<HashMap<String, Spans>>,
 }
 
 impl Document {
     /// The origin of the node at `pointer`, or of its nearest ancestor in this file.
     /// `key` prefers the position of the map key over the value (for unknown fields).
     pub fn origin(&self, pointer: &str, key: bool) -> Option<Origin> {
+        let index = self.spans();
         let mut current = pointer.to_string();
         loop {
-            if let Some(spans) = self.spans.get(&current) {
+            if let Some(spans) = index.get(&current) {
                 // An ancestor stands in for a missing node: its key line names it best.
                 let key = key || current != pointer;
                 let place = if key {
@@ -70,7 +74,26 @@ impl Document {
 
     /// True when this file itself sets the node at `pointer` (not an ancestor).
     pub fn has(&self, pointer: &str) -> bool {
-        self.spans.contains_key(pointer)
+        self.value.pointer(pointer).is_some()
+    }
+
+    fn spans(&self) -> &HashMap<String, Spans> {
+        self.spans.get_or_init(|| {
+            let mut spans = HashMap::new();
+            if let Ok(node) =
+                serde_saphyr::from_str_with_options::<Spanned<Node>>(&self.text, options())
+            {
+                let _ = convert(
+                    &self.file,
+                    &self.text,
+                    node,
+                    String::new(),
+                    None,
+                    Some(&mut spans),
+                );
+            }
+            spans
+        })
     }
 
     /// The origin of the whole file, for errors about the file as a whole.
@@ -309,13 +332,12 @@ pub fn parse_document(file: &str, bytes: &[u8]) -> Result<Document> {
     }
     let node: Spanned<Node> = serde_saphyr::from_str_with_options(&text, options())
         .map_err(|e| syntax_error(file, &text, &e))?;
-    let mut spans = HashMap::new();
-    let value = convert(file, &text, node, String::new(), None, &mut spans)?;
+    let value = convert(file, &text, node, String::new(), None, None)?;
     Ok(Document {
         file: file.to_string(),
         text,
         value,
-        spans,
+        spans: OnceLock::new(),
     })
 }
 
@@ -327,8 +349,7 @@ pub fn parse_documents(file: &str, text: &str) -> Result<Vec<Value>> {
             .map_err(|e| syntax_error(file, &checked, &e))?;
     let mut values = Vec::new();
     for node in nodes.into_iter().flatten() {
-        let mut spans = HashMap::new();
-        let value = convert(file, &checked, node, String::new(), None, &mut spans)?;
+        let value = convert(file, &checked, node, String::new(), None, None)?;
         if !value.is_null() {
             values.push(value);
         }
@@ -365,10 +386,20 @@ fn convert(
     node: Spanned<Node>,
     pointer: String,
     key: Option<Place>,
-    spans: &mut HashMap<String, Spans>,
+    mut spans: Option<&mut HashMap<String, Spans>>,
 ) -> Result<Value> {
     let place = place_of(&node.referenced, scalar_width(&node.value));
-    spans.insert(pointer.clone(), Spans { key, value: place });
+    let tracking = spans.is_some();
+    if let Some(map) = spans.as_deref_mut() {
+        map.insert(pointer.clone(), Spans { key, value: place });
+    }
+    let child = |token: &str| {
+        if tracking {
+            pointer::push(&pointer, token)
+        } else {
+            String::new()
+        }
+    };
     let at = |message: String| {
         Error::at(
             ErrorKind::InvalidType,
@@ -389,8 +420,8 @@ fn convert(
         Node::Seq(items) => {
             let mut out = Vec::with_capacity(items.len());
             for (index, item) in items.into_iter().enumerate() {
-                let child = pointer::push(&pointer, &index.to_string());
-                out.push(convert(file, text, item, child, None, spans)?);
+                let at = child(&index.to_string());
+                out.push(convert(file, text, item, at, None, spans.as_deref_mut())?);
             }
             Value::Array(out)
         }
@@ -421,8 +452,8 @@ fn convert(
                         .with_help("keys must be plain strings"));
                     }
                 };
-                let child = pointer::push(&pointer, &name);
-                let value = convert(file, text, v, child, Some(key_place), spans)?;
+                let at = child(&name);
+                let value = convert(file, text, v, at, Some(key_place), spans.as_deref_mut())?;
                 out.insert(name, value);
             }
             Value::Object(out)

@@ -22,25 +22,26 @@ pub fn to_yaml(value: &Value) -> String {
     out
 }
 
-/// `apiVersion`, `kind`, `metadata` lead an object; `name` and `namespace` lead any map.
-fn key_rank(key: &str, top: bool) -> u8 {
-    match key {
-        "apiVersion" if top => 0,
-        "kind" if top => 1,
-        "metadata" if top => 2,
-        "name" => 3,
-        "namespace" => 4,
-        _ => 5,
+/// Keys printed first, in this order: the first three only at the top of an object.
+const TOP_KEYS: [&str; 3] = ["apiVersion", "kind", "metadata"];
+const LEADING_KEYS: [&str; 2] = ["name", "namespace"];
+
+fn rank(key: &str, top: bool) -> usize {
+    if top && let Some(i) = TOP_KEYS.iter().position(|k| *k == key) {
+        return i;
+    }
+    match LEADING_KEYS.iter().position(|k| *k == key) {
+        Some(i) => TOP_KEYS.len() + i,
+        None => TOP_KEYS.len() + LEADING_KEYS.len(),
     }
 }
 
-fn sorted_entries(map: &serde_json::Map<String, Value>, top: bool) -> Vec<(&String, &Value)> {
-    let mut entries: Vec<_> = map.iter().collect();
-    entries.sort_by(|(a, _), (b, _)| {
-        key_rank(a, top)
-            .cmp(&key_rank(b, top))
-            .then_with(|| a.cmp(b))
-    });
+/// Entries in print order: the leading keys, then the rest in byte order,
+/// whatever order the map was built in.
+fn ordered_entries(map: &serde_json::Map<String, Value>, top: bool) -> Vec<(&String, &Value)> {
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    entries
+        .sort_unstable_by(|(a, _), (b, _)| rank(a, top).cmp(&rank(b, top)).then_with(|| a.cmp(b)));
     entries
 }
 
@@ -51,9 +52,9 @@ fn indent(out: &mut String, n: usize) {
 }
 
 fn write_map(out: &mut String, map: &serde_json::Map<String, Value>, level: usize) {
-    for (key, value) in sorted_entries(map, level == 0) {
+    for (key, value) in ordered_entries(map, level == 0) {
         indent(out, level);
-        out.push_str(&scalar_string(key));
+        push_scalar(out, key);
         out.push(':');
         write_after_key(out, value, level);
     }
@@ -85,14 +86,13 @@ fn write_seq(out: &mut String, items: &[Value], level: usize) {
         match item {
             Value::Object(map) if !map.is_empty() => {
                 // The first entry shares the dash's line; the rest align under it.
-                let entries = sorted_entries(map, false);
-                for (i, (key, value)) in entries.into_iter().enumerate() {
+                for (i, (key, value)) in ordered_entries(map, false).into_iter().enumerate() {
                     if i == 0 {
                         out.push(' ');
                     } else {
                         indent(out, level + 2);
                     }
-                    out.push_str(&scalar_string(key));
+                    push_scalar(out, key);
                     out.push(':');
                     write_after_key(out, value, level + 2);
                 }
@@ -120,7 +120,7 @@ fn write_inline(out: &mut String, value: &Value, block_indent: usize) {
             if can_be_literal_block(s) {
                 write_literal_block(out, s, block_indent);
             } else {
-                out.push_str(&scalar_string(s));
+                push_scalar(out, s);
             }
         }
         Value::Array(_) => out.push_str("[]"),
@@ -158,13 +158,20 @@ fn write_literal_block(out: &mut String, s: &str, level: usize) {
     }
 }
 
-/// A string as a YAML scalar: plain when unambiguous, double-quoted otherwise.
-fn scalar_string(s: &str) -> String {
+/// Appends a string as a YAML scalar: plain when unambiguous, double-quoted otherwise.
+fn push_scalar(out: &mut String, s: &str) {
     if is_plain_safe(s) {
-        s.to_string()
+        out.push_str(s);
     } else {
-        double_quoted(s)
+        out.push_str(&double_quoted(s));
     }
+}
+
+#[cfg(test)]
+fn scalar_string(s: &str) -> String {
+    let mut out = String::new();
+    push_scalar(&mut out, s);
+    out
 }
 
 fn double_quoted(s: &str) -> String {
@@ -194,26 +201,32 @@ const RESERVED_WORDS: &[&str] = &[
 ];
 
 fn is_plain_safe(s: &str) -> bool {
-    let Some(first) = s.chars().next() else {
+    let bytes = s.as_bytes();
+    let Some(&first) = bytes.first() else {
         return false;
     };
-    if !(first.is_ascii_alphabetic() || first == '/' || first == '_' || first == '$') {
+    if !(first.is_ascii_alphabetic() || first == b'/' || first == b'_' || first == b'$') {
         // Digits, signs and dots may start numbers, timestamps or sexagesimals;
         // indicators (`-?:,[]{}#&*!|>'"%@`) change the meaning. Quote them all.
         return false;
     }
-    if RESERVED_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
+    if bytes.len() <= 5 && RESERVED_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
         return false;
     }
-    if s.ends_with(' ') || s.ends_with(':') {
+    let last = bytes[bytes.len() - 1];
+    if last == b' ' || last == b':' {
         return false;
     }
-    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_./:@+=,~%$()^ ".contains(c);
-    if !s.chars().all(allowed) {
-        return false;
+    let mut previous = 0u8;
+    for &b in bytes {
+        let allowed = b.is_ascii_alphanumeric() || b"-_./:@+=,~%$()^ ".contains(&b);
+        // `: ` starts a mapping value, and doubled spaces are lost on reading.
+        if !allowed || (b == b' ' && (previous == b':' || previous == b' ')) {
+            return false;
+        }
+        previous = b;
     }
-    // `: ` starts a mapping value and `  ` or a trailing space are lost on reading.
-    !(s.contains(": ") || s.contains("  "))
+    true
 }
 
 #[cfg(test)]

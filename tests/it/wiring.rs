@@ -279,3 +279,51 @@ fn unit_paths_cover_every_object_exactly_once() {
         }
     }
 }
+
+#[test]
+fn only_pgbouncer_reaches_postgres_in_a_default_deny_namespace() {
+    let tree = compile_project(&crate::support::repo_root());
+    let prod = &tree.envs["prod"];
+    let policies: Vec<Value> = prod
+        .files
+        .iter()
+        .filter(|(f, _)| f.contains("/networkpolicy-"))
+        .map(|(f, t)| parse(f, t))
+        .collect();
+    let selects = |p: &Value, app: &str| {
+        p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == app
+    };
+    let into_postgres: Vec<&Value> = policies
+        .iter()
+        .filter(|p| {
+            selects(p, "postgres")
+                && p["spec"]["policyTypes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|t| t == "Ingress")
+        })
+        .collect();
+    assert_eq!(into_postgres.len(), 1, "one allow into postgres");
+    let from = &into_postgres[0]["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"];
+    assert_eq!(from, "pgbouncer");
+    assert_eq!(
+        into_postgres[0]["spec"]["ingress"][0]["ports"][0]["port"],
+        5432
+    );
+    let deny: Vec<&Value> = policies
+        .iter()
+        .filter(|p| p["metadata"]["name"] == "default-deny")
+        .collect();
+    assert_eq!(deny.len(), 2, "apps and data deny by default");
+    assert!(
+        prod.files
+            .contains_key("prod/data/db-backup/networkpolicy-egress-db-backup-external.yaml"),
+        "a CronJob keeps its declared egress"
+    );
+    assert!(
+        prod.files
+            .contains_key("prod/data/postgres/networkpolicy-ingress-postgres-from-pgbouncer.yaml"),
+        "the allow lives with the component it protects"
+    );
+}
