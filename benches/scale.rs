@@ -21,7 +21,10 @@ use std::time::{Duration, Instant};
 use gitopsc::{EnvSelection, compile, workspace};
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     match args.as_slice() {
         [flag, n, dir] if flag == "--write-project" => write(n, dir, synthetic::write_project),
         [flag, n, dir] if flag == "--write-kustomize" => write(n, dir, synthetic::write_kustomize),
@@ -37,7 +40,10 @@ fn write(n: &str, dir: &str, how: fn(usize, &Path) -> std::io::Result<()>) {
 
 fn gitopsc() -> PathBuf {
     let path = PathBuf::from(env!("CARGO_BIN_EXE_gitopsc"));
-    assert!(path.exists(), "build the binary first: cargo build --release");
+    assert!(
+        path.exists(),
+        "build the binary first: cargo build --release"
+    );
     path
 }
 
@@ -64,9 +70,16 @@ fn run_once(program: &Path, args: &[&str], cwd: &Path, quiet_ok: &[i32]) -> Samp
     let time = start.elapsed();
     assert_eq!(waited, pid, "wait4 on the child");
     let code = libc::WEXITSTATUS(status);
-    assert!(quiet_ok.contains(&code), "{} {args:?} exited with {code}", program.display());
+    assert!(
+        quiet_ok.contains(&code),
+        "{} {args:?} exited with {code}",
+        program.display()
+    );
     std::mem::forget(child);
-    Sample { time, peak_kib: usage.ru_maxrss }
+    Sample {
+        time,
+        peak_kib: usage.ru_maxrss,
+    }
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -110,19 +123,38 @@ fn measure(n: usize, scratch: &Path, with_kustomize: bool) -> Row {
     let mut peak = 0;
     for i in 0..runs {
         let out = scratch.join(format!("out-{n}-{i}"));
-        let s = run_once(&bin, &["render", "--out", out.to_str().unwrap()], &project, &[0]);
+        let s = run_once(
+            &bin,
+            &["render", "--out", out.to_str().unwrap()],
+            &project,
+            &[0],
+        );
         cold.push(s.time);
         peak = peak.max(s.peak_kib);
         fs::remove_dir_all(&out).unwrap();
     }
     run_once(&bin, &["render"], &project, &[0]);
-    let again: Vec<Duration> = (0..runs).map(|_| run_once(&bin, &["render"], &project, &[0]).time).collect();
-    let unchanged: Vec<Duration> = (0..runs * 2).map(|_| run_once(&bin, &["check"], &project, &[0]).time).collect();
+    let again: Vec<Duration> = (0..runs)
+        .map(|_| run_once(&bin, &["render"], &project, &[0]).time)
+        .collect();
+    let unchanged: Vec<Duration> = (0..runs * 2)
+        .map(|_| run_once(&bin, &["check"], &project, &[0]).time)
+        .collect();
 
     let blueprint = project.join("blueprints/system.yaml");
     let text = fs::read_to_string(&blueprint).unwrap();
-    fs::write(&blueprint, text.replacen("autoscale: {min: 2, max: 5}", "autoscale: {min: 2, max: 6}", 1)).unwrap();
-    let edited: Vec<Duration> = (0..runs).map(|_| run_once(&bin, &["check"], &project, &[1]).time).collect();
+    fs::write(
+        &blueprint,
+        text.replacen(
+            "autoscale: {min: 2, max: 5}",
+            "autoscale: {min: 2, max: 6}",
+            1,
+        ),
+    )
+    .unwrap();
+    let edited: Vec<Duration> = (0..runs)
+        .map(|_| run_once(&bin, &["check"], &project, &[1]).time)
+        .collect();
     fs::write(&blueprint, text).unwrap();
 
     let kustomize = with_kustomize.then(|| {
@@ -131,7 +163,13 @@ fn measure(n: usize, scratch: &Path, with_kustomize: bool) -> Row {
         let kubectl = Path::new("kubectl");
         let prod = tree.join("overlays/prod");
         let runs = if n >= 300 { 1 } else { 3 };
-        median((0..runs).map(|_| run_once(kubectl, &["kustomize", prod.to_str().unwrap()], &tree, &[0]).time).collect())
+        median(
+            (0..runs)
+                .map(|_| {
+                    run_once(kubectl, &["kustomize", prod.to_str().unwrap()], &tree, &[0]).time
+                })
+                .collect(),
+        )
     });
 
     Row {
@@ -156,7 +194,12 @@ fn downstream(project: &Path, take: usize) -> Vec<(String, usize, Duration)> {
         if !entry.file_type().is_dir() || !entry.path().join("kustomization.yaml").exists() {
             continue;
         }
-        let rel = entry.path().strip_prefix(&rendered).unwrap().to_string_lossy().into_owned();
+        let rel = entry
+            .path()
+            .strip_prefix(&rendered)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let depth = rel.matches('/').count();
         // Unit paths: <layer>/<component>, namespaces/<ns>, gitops and gitops/<shard>.
         if depth == 1 || rel == "gitops" {
@@ -169,7 +212,19 @@ fn downstream(project: &Path, take: usize) -> Vec<(String, usize, Duration)> {
     dirs.into_iter()
         .map(|(rel, objects)| {
             let path = rendered.join(&rel);
-            let time = median((0..3).map(|_| run_once(Path::new("kubectl"), &["kustomize", path.to_str().unwrap()], &rendered, &[0]).time).collect());
+            let time = median(
+                (0..3)
+                    .map(|_| {
+                        run_once(
+                            Path::new("kubectl"),
+                            &["kustomize", path.to_str().unwrap()],
+                            &rendered,
+                            &[0],
+                        )
+                        .time
+                    })
+                    .collect(),
+            );
             (rel, objects, time)
         })
         .collect()
@@ -177,7 +232,12 @@ fn downstream(project: &Path, take: usize) -> Vec<(String, usize, Duration)> {
 
 fn run(with_300: bool) {
     let scratch = tempfile_dir();
-    println!("gitopsc scale benchmark: {} cores, release build\n", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "gitopsc scale benchmark: {} cores, release build\n",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
     let mut rows = Vec::new();
     for n in [10, 100, 1000] {
         eprintln!("measuring {n} apps ...");
@@ -188,16 +248,30 @@ fn run(with_300: bool) {
         let row = measure(300, &scratch, true);
         rows.insert(2, row);
     }
-    println!("| apps | files (3 envs) | pipeline in memory | render, cold | render, nothing changed | check, unchanged | check, one edit | peak memory | kubectl kustomize (prod only) | ratio |");
+    println!(
+        "| apps | files (3 envs) | pipeline in memory | render, cold | render, nothing changed | check, unchanged | check, one edit | peak memory | kubectl kustomize (prod only) | ratio |"
+    );
     println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for r in &rows {
         let (k, ratio) = match r.kustomize {
-            Some(k) => (ms(k), format!("{:.0}x", k.as_secs_f64() / r.render_cold.as_secs_f64())),
+            Some(k) => (
+                ms(k),
+                format!("{:.0}x", k.as_secs_f64() / r.render_cold.as_secs_f64()),
+            ),
             None => ("-".into(), "-".into()),
         };
         println!(
             "| {} | {} | {} | {} | {} | {} | {} | {:.0} MiB | {} | {} |",
-            r.apps, r.files, ms(r.compile), ms(r.render_cold), ms(r.render_again), ms(r.check_unchanged), ms(r.check_edited), r.peak_mib, k, ratio
+            r.apps,
+            r.files,
+            ms(r.compile),
+            ms(r.render_cold),
+            ms(r.render_again),
+            ms(r.check_unchanged),
+            ms(r.check_edited),
+            r.peak_mib,
+            k,
+            ratio
         );
     }
     let small = rows.iter().find(|r| r.apps == 100).unwrap();

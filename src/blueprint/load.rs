@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::decode::{DecodeError, DecodeErrorKind, decode};
 use super::locator::Locator;
-use super::model::Blueprint;
+use super::model::{Blueprint, Environment};
 use crate::error::{Error, ErrorKind, Origin, Result};
 use crate::sources::{BLUEPRINT_FILE, OVERLAYS_DIR, SourceFile, Sources};
 use crate::suggest;
@@ -20,8 +20,9 @@ use crate::yaml::{Document, parse_document};
 pub struct Project {
     pub sources: Arc<Sources>,
     pub blueprint: Arc<Document>,
-    /// The blueprint decoded as written, before any overlay.
-    pub base: Blueprint,
+    /// The environments as written, before any overlay (the rest of the
+    /// decoded blueprint is checked, then dropped: each environment decodes its own).
+    pub environments: BTreeMap<String, Environment>,
     /// Overlays by environment name.
     pub overlays: BTreeMap<String, Overlay>,
 }
@@ -188,7 +189,7 @@ pub fn load(sources: Arc<Sources>) -> Result<Project> {
     Ok(Project {
         sources,
         blueprint,
-        base,
+        environments: base.environments,
         overlays,
     })
 }
@@ -288,7 +289,7 @@ mod tests {
     #[test]
     fn loads_a_minimal_project() {
         let p = load(sources(&[(BLUEPRINT_FILE, MINIMAL)])).unwrap();
-        assert_eq!(p.base.system.name, "demo");
+        assert!(p.environments.contains_key("dev"));
         assert!(p.overlays.is_empty());
     }
 

@@ -1,10 +1,9 @@
 //! NetworkPolicies from each namespace's posture and the `uses` graph.
 //!
 //! A namespace unit holds only what concerns the whole namespace (deny all,
-//! allow DNS, allow within the namespace); every policy about one component
-//! lives in that component's unit: who may reach it (in the target's unit) and
-//! where it may go (in the source's unit). So no unit grows with the number
-//! of components in a namespace.
+//! allow DNS, allow within the namespace); what concerns one component lives
+//! in that component's unit as at most two policies: who may reach it, and
+//! where it may go. So no unit grows with the number of components.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -160,15 +159,19 @@ pub fn namespace_policies(posture: NetworkPosture) -> Vec<(String, Value)> {
     }
 }
 
-/// The policies about one component, by name: who may reach it, where it may go.
+/// The policies about one component, by name: one listing who may reach it
+/// (a rule per allowed source), one listing where it may go (a rule per
+/// destination). Two objects whatever the fan-in, so no unit grows with the
+/// number of clients, and a reviewer reads each allow-list in one place.
 pub fn component_policies(
     env: &ResolvedEnv,
     net: &Network,
     platform: &Platform,
     c: &Component,
 ) -> Result<Vec<(String, Value)>> {
-    let mut out = Vec::new();
     let here = net.posture(&c.namespace);
+    let mut ingress: Vec<(String, Value)> = Vec::new();
+    let mut egress: Vec<(String, Value)> = Vec::new();
     for edge in net.incoming.get(c.name.as_str()).into_iter().flatten() {
         let needed = match here {
             NetworkPosture::DefaultDeny => true,
@@ -178,13 +181,12 @@ pub fn component_policies(
         if needed {
             require_selector(env, edge.from, edge.pointer)?;
             require_selector(env, c, edge.pointer)?;
-            out.push((
-                format!("ingress-{}-from-{}", c.name, edge.from.name),
-                json!({
-                    "podSelector": selector_value(c),
-                    "policyTypes": ["Ingress"],
-                    "ingress": [ingress_rule(peer(&edge.from.namespace, selector_value(edge.from)), &edge.ports)],
-                }),
+            ingress.push((
+                edge.from.name.clone(),
+                ingress_rule(
+                    peer(&edge.from.namespace, selector_value(edge.from)),
+                    &edge.ports,
+                ),
             ));
         }
     }
@@ -196,10 +198,7 @@ pub fn component_policies(
             if let Some(p) = port_list(&edge.ports) {
                 rule["ports"] = p;
             }
-            out.push((
-                format!("egress-{}-to-{}", c.name, edge.to.name),
-                json!({"podSelector": selector_value(c), "policyTypes": ["Egress"], "egress": [rule]}),
-            ));
+            egress.push((edge.to.name.clone(), rule));
         }
     }
     if here != NetworkPosture::Permissive
@@ -207,33 +206,40 @@ pub fn component_policies(
     {
         // A CronJob serves nothing, but it may still need to reach out.
         if app.kind != WorkloadKind::CronJob {
-            out.extend(platform_ingress(c, app, platform));
+            ingress.extend(platform_ingress(app, platform));
         }
-        if here == NetworkPosture::DefaultDeny && !app.egress.is_empty() {
-            let rules: Vec<Value> = app
-                .egress
-                .iter()
-                .map(|(cidr, ports)| {
-                    let mut rule = json!({"to": [{"ipBlock": {"cidr": cidr}}]});
-                    if let Some(p) = port_list(ports) {
-                        rule["ports"] = p;
-                    }
-                    rule
-                })
-                .collect();
-            out.push((
-                format!("egress-{}-external", c.name),
-                json!({"podSelector": selector_value(c), "policyTypes": ["Egress"], "egress": rules}),
-            ));
+        if here == NetworkPosture::DefaultDeny {
+            for (cidr, ports) in &app.egress {
+                let mut rule = json!({"to": [{"ipBlock": {"cidr": cidr}}]});
+                if let Some(p) = port_list(ports) {
+                    rule["ports"] = p;
+                }
+                egress.push((format!("~{cidr}"), rule));
+            }
         }
     }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = Vec::new();
+    for (direction, mut rules) in [("Ingress", ingress), ("Egress", egress)] {
+        if rules.is_empty() {
+            continue;
+        }
+        rules.sort_by(|a, b| a.0.cmp(&b.0));
+        let key = direction.to_ascii_lowercase();
+        out.push((
+            format!("{key}-{}", c.name),
+            json!({
+                "podSelector": selector_value(c),
+                "policyTypes": [direction],
+                key: rules.into_iter().map(|(_, r)| r).collect::<Vec<_>>(),
+            }),
+        ));
+    }
     Ok(out)
 }
 
-/// From the ingress controller to an app's routed ports, and from the monitoring stack to its metrics port.
+/// Rules letting the ingress controller reach an app's routed ports and the
+/// monitoring stack its metrics port, keyed for a stable order.
 fn platform_ingress(
-    c: &Component,
     app: &crate::blueprint::model::App,
     platform: &Platform,
 ) -> Vec<(String, Value)> {
@@ -255,23 +261,18 @@ fn platform_ingress(
         ports.sort_unstable();
         ports.dedup();
         out.push((
-            format!("ingress-{}-from-ingress-controller", c.name),
-            json!({
-                "podSelector": selector_value(c),
-                "policyTypes": ["Ingress"],
-                "ingress": [ingress_rule(json!({"namespaceSelector": namespace_selector(ns)}), &ports)],
-            }),
+            "~ingress-controller".to_string(),
+            ingress_rule(json!({"namespaceSelector": namespace_selector(ns)}), &ports),
         ));
     }
     if let (Some(m), Some(mon)) = (&app.metrics, &platform.monitoring) {
         let ports: Vec<u32> = app.ports.get(&m.port).copied().into_iter().collect();
         out.push((
-            format!("ingress-{}-from-monitoring", c.name),
-            json!({
-                "podSelector": selector_value(c),
-                "policyTypes": ["Ingress"],
-                "ingress": [ingress_rule(json!({"namespaceSelector": namespace_selector(&mon.namespace)}), &ports)],
-            }),
+            "~monitoring".to_string(),
+            ingress_rule(
+                json!({"namespaceSelector": namespace_selector(&mon.namespace)}),
+                &ports,
+            ),
         ));
     }
     out

@@ -28,7 +28,7 @@ pub struct EnvSettings {
 /// `name` and its ancestors by `extends`, root first. A cycle or an unknown
 /// parent is an error at the `extends` that causes it.
 pub fn extends_chain(project: &Project, name: &str) -> Result<Vec<String>> {
-    let envs = &project.base.environments;
+    let envs = &project.environments;
     let locator = Locator::new(vec![project.blueprint.clone()]);
     let mut chain = vec![name.to_string()];
     let mut current = name.to_string();

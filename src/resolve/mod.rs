@@ -74,7 +74,7 @@ pub fn resolve(project: &Project, name: &str) -> Result<ResolvedEnv> {
 
 /// Names of all environments in the blueprint, in order.
 pub fn environment_names(project: &Project) -> Vec<String> {
-    project.base.environments.keys().cloned().collect()
+    project.environments.keys().cloned().collect()
 }
 
 /// The merged value at `pointer`, for messages that quote configuration.

@@ -64,6 +64,11 @@ fn check_is_quiet_when_fresh_and_names_stale_files() {
 
     assert_eq!(gitopsc(&["render"], dir.path()).code, 0);
     assert_eq!(gitopsc(&["check"], dir.path()).code, 0);
+    assert_eq!(
+        gitopsc(&["check"], dir.path()).code,
+        0,
+        "the second check answers from stat alone"
+    );
 
     // Hand edits of rendered files are caught from the index, without a render.
     let deployment = dir
@@ -77,6 +82,12 @@ fn check_is_quiet_when_fresh_and_names_stale_files() {
     )
     .unwrap();
     fs::remove_file(dir.path().join("rendered/dev/apps/web/service-web.yaml")).unwrap();
+    let whole = gitopsc(&["check"], dir.path());
+    assert_eq!(
+        whole.code, 1,
+        "a check cached as fresh still sees the edit: {}",
+        whole.stdout
+    );
     let edited = gitopsc(&["check", "--env", "prod", "--env", "dev"], dir.path());
     assert_eq!(edited.code, 1);
     insta::assert_snapshot!("check_hand_edited", edited.stdout);

@@ -316,14 +316,21 @@ fn only_pgbouncer_reaches_postgres_in_a_default_deny_namespace() {
         .filter(|p| p["metadata"]["name"] == "default-deny")
         .collect();
     assert_eq!(deny.len(), 2, "apps and data deny by default");
+    let backup = parse(
+        "egress",
+        &prod.files["prod/data/db-backup/networkpolicy-egress-db-backup.yaml"],
+    );
     assert!(
-        prod.files
-            .contains_key("prod/data/db-backup/networkpolicy-egress-db-backup-external.yaml"),
+        backup["spec"]["egress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["to"][0]["ipBlock"]["cidr"] == "0.0.0.0/0"),
         "a CronJob keeps its declared egress"
     );
     assert!(
         prod.files
-            .contains_key("prod/data/postgres/networkpolicy-ingress-postgres-from-pgbouncer.yaml"),
+            .contains_key("prod/data/postgres/networkpolicy-ingress-postgres.yaml"),
         "the allow lives with the component it protects"
     );
 }
