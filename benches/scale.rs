@@ -118,21 +118,49 @@ fn measure(n: usize, scratch: &Path, with_kustomize: bool) -> Row {
     let mut files = 0;
     for i in 0..runs {
         let out = scratch.join(format!("out-{n}-{i}"));
-        let s = run_once(&bin, &["render", "--out", out.to_str().unwrap()], &project, &[0]);
+        let s = run_once(
+            &bin,
+            &["render", "--out", out.to_str().unwrap()],
+            &project,
+            &[0],
+        );
         cold.push(s.time);
         peak = peak.max(s.peak_kib);
-        files = walkdir::WalkDir::new(&out).into_iter().filter_map(|e| e.ok()).filter(|e| e.file_type().is_file()).count() - 1;
+        files = walkdir::WalkDir::new(&out)
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_file())
+            .count()
+            - 1;
         fs::remove_dir_all(&out).unwrap();
     }
     run_once(&bin, &["render"], &project, &[0]);
-    let floor = median((0..runs).map(|i| write_floor(&project, &scratch.join(format!("floor-{n}-{i}")))).collect());
-    let again: Vec<Duration> = (0..runs).map(|_| run_once(&bin, &["render"], &project, &[0]).time).collect();
-    let unchanged: Vec<Duration> = (0..runs * 2).map(|_| run_once(&bin, &["check"], &project, &[0]).time).collect();
+    let floor = median(
+        (0..runs)
+            .map(|i| write_floor(&project, &scratch.join(format!("floor-{n}-{i}"))))
+            .collect(),
+    );
+    let again: Vec<Duration> = (0..runs)
+        .map(|_| run_once(&bin, &["render"], &project, &[0]).time)
+        .collect();
+    let unchanged: Vec<Duration> = (0..runs * 2)
+        .map(|_| run_once(&bin, &["check"], &project, &[0]).time)
+        .collect();
 
     let blueprint = project.join("blueprints/system.yaml");
     let text = fs::read_to_string(&blueprint).unwrap();
-    fs::write(&blueprint, text.replacen("autoscale: {min: 2, max: 5}", "autoscale: {min: 2, max: 6}", 1)).unwrap();
-    let edited: Vec<Duration> = (0..runs).map(|_| run_once(&bin, &["check"], &project, &[1]).time).collect();
+    fs::write(
+        &blueprint,
+        text.replacen(
+            "autoscale: {min: 2, max: 5}",
+            "autoscale: {min: 2, max: 6}",
+            1,
+        ),
+    )
+    .unwrap();
+    let edited: Vec<Duration> = (0..runs)
+        .map(|_| run_once(&bin, &["check"], &project, &[1]).time)
+        .collect();
     fs::write(&blueprint, text).unwrap();
 
     let kustomize = with_kustomize.then(|| {
@@ -141,7 +169,13 @@ fn measure(n: usize, scratch: &Path, with_kustomize: bool) -> Row {
         let kubectl = Path::new("kubectl");
         let prod = tree.join("overlays/prod");
         let runs = if n >= 300 { 1 } else { 3 };
-        median((0..runs).map(|_| run_once(kubectl, &["kustomize", prod.to_str().unwrap()], &tree, &[0]).time).collect())
+        median(
+            (0..runs)
+                .map(|_| {
+                    run_once(kubectl, &["kustomize", prod.to_str().unwrap()], &tree, &[0]).time
+                })
+                .collect(),
+        )
     });
 
     let mut compile_times = Vec::new();
@@ -177,7 +211,12 @@ fn write_floor(project: &Path, out: &Path) -> Duration {
         .into_iter()
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_file())
-        .map(|e| (e.path().strip_prefix(&rendered).unwrap().to_path_buf(), fs::read(e.path()).unwrap()))
+        .map(|e| {
+            (
+                e.path().strip_prefix(&rendered).unwrap().to_path_buf(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
         .collect();
     let start = Instant::now();
     for (path, bytes) in &files {
@@ -244,7 +283,11 @@ fn run(with_300: bool) {
             .unwrap_or(1)
     );
     let mut rows = Vec::new();
-    let sizes: Vec<usize> = if with_300 { vec![10, 100, 300, 1000] } else { vec![10, 100, 1000] };
+    let sizes: Vec<usize> = if with_300 {
+        vec![10, 100, 300, 1000]
+    } else {
+        vec![10, 100, 1000]
+    };
     for n in sizes {
         eprintln!("measuring {n} apps ...");
         rows.push(measure(n, &scratch, n <= 300));
@@ -252,9 +295,15 @@ fn run(with_300: bool) {
     println!(
         "| apps | files (3 envs) | pipeline in memory | render, cold | file-system floor | render, nothing changed | check, unchanged | check, one edit | peak memory | kubectl kustomize (prod only) | kustomize / cold render | kustomize / pipeline |"
     );
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
     for r in &rows {
-        let ratio = |d: Duration| r.kustomize.map(|k| format!("{:.0}x", k.as_secs_f64() / d.as_secs_f64())).unwrap_or_else(|| "-".into());
+        let ratio = |d: Duration| {
+            r.kustomize
+                .map(|k| format!("{:.0}x", k.as_secs_f64() / d.as_secs_f64()))
+                .unwrap_or_else(|| "-".into())
+        };
         println!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} MiB | {} | {} | {} |",
             r.apps,
@@ -290,7 +339,9 @@ fn run(with_300: bool) {
 /// Scratch space: `$GITOPSC_BENCH_DIR` (e.g. a tmpfs, to take the disk out of
 /// the figures) or the system's temporary directory.
 fn tempfile_dir() -> PathBuf {
-    let base = std::env::var_os("GITOPSC_BENCH_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let base = std::env::var_os("GITOPSC_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
     let dir = base.join(format!("gitopsc-bench-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();

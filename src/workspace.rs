@@ -40,13 +40,7 @@ pub fn read_sources(root: &Path) -> Result<Sources> {
             .into_iter()
             .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
         for entry in walker {
-            let entry = entry.map_err(|e| {
-                let path = e.path().unwrap_or(&base).to_path_buf();
-                let io = e
-                    .into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("walk failed"));
-                Error::io(&path, &io)
-            })?;
+            let entry = entry.map_err(|e| walk_error(&base, e))?;
             let file_type = entry.file_type();
             if file_type.is_dir() {
                 continue;
@@ -69,6 +63,15 @@ pub fn read_sources(root: &Path) -> Result<Sources> {
     Ok(sources)
 }
 
+/// A failed directory walk under `dir`, as an I/O error naming the path.
+fn walk_error(dir: &Path, err: walkdir::Error) -> Error {
+    let path = err.path().unwrap_or(dir).to_path_buf();
+    let io = err
+        .into_io_error()
+        .unwrap_or_else(|| std::io::Error::other("walk failed"));
+    Error::io(&path, &io)
+}
+
 /// `root`-relative path with `/` separators.
 fn relative(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
@@ -89,13 +92,7 @@ pub fn read_rendered(rendered: &Path) -> Result<std::collections::BTreeMap<Strin
         .follow_links(false)
         .sort_by_file_name()
     {
-        let entry = entry.map_err(|e| {
-            Error::io(
-                rendered,
-                &e.into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("walk failed")),
-            )
-        })?;
+        let entry = entry.map_err(|e| walk_error(rendered, e))?;
         if entry.file_type().is_file() {
             let bytes = fs::read(entry.path()).map_err(|e| Error::io(entry.path(), &e))?;
             out.insert(relative(rendered, entry.path()), bytes);
@@ -236,13 +233,7 @@ fn build_staging(
             .follow_links(false)
             .sort_by_file_name()
         {
-            let entry = entry.map_err(|e| {
-                Error::io(
-                    rendered,
-                    &e.into_io_error()
-                        .unwrap_or_else(|| std::io::Error::other("walk failed")),
-                )
-            })?;
+            let entry = entry.map_err(|e| walk_error(rendered, e))?;
             if entry.depth() == 0 || entry.file_type().is_dir() {
                 continue;
             }

@@ -70,6 +70,21 @@ pub fn draw(env: &ResolvedEnv, graph: &Graph, format: GraphFormat) -> String {
             edges.push((i, j, style));
         }
     }
+    // Components grouped by layer, in layer order, empty layers left out.
+    let by_layer: Vec<(&String, Vec<usize>)> = env
+        .blueprint
+        .layers
+        .iter()
+        .map(|layer| {
+            let members = components
+                .iter()
+                .copied()
+                .filter(|&i| graph.nodes[i].layer.as_deref() == Some(layer))
+                .collect();
+            (layer, members)
+        })
+        .filter(|(_, m): &(&String, Vec<usize>)| !m.is_empty())
+        .collect();
     let label = |i: usize| {
         let n = &graph.nodes[i];
         format!(
@@ -86,20 +101,12 @@ pub fn draw(env: &ResolvedEnv, graph: &Graph, format: GraphFormat) -> String {
                 "%% gitopsc graph of {} in {}\nflowchart LR\n",
                 env.blueprint.system.name, env.name
             ));
-            for layer in &env.blueprint.layers {
-                let members: Vec<usize> = components
-                    .iter()
-                    .copied()
-                    .filter(|&i| graph.nodes[i].layer.as_deref() == Some(layer))
-                    .collect();
-                if members.is_empty() {
-                    continue;
-                }
+            for (layer, members) in &by_layer {
                 out.push_str(&format!(
                     "  subgraph {}[\"{layer}\"]\n",
                     node_id(&format!("layer_{layer}"))
                 ));
-                for i in members {
+                for &i in members {
                     out.push_str(&format!(
                         "    {}[\"{}\"]\n",
                         node_id(&graph.nodes[i].name),
@@ -123,19 +130,11 @@ pub fn draw(env: &ResolvedEnv, graph: &Graph, format: GraphFormat) -> String {
         }
         GraphFormat::Dot => {
             out.push_str(&format!("// gitopsc graph of {} in {}\ndigraph gitopsc {{\n  rankdir=LR;\n  node [shape=box];\n", env.blueprint.system.name, env.name));
-            for layer in &env.blueprint.layers {
-                let members: Vec<usize> = components
-                    .iter()
-                    .copied()
-                    .filter(|&i| graph.nodes[i].layer.as_deref() == Some(layer))
-                    .collect();
-                if members.is_empty() {
-                    continue;
-                }
+            for (layer, members) in &by_layer {
                 out.push_str(&format!(
                     "  subgraph \"cluster_{layer}\" {{\n    label=\"{layer}\";\n"
                 ));
-                for i in members {
+                for &i in members {
                     out.push_str(&format!(
                         "    \"{}\" [label=\"{}\"];\n",
                         graph.nodes[i].name,

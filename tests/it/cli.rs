@@ -2,31 +2,8 @@
 //! schema, init, completions.
 
 use std::fs;
-use std::path::Path;
-use std::process::Command;
 
-use crate::support::{copy_dir, copy_inputs, filter, gitopsc, projects, repo_root};
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=Test",
-            "-c",
-            "user.email=test@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use crate::support::{copy_dir, copy_inputs, filter, git, gitopsc, projects, repo_root};
 
 /// A temp copy of the repo's own project, rendered.
 fn rendered_project() -> tempfile::TempDir {

@@ -5,37 +5,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::support::gitopsc_env;
+use crate::support::{git, gitopsc_env};
 
 const AUTHOR: [(&str, &str); 2] = [
     ("GIT_AUTHOR_NAME", "Publisher"),
     ("GIT_AUTHOR_EMAIL", "publisher@example.com"),
 ];
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=Dev",
-            "-c",
-            "user.email=dev@example.com",
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?} in {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// A project repository (the starter, with a second app) and an empty bare remote.
 struct Setup {
