@@ -320,6 +320,15 @@ fn run(with_300: bool) {
             ratio(r.compile)
         );
     }
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    run_once(&gitopsc(), &["check"], &repo, &[0]);
+    let own: Vec<Duration> = (0..21)
+        .map(|_| run_once(&gitopsc(), &["check"], &repo, &[0]).time)
+        .collect();
+    println!(
+        "\n`gitopsc check` on this repository's own project, unchanged: {} (median of 21)",
+        ms(median(own))
+    );
     let small = rows.iter().find(|r| r.apps == 100).unwrap();
     let large = rows.iter().find(|r| r.apps == 1000).unwrap();
     println!(
