@@ -67,18 +67,6 @@ impl Bitset {
 }
 
 impl Graph {
-    pub fn index(&self, dir: &str) -> Option<usize> {
-        self.nodes
-            .binary_search_by(|n| n.dir.as_str().cmp(dir))
-            .ok()
-    }
-
-    /// True when `a` waits for `b`, directly or through others.
-    /// Always false for `a == b`: the graph has no cycles.
-    pub fn reaches(&self, a: usize, b: usize) -> bool {
-        self.reach[a].get(b)
-    }
-
     /// Of the units `a` waits for (transitively) that satisfy `keep`, the
     /// ones not implied by another of them.
     pub fn reduced_among(&self, a: usize, keep: impl Fn(&Node) -> bool) -> Vec<usize> {

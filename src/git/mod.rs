@@ -4,7 +4,7 @@
 //! (for `diff --base`), and commits and pushes rendered trees (`publish`).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use git2::{ObjectType, Repository, TreeWalkMode, TreeWalkResult};
@@ -131,9 +131,5 @@ impl Checkout {
     /// True when the repository has a commit at HEAD.
     pub fn has_head(&self) -> bool {
         self.repo.head().ok().and_then(|h| h.target()).is_some()
-    }
-
-    pub fn workdir(&self) -> Option<PathBuf> {
-        self.repo.workdir().map(Path::to_path_buf)
     }
 }

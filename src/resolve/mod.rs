@@ -14,8 +14,6 @@ mod templating;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use crate::blueprint::load::decode_error;
 use crate::blueprint::{
     Blueprint, Locator, ObjectPatch, Project, credentials, decode::decode, validate,
@@ -75,9 +73,4 @@ pub fn resolve(project: &Project, name: &str) -> Result<ResolvedEnv> {
 /// Names of all environments in the blueprint, in order.
 pub fn environment_names(project: &Project) -> Vec<String> {
     project.environments.keys().cloned().collect()
-}
-
-/// The merged value at `pointer`, for messages that quote configuration.
-pub fn value_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a Value> {
-    value.pointer(pointer)
 }
