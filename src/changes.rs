@@ -65,6 +65,16 @@ impl EnvChanges {
     pub fn is_empty(&self) -> bool {
         self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
     }
+
+    /// `2 added, 1 changed, 0 removed`: the counts diff and publish messages show.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} added, {} changed, {} removed",
+            self.added.len(),
+            self.changed.len(),
+            self.removed.len()
+        )
+    }
 }
 
 type Objects = BTreeMap<String, BTreeMap<ObjectKey, String>>;

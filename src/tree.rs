@@ -133,11 +133,7 @@ impl RenderedTree {
             .environments
             .iter()
             .filter(|(env, _)| replace_all || self.envs.contains_key(*env))
-            .flat_map(|(env, e)| {
-                e.files
-                    .keys()
-                    .filter(move |f| !self.envs.get(env).is_some_and(|t| t.files.contains_key(*f)))
-            })
+            .flat_map(|(_, e)| e.files.keys())
             .filter(|f| !self.envs.values().any(|t| t.files.contains_key(*f)))
             .cloned()
             .collect()

@@ -141,12 +141,10 @@ pub fn write_rendered(
         .unwrap_or_default();
     let candidates: Vec<(&String, &String)> = index
         .environments
-        .values()
-        .flat_map(|e| e.files.iter())
-        .filter(|(f, h)| {
-            tree.envs.values().any(|t| t.files.contains_key(*f))
-                && previous_hashes.get(f.as_str()) == Some(&h.as_str())
-        })
+        .iter()
+        .filter(|(env, _)| tree.envs.contains_key(*env))
+        .flat_map(|(_, e)| e.files.iter())
+        .filter(|(f, h)| previous_hashes.get(f.as_str()) == Some(&h.as_str()))
         .collect();
     let unchanged: BTreeSet<&str> = candidates
         .par_iter()

@@ -89,15 +89,6 @@ fn render_files(sources: Sources, selection: &EnvSelection) -> Result<BTreeMap<S
         .collect())
 }
 
-fn counts(c: &EnvChanges) -> String {
-    format!(
-        "{} added, {} changed, {} removed",
-        c.added.len(),
-        c.changed.len(),
-        c.removed.len()
-    )
-}
-
 fn paint(line: &str, colour: bool) -> String {
     if !colour {
         return line.to_string();
@@ -126,7 +117,7 @@ pub fn text(changes: &[EnvChanges], colour: bool) -> String {
         out.push_str(&format!(
             "{}\n",
             paint(
-                &format!("+++ environment {}: {}", env.env, counts(env)),
+                &format!("+++ environment {}: {}", env.env, env.summary()),
                 colour
             )
         ));
@@ -176,7 +167,7 @@ pub fn markdown(changes: &[EnvChanges]) -> String {
         out.push_str(&format!(
             "\n<details><summary><b>{}</b>: {}</summary>\n\n",
             env.env,
-            counts(env)
+            env.summary()
         ));
         for (label, list) in [
             ("added", &env.added),

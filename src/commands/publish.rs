@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::EXIT_OK;
-use crate::changes::{self, EnvChanges};
+use crate::changes;
 use crate::cli::{PublishArgs, PublishLayout};
 use crate::error::{Error, ErrorKind, Result};
 use crate::git::publish::{self as git_publish, Identity, Outcome, Request, SourceCommit, Target};
@@ -272,7 +272,7 @@ fn commit_message(
     );
     for env in envs {
         let line = match changes.iter().find(|c| &c.env == env) {
-            Some(c) if !c.is_empty() => summary(c),
+            Some(c) if !c.is_empty() => c.summary(),
             _ => "no object changes".to_string(),
         };
         message.push_str(&format!("{env}: {line}\n"));
@@ -282,13 +282,4 @@ fn commit_message(
         source.sha
     ));
     message
-}
-
-fn summary(c: &EnvChanges) -> String {
-    format!(
-        "{} added, {} changed, {} removed",
-        c.added.len(),
-        c.changed.len(),
-        c.removed.len()
-    )
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::MonitoringStack;
 use super::labels;
 use super::object::Object;
 use super::workload;
@@ -39,16 +40,11 @@ impl AppContext<'_> {
     }
 }
 
-/// The release label kube-prometheus-stack selects ServiceMonitors by.
-pub struct Monitoring {
-    pub release: String,
-}
-
 pub fn render_app(
     env: &ResolvedEnv,
     name: &str,
     app: &App,
-    monitoring: Option<&Monitoring>,
+    monitoring: Option<&MonitoringStack>,
     workload_annotations: BTreeMap<String, String>,
 ) -> Result<Vec<Object>> {
     let bp = &env.blueprint;
@@ -396,7 +392,7 @@ fn ingress(cx: &AppContext) -> Option<Value> {
     }))
 }
 
-fn service_monitor(cx: &AppContext, m: &Monitoring) -> Option<Value> {
+fn service_monitor(cx: &AppContext, m: &MonitoringStack) -> Option<Value> {
     let metrics = cx.app.metrics.as_ref()?;
     let mut labels = cx.labels.clone();
     labels.insert("release".into(), m.release.clone());

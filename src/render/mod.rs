@@ -144,7 +144,6 @@ fn platform(env: &ResolvedEnv) -> Platform {
 fn render_component(
     env: &ResolvedEnv,
     component: &crate::resolve::Component,
-    monitoring: Option<&app::Monitoring>,
     network: &network::Network,
     platform: &Platform,
 ) -> Result<Unit> {
@@ -153,7 +152,13 @@ fn render_component(
             let app = &env.blueprint.apps[&component.name];
             let annotations =
                 crate::policy::workload_annotations(&env.blueprint.defaults.waivers, app);
-            app::render_app(env, &component.name, app, monitoring, annotations)?
+            app::render_app(
+                env,
+                &component.name,
+                app,
+                platform.monitoring.as_ref(),
+                annotations,
+            )?
         }
         ComponentKind::Manifests => extra::render_manifests(
             env,
@@ -202,15 +207,12 @@ pub fn render(env: &ResolvedEnv) -> Result<EnvManifests> {
         });
     }
     let network = network::Network::new(env, plans.iter().map(|p| (p.name, p.posture)).collect());
-    let monitoring = platform.monitoring.as_ref().map(|m| app::Monitoring {
-        release: m.release.clone(),
-    });
     // Components render independently, so in parallel; results come back in
     // name order and the first error in that order is the one reported.
     let components: Vec<&crate::resolve::Component> = env.components.values().collect();
     let units: Vec<Result<Unit>> = components
         .par_iter()
-        .map(|component| render_component(env, component, monitoring.as_ref(), &network, &platform))
+        .map(|component| render_component(env, component, &network, &platform))
         .collect();
     for unit in units {
         manifests.insert(unit?);

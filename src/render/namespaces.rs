@@ -36,20 +36,19 @@ pub fn plans(env: &ResolvedEnv) -> Vec<NamespacePlan<'_>> {
         .into_iter()
         .map(|(name, has_chart)| {
             let settings = env.blueprint.namespaces.get(name);
-            let platform = has_chart;
             NamespacePlan {
                 name,
-                posture: settings.and_then(|s| s.network).unwrap_or(if platform {
+                posture: settings.and_then(|s| s.network).unwrap_or(if has_chart {
                     NetworkPosture::Permissive
                 } else {
                     env.settings.network
                 }),
-                quota: settings.and_then(|s| s.quota.as_ref()).or(if platform {
+                quota: settings.and_then(|s| s.quota.as_ref()).or(if has_chart {
                     None
                 } else {
                     env.settings.quota.as_ref()
                 }),
-                limits: if platform {
+                limits: if has_chart {
                     None
                 } else {
                     env.settings.container_defaults.as_ref()
