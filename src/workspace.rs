@@ -393,6 +393,7 @@ mod tests {
                     env,
                     files: BTreeMap::new(),
                     destination: None,
+                    notices: Vec::new(),
                 })
                 .files
                 .insert(path.to_string(), text.to_string());

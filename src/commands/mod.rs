@@ -50,3 +50,12 @@ pub fn run(cli: Cli) -> u8 {
         }
     }
 }
+
+/// Notices of the compiled environments, one line each on stderr.
+pub fn print_notices(tree: &crate::tree::RenderedTree) {
+    for env in tree.envs.values() {
+        for notice in &env.notices {
+            eprintln!("note: {}: {notice}", env.env);
+        }
+    }
+}
