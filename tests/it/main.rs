@@ -7,6 +7,7 @@ mod cli;
 mod determinism;
 mod errors;
 mod examples;
+mod filesystem;
 mod hostile;
 mod mutations;
 mod precommit;
