@@ -6,6 +6,8 @@
 //! high-entropy strings. Secret references (`secrets:`), image digests and
 //! waiver reasons are not literals and are skipped.
 
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 
 use crate::credential::{named_literal, scan_text};
@@ -20,7 +22,15 @@ const HELP: &str = "keep credentials in the secret store and reference them: `se
 
 /// Checks the merged blueprint value and the config files it includes.
 pub fn check(merged: &Value, bp: &Blueprint, locator: &Locator, sources: &Sources) -> Result<()> {
-    walk(merged, "", None, locator)?;
+    // Keys waived anywhere are skipped here; `verify` holds each waiver to its scope.
+    let waived: BTreeSet<&str> = bp
+        .defaults
+        .waivers
+        .keys()
+        .chain(bp.apps.values().flat_map(|a| a.waivers.keys()))
+        .filter_map(|k| k.strip_prefix(crate::credential::WAIVER_PREFIX))
+        .collect();
+    walk(merged, "", None, locator, &waived)?;
     for app in bp.apps.values() {
         let Some(cfg) = &app.config else { continue };
         for path in cfg.files.values() {
@@ -44,19 +54,25 @@ fn exempt(pointer: &str) -> bool {
     ) || parts.contains(&"waivers")
 }
 
-fn walk(value: &Value, at: &str, key: Option<&str>, locator: &Locator) -> Result<()> {
-    if exempt(at) {
+fn walk(
+    value: &Value,
+    at: &str,
+    key: Option<&str>,
+    locator: &Locator,
+    waived: &BTreeSet<&str>,
+) -> Result<()> {
+    if exempt(at) || key.is_some_and(|k| waived.contains(k)) {
         return Ok(());
     }
     match value {
         Value::Object(map) => {
             for (k, v) in map {
-                walk(v, &pointer::push(at, k), Some(k), locator)?;
+                walk(v, &pointer::push(at, k), Some(k), locator, waived)?;
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                walk(v, &pointer::push(at, &i.to_string()), key, locator)?;
+                walk(v, &pointer::push(at, &i.to_string()), key, locator, waived)?;
             }
         }
         Value::String(s) => {

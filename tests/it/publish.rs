@@ -2,6 +2,7 @@
 //! checked with the git CLI (log, show --stat, fsck --strict).
 
 use std::fs;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -514,6 +515,9 @@ impl Daemon {
             .arg(base)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Its own process group: `git daemon` runs `git-daemon` as a child,
+            // and the whole group must go when the test ends.
+            .process_group(0)
             .spawn()
             .expect("git daemon runs");
         for _ in 0..200 {
@@ -528,7 +532,10 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SAFETY: signals the process group this test created for the daemon.
+        unsafe {
+            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+        }
         let _ = self.child.wait();
     }
 }

@@ -223,3 +223,52 @@ fn oversized_config_is_refused() {
     );
     assert!(!dir.path().join("rendered").exists());
 }
+
+/// A reviewed false positive is waived with a reason, scoped to its app,
+/// and the waiver shows on the object for the reviewer.
+#[test]
+fn a_credential_waiver_is_scoped_and_shown() {
+    let build_id = "Xq7Lm2Pz9Rt4Vw8Ks1Hd6Jf3Gb5Nc0Ya";
+    let with = |waiver: &str| {
+        format!(
+            "-- blueprints/system.yaml --\n{BASE}{APP}    env: {{BUILD_ID: {build_id}}}\n{waiver}  other:\n    layer: apps\n    image: ghcr.io/acme/other:1.0.0\n    ports: {{http: 8080}}\n"
+        )
+    };
+    let refused = tempfile::tempdir().unwrap();
+    write_case(&with(""), refused.path());
+    let run = gitopsc(&["render"], refused.path());
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(!run.stderr.contains(build_id), "{}", run.stderr);
+
+    let waived = tempfile::tempdir().unwrap();
+    write_case(
+        &with("    waivers: {\"credential:BUILD_ID\": a public build identifier and no secret}\n"),
+        waived.path(),
+    );
+    let run = gitopsc(&["render"], waived.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let deployment = fs::read_to_string(
+        waived
+            .path()
+            .join("rendered/dev/apps/api/deployment-api.yaml"),
+    )
+    .unwrap();
+    assert!(
+        deployment.contains("gitopsc.io/waiver.credential.BUILD_ID: a public build identifier"),
+        "{deployment}"
+    );
+
+    // The waiver belongs to `api`: the same value on `other` is still refused.
+    let scoped = tempfile::tempdir().unwrap();
+    let text =
+        with("    waivers: {\"credential:BUILD_ID\": a public build identifier and no secret}\n")
+            + &format!("    env: {{BUILD_ID: {build_id}}}\n");
+    write_case(&text, scoped.path());
+    let run = gitopsc(&["render"], scoped.path());
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Deployment/apps/other"),
+        "{}",
+        run.stderr
+    );
+}
