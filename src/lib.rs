@@ -8,8 +8,8 @@
 //! 2. [`resolve::resolve`]: one environment -> [`resolve::ResolvedEnv`]
 //! 3. [`render::render`]: Kubernetes objects in units -> [`render::EnvManifests`]
 //! 4. [`graph::build`] orders the units; [`target::wire`] adds the Flux or
-//!    Argo CD objects; then overlays' RFC 6902 patches ([`render::patches`])
-//!    and policy checks ([`policy`])
+//!    Argo CD objects; then overlays' RFC 6902 patches ([`render::patches`]),
+//!    policy checks ([`policy`]) and operator API versions ([`compat`])
 //! 5. [`tree::layout`]: files and kustomizations -> [`tree::RenderedTree`]
 //!
 //! `render`, `check`, `diff` and `publish` (in [`commands`]) all consume that
@@ -19,6 +19,7 @@ pub mod blueprint;
 pub mod changes;
 pub mod cli;
 pub mod commands;
+pub mod compat;
 pub mod error;
 pub mod git;
 pub mod graph;
@@ -153,6 +154,7 @@ fn compile_env_stages(project: &Project, name: &str) -> Result<EnvTree> {
     render::patches::apply(&env, &mut manifests)?;
     manifests.sort();
     policy::check(&env, &manifests)?;
+    compat::check(&env, &manifests)?;
     let destination = env.blueprint.gitops.as_ref().map(|g| tree::Destination {
         repo: g.repo.clone(),
         branch: g.branch.clone(),

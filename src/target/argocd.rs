@@ -1,6 +1,14 @@
 //! Argo CD: an AppProject fenced to the repositories, destinations and
 //! cluster-scoped kinds in use, one Application per unit with its sync wave,
 //! and the app-of-apps root Application that Argo CD is pointed at.
+//!
+//! Made for one Argo CD deploying many environments and clusters: every
+//! Application and AppProject name carries the environment, and units deploy
+//! to the environment's cluster (`gitops.server`, or by cluster name with
+//! `gitops.destination: cluster-name`). The root Application lives in
+//! `bootstrap/`, which nothing syncs, so it never manages itself, and
+//! it carries no cascade finalizer, so deleting it leaves the environment
+//! running (README, "The root Application's lifecycle").
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,14 +17,17 @@ use serde_json::{Value, json};
 use super::{
     ENTRY_DIR, UNIT_ANNOTATION, Wiring, engine_namespace, release_name, repo_path, unit_object_name,
 };
-use crate::blueprint::model::GitOps;
+use crate::blueprint::catalog;
+use crate::blueprint::model::{ArgoDestination, GitOps};
 use crate::graph::{Graph, is_chart};
 use crate::render::extra::is_cluster_scoped;
-use crate::render::{EnvManifests, labels};
+use crate::render::{EnvManifests, Object, labels};
 use crate::resolve::ResolvedEnv;
 
 const ARGO_API: &str = "argoproj.io/v1alpha1";
 const IN_CLUSTER: &str = "https://kubernetes.default.svc";
+/// Deleting an Application with this finalizer deletes what it deployed.
+const CASCADE_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
 
 /// Cluster-scoped kinds that platform Helm charts install (their CRDs, RBAC,
 /// webhooks, ingress classes); granted to the project only when it has charts.
@@ -46,12 +57,9 @@ pub fn chart_repo_url(repo: &str) -> &str {
 
 pub fn wire(env: &ResolvedEnv, gitops: &GitOps, graph: &Graph, manifests: &EnvManifests) -> Wiring {
     let bp = &env.blueprint;
-    let system = &bp.system.name;
+    let scope = scope(env);
     let ns = engine_namespace(gitops);
-    let server = gitops
-        .server
-        .clone()
-        .unwrap_or_else(|| IN_CLUSTER.to_string());
+    let destination = destination(env, gitops);
     let common = labels::common(bp);
     let meta = |name: &str, wave: Option<i64>, unit: Option<&str>| {
         let mut annotations = BTreeMap::new();
@@ -68,27 +76,14 @@ pub fn wire(env: &ResolvedEnv, gitops: &GitOps, graph: &Graph, manifests: &EnvMa
         .values()
         .flat_map(|c| c.provides.iter().map(String::as_str))
         .collect();
-    let mut root = vec![app_project(
+    let root = vec![app_project(
         env,
         gitops,
         graph,
         manifests,
-        &server,
-        meta(system, Some(-1), None),
+        &destination,
+        meta(&scope, Some(-1), None),
     )];
-    let mut root_meta = meta(system, None, None);
-    root_meta["finalizers"] = json!(["resources-finalizer.argocd.argoproj.io"]);
-    root.push(json!({
-        "apiVersion": ARGO_API,
-        "kind": "Application",
-        "metadata": root_meta,
-        "spec": {
-            "project": "default",
-            "source": {"repoURL": gitops.repo, "targetRevision": gitops.branch, "path": repo_path(gitops, &env.name, ENTRY_DIR)},
-            "destination": {"server": IN_CLUSTER, "namespace": ns},
-            "syncPolicy": sync_policy(false, false),
-        },
-    }));
     let mut deployers = Vec::new();
     for (i, node) in graph.nodes.iter().enumerate() {
         let unit = &manifests.units[&node.dir];
@@ -98,11 +93,27 @@ pub fn wire(env: &ResolvedEnv, gitops: &GitOps, graph: &Graph, manifests: &EnvMa
             .objects
             .iter()
             .any(|o| providers.contains(o.id().group()));
+        let mut target = destination.clone();
+        target["namespace"] = json!(node.namespace);
+        let ignored = ignore_differences(&unit.objects);
+        let mut policy = sync_policy(true, needs_crds || is_chart(node));
         let mut spec = json!({
-            "project": system,
-            "destination": {"server": server, "namespace": node.namespace},
-            "syncPolicy": sync_policy(true, needs_crds || is_chart(node)),
+            "project": scope,
+            "destination": target,
         });
+        if !ignored.is_empty() {
+            // Without it the ignored fields are still overwritten on sync.
+            if let Some(options) = policy["syncOptions"].as_array_mut() {
+                options.push(json!("RespectIgnoreDifferences=true"));
+            }
+            spec["ignoreDifferences"] = Value::Array(ignored);
+        }
+        spec["syncPolicy"] = policy;
+        let mut metadata = meta(
+            &unit_object_name(&scope, &node.dir),
+            Some(i64::from(graph.waves[i])),
+            Some(&node.dir),
+        );
         if is_chart(node) {
             let chart = &bp.charts[&node.name];
             let mut helm = json!({"releaseName": release_name(&node.name, chart)});
@@ -120,17 +131,18 @@ pub fn wire(env: &ResolvedEnv, gitops: &GitOps, graph: &Graph, manifests: &EnvMa
             } else {
                 spec["source"] = chart_source;
             }
+            // Charts' webhooks and defaulting change what they install; a diff
+            // computed by the API server (a server-side apply dry run) shows
+            // only real drift (Argo CD "Diff Strategies").
+            metadata["annotations"]["argocd.argoproj.io/compare-options"] =
+                json!("ServerSideDiff=true");
         } else if has_files {
             spec["source"] = git_source;
         } else {
             continue;
         }
-        let mut metadata = meta(
-            &unit_object_name(system, &node.dir),
-            Some(i64::from(graph.waves[i])),
-            Some(&node.dir),
-        );
-        metadata["finalizers"] = json!(["resources-finalizer.argocd.argoproj.io"]);
+        // Removing a unit from the blueprint removes what it deployed.
+        metadata["finalizers"] = json!([CASCADE_FINALIZER]);
         // Shards follow waves: a wave's Applications sync together, and the
         // shards themselves carry the wave, so the order holds across shards.
         deployers.push((
@@ -139,6 +151,42 @@ pub fn wire(env: &ResolvedEnv, gitops: &GitOps, graph: &Graph, manifests: &EnvMa
         ));
     }
     Wiring { root, deployers }
+}
+
+/// The root Application of the environment: syncs `gitops/` (the project,
+/// the units' Applications or the shards) into Argo CD's own namespace. It
+/// lives in `bootstrap/`, outside what it syncs, and carries no
+/// cascade finalizer: deleting or renaming it never deletes the environment.
+pub fn bootstrap(env: &ResolvedEnv, gitops: &GitOps) -> Value {
+    let bp = &env.blueprint;
+    let ns = engine_namespace(gitops);
+    json!({
+        "apiVersion": ARGO_API,
+        "kind": "Application",
+        "metadata": labels::metadata(&scope(env), Some(&ns), &labels::common(bp), &BTreeMap::new()),
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": gitops.repo, "targetRevision": gitops.branch, "path": repo_path(gitops, &env.name, ENTRY_DIR)},
+            "destination": {"server": IN_CLUSTER, "namespace": ns},
+            "syncPolicy": sync_policy(false, false),
+        },
+    })
+}
+
+/// `<system>-<env>`: the prefix of every Argo CD object name of the
+/// environment, so environments sharing one Argo CD never collide.
+pub fn scope(env: &ResolvedEnv) -> String {
+    format!("{}-{}", env.blueprint.system.name, env.name)
+}
+
+/// Where the environment's units deploy: `gitops.server`, else Argo CD's own
+/// cluster or the cluster registered under the environment's cluster name.
+fn destination(env: &ResolvedEnv, gitops: &GitOps) -> Value {
+    match (&gitops.server, gitops.destination) {
+        (Some(server), _) => json!({"server": server}),
+        (None, ArgoDestination::InCluster) => json!({"server": IN_CLUSTER}),
+        (None, ArgoDestination::ClusterName) => json!({"name": env.settings.cluster}),
+    }
 }
 
 /// An Application syncing one shard of the entry point: the Applications of `dir`, in their wave.
@@ -151,12 +199,12 @@ pub fn shard(env: &ResolvedEnv, gitops: &GitOps, dir: &str, key: &str) -> Value 
     let annotations =
         BTreeMap::from([("argocd.argoproj.io/sync-wave".to_string(), wave.to_string())]);
     let mut metadata = labels::metadata(
-        &unit_object_name(&bp.system.name, dir),
+        &unit_object_name(&scope(env), dir),
         Some(&engine_namespace(gitops)),
         &labels::common(bp),
         &annotations,
     );
-    metadata["finalizers"] = json!(["resources-finalizer.argocd.argoproj.io"]);
+    metadata["finalizers"] = json!([CASCADE_FINALIZER]);
     json!({
         "apiVersion": ARGO_API,
         "kind": "Application",
@@ -170,12 +218,60 @@ pub fn shard(env: &ResolvedEnv, gitops: &GitOps, dir: &str, key: &str) -> Value 
     })
 }
 
+/// Fields that controllers own, not Git: the replicas an autoscaler sets on
+/// its target, and the data of Secrets an operator writes from a custom
+/// resource (External Secrets' target, CloudNativePG's app and CA secrets,
+/// cert-manager's certificate secret). Self-healing must leave them alone
+/// (Argo CD "Diffing Customization", RespectIgnoreDifferences).
+fn ignore_differences(objects: &[Object]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for object in objects {
+        let id = object.id();
+        let v = &object.value;
+        let text = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+        let secret = |name: String| json!({"group": "", "kind": "Secret", "name": name, "jsonPointers": ["/data"]});
+        match (id.group(), id.kind.as_str()) {
+            ("autoscaling", "HorizontalPodAutoscaler") => {
+                let (Some(kind), Some(name)) = (
+                    text("/spec/scaleTargetRef/kind"),
+                    text("/spec/scaleTargetRef/name"),
+                ) else {
+                    continue;
+                };
+                let group = text("/spec/scaleTargetRef/apiVersion")
+                    .and_then(|a| a.split_once('/').map(|(g, _)| g.to_string()))
+                    .unwrap_or_default();
+                out.push(json!({"group": group, "kind": kind, "name": name, "jsonPointers": ["/spec/replicas"]}));
+            }
+            ("external-secrets.io", "ExternalSecret") => {
+                out.push(secret(text("/spec/target/name").unwrap_or(id.name.clone())));
+            }
+            ("postgresql.cnpg.io", "Cluster") => {
+                out.push(secret(format!("{}-app", id.name)));
+                out.push(secret(format!("{}-ca", id.name)));
+            }
+            ("cert-manager.io", "Certificate") => {
+                if let Some(name) = text("/spec/secretName") {
+                    out.push(secret(name));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Every Application applies server-side: CRDs such as Prometheus
+/// Operator's exceed the 256 KiB `last-applied-configuration` annotation of
+/// client-side apply (argo-cd#8128; Argo CD "Sync Options", Server-Side
+/// Apply), and field ownership keeps other controllers' fields intact.
 fn sync_policy(create_namespace: bool, skip_dry_run: bool) -> Value {
     let mut options = Vec::new();
     if create_namespace {
         options.push("CreateNamespace=true");
     }
     options.push("PruneLast=true");
+    options.push("ServerSideApply=true");
     if skip_dry_run {
         options.push("SkipDryRunOnMissingResource=true");
     }
@@ -191,7 +287,7 @@ fn app_project(
     gitops: &GitOps,
     graph: &Graph,
     manifests: &EnvManifests,
-    server: &str,
+    destination: &Value,
     metadata: Value,
 ) -> Value {
     let bp = &env.blueprint;
@@ -201,10 +297,21 @@ fn app_project(
             .values()
             .map(|c| chart_repo_url(&c.repo).to_string()),
     );
-    let namespaces: BTreeSet<&str> = graph.nodes.iter().map(|n| n.namespace.as_str()).collect();
+    // Charts install into namespaces besides their own (kube-prometheus-stack
+    // puts Services in kube-system); Argo CD refuses any resource whose
+    // namespace the project does not allow.
+    let mut namespaces: BTreeSet<String> =
+        graph.nodes.iter().map(|n| n.namespace.clone()).collect();
+    for node in graph.nodes.iter().filter(|n| is_chart(n)) {
+        namespaces.extend(catalog::extra_namespaces(&bp.charts[&node.name]));
+    }
     let destinations: Vec<Value> = namespaces
         .iter()
-        .map(|ns| json!({"server": server, "namespace": ns}))
+        .map(|ns| {
+            let mut d = destination.clone();
+            d["namespace"] = json!(ns);
+            d
+        })
         .collect();
     let mut cluster_kinds: BTreeSet<(String, String)> =
         BTreeSet::from([(String::new(), "Namespace".to_string())]);
