@@ -28,6 +28,8 @@ pub struct KnownChart {
     pub chart: &'static str,
     /// The operator or project the chart installs, for messages.
     pub operator: &'static str,
+    /// How chart versions relate to the app's: the table is by chart version.
+    pub app_versions: &'static str,
     /// API versions by chart version; empty for charts without CRDs.
     pub serves: &'static [Served],
     /// API versions gitopsc writes itself for this operator's kinds.
@@ -52,6 +54,7 @@ pub const KNOWN_CHARTS: &[KnownChart] = &[
     KnownChart {
         chart: "external-secrets",
         operator: "External Secrets Operator",
+        app_versions: "the chart and the app share one version",
         // v0.16.2 adds v1; v0.17.0 stops serving v1beta1 (release notes of
         // both, external-secrets/external-secrets#4840).
         serves: &[
@@ -68,7 +71,8 @@ pub const KNOWN_CHARTS: &[KnownChart] = &[
         ],
         writes: &[EXTERNAL_SECRET_API],
         // The chart's default securityContext drops all capabilities, runs
-        // as non-root with a read-only root and the RuntimeDefault profile.
+        // as non-root with a read-only root and the RuntimeDefault profile
+        // (deploy/charts/external-secrets/values.yaml).
         pod_security: Restricted,
         extra_namespaces: &[],
         source: "https://github.com/external-secrets/external-secrets/releases/tag/v0.17.0",
@@ -76,6 +80,7 @@ pub const KNOWN_CHARTS: &[KnownChart] = &[
     KnownChart {
         chart: "cert-manager",
         operator: "cert-manager",
+        app_versions: "the chart and the app share one version",
         // v1 since 1.0; the alpha and beta versions stopped being served in 1.7.
         serves: &[
             Served {
@@ -97,6 +102,7 @@ pub const KNOWN_CHARTS: &[KnownChart] = &[
     KnownChart {
         chart: "kube-prometheus-stack",
         operator: "Prometheus Operator",
+        app_versions: "the chart has its own versions; 80.0.0 ships Prometheus Operator 0.87.0",
         serves: &[
             Served {
                 api_version: "monitoring.coreos.com/v1",
@@ -120,6 +126,7 @@ pub const KNOWN_CHARTS: &[KnownChart] = &[
     KnownChart {
         chart: "cloudnative-pg",
         operator: "CloudNativePG",
+        app_versions: "the chart has its own versions; its appVersion is the app's",
         serves: &[Served {
             api_version: "postgresql.cnpg.io/v1",
             from: "0.1.0",
@@ -133,6 +140,7 @@ pub const KNOWN_CHARTS: &[KnownChart] = &[
     KnownChart {
         chart: "gateway-helm",
         operator: "Gateway API (Envoy Gateway)",
+        app_versions: "the chart and the app share one version",
         // Envoy Gateway 1.0 ships Gateway API 1.0, the first with v1 kinds.
         serves: &[
             Served {
@@ -154,6 +162,7 @@ pub const KNOWN_CHARTS: &[KnownChart] = &[
     KnownChart {
         chart: "base",
         operator: "Istio",
+        app_versions: "the chart and the app share one version",
         // Istio 1.22 promotes networking and security APIs to v1.
         serves: &[
             Served {
@@ -185,6 +194,7 @@ pub const KNOWN_CHARTS: &[KnownChart] = &[
     KnownChart {
         chart: "secrets-operator",
         operator: "Infisical Secrets Operator",
+        app_versions: "the chart has its own versions; its appVersion is the app's",
         serves: &[Served {
             api_version: "secrets.infisical.com/v1alpha1",
             from: "0.1.0",
@@ -198,6 +208,7 @@ pub const KNOWN_CHARTS: &[KnownChart] = &[
     KnownChart {
         chart: "sealed-secrets",
         operator: "Sealed Secrets",
+        app_versions: "the chart has its own versions; its appVersion is the app's",
         serves: &[Served {
             api_version: "bitnami.com/v1alpha1",
             from: "1.0.0",
@@ -211,6 +222,7 @@ pub const KNOWN_CHARTS: &[KnownChart] = &[
     KnownChart {
         chart: "velero",
         operator: "Velero",
+        app_versions: "the chart has its own versions; its appVersion is the app's",
         serves: &[Served {
             api_version: "velero.io/v1",
             from: "2.0.0",
@@ -224,16 +236,20 @@ pub const KNOWN_CHARTS: &[KnownChart] = &[
     KnownChart {
         chart: "ingress-nginx",
         operator: "ingress-nginx",
+        app_versions: "the chart has its own versions; its appVersion is the app's",
         serves: &[],
         writes: &[],
-        // The controller adds NET_BIND_SERVICE and sets no seccomp profile.
+        // Its admission jobs do not drop all capabilities, so the chart's pods
+        // fail `restricted` (kubernetes/ingress-nginx#9212: "needs at least
+        // baseline").
         pod_security: Baseline,
         extra_namespaces: &[],
-        source: "https://github.com/kubernetes/ingress-nginx/tree/main/charts/ingress-nginx",
+        source: "https://github.com/kubernetes/ingress-nginx/issues/9212",
     },
     KnownChart {
         chart: "vault",
         operator: "Vault",
+        app_versions: "the chart has its own versions; its appVersion is the app's",
         serves: &[],
         writes: &[],
         // The server runs as non-root but sets no seccomp profile and keeps
@@ -245,6 +261,7 @@ pub const KNOWN_CHARTS: &[KnownChart] = &[
     KnownChart {
         chart: "infisical-standalone",
         operator: "Infisical",
+        app_versions: "the chart has its own versions; its appVersion is the app's",
         serves: &[],
         writes: &[],
         pod_security: Baseline,
@@ -254,6 +271,7 @@ pub const KNOWN_CHARTS: &[KnownChart] = &[
     KnownChart {
         chart: "jaeger",
         operator: "Jaeger",
+        app_versions: "the chart has its own versions; its appVersion is the app's",
         serves: &[],
         writes: &[],
         // The all-in-one image runs without a restricted security context.
@@ -264,6 +282,7 @@ pub const KNOWN_CHARTS: &[KnownChart] = &[
     KnownChart {
         chart: "loki",
         operator: "Grafana Loki",
+        app_versions: "the chart has its own versions; its appVersion is the app's",
         serves: &[],
         writes: &[],
         pod_security: Baseline,
@@ -273,6 +292,7 @@ pub const KNOWN_CHARTS: &[KnownChart] = &[
     KnownChart {
         chart: "promtail",
         operator: "Promtail",
+        app_versions: "the chart has its own versions; its appVersion is the app's",
         serves: &[],
         writes: &[],
         // Reads pod logs from host paths.
@@ -283,6 +303,7 @@ pub const KNOWN_CHARTS: &[KnownChart] = &[
     KnownChart {
         chart: "tempo",
         operator: "Grafana Tempo",
+        app_versions: "the chart has its own versions; its appVersion is the app's",
         serves: &[],
         writes: &[],
         pod_security: Baseline,
