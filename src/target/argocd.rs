@@ -18,10 +18,10 @@ use super::{
     ENTRY_DIR, UNIT_ANNOTATION, Wiring, engine_namespace, release_name, repo_path, unit_object_name,
 };
 use crate::blueprint::catalog;
-use crate::blueprint::model::{ArgoDestination, GitOps};
-use crate::graph::{Graph, is_chart};
+use crate::blueprint::model::{ArgoDestination, Chart, GitOps};
+use crate::graph::{Graph, Node, is_chart};
 use crate::render::extra::is_cluster_scoped;
-use crate::render::{EnvManifests, Object, labels};
+use crate::render::{EnvManifests, Object, Unit, labels};
 use crate::resolve::ResolvedEnv;
 
 const ARGO_API: &str = "argoproj.io/v1alpha1";
@@ -56,12 +56,52 @@ pub fn chart_repo_url(repo: &str) -> &str {
 }
 
 pub fn wire(env: &ResolvedEnv, gitops: &GitOps, graph: &Graph, manifests: &EnvManifests) -> Wiring {
-    let bp = &env.blueprint;
-    let scope = scope(env);
-    let ns = engine_namespace(gitops);
-    let destination = destination(env, gitops);
-    let common = labels::common(bp);
-    let meta = |name: &str, wave: Option<i64>, unit: Option<&str>| {
+    let cx = Context {
+        env,
+        gitops,
+        scope: scope(env),
+        destination: destination(env, gitops),
+        providers: env
+            .components
+            .values()
+            .flat_map(|c| c.provides.iter().map(String::as_str))
+            .collect(),
+    };
+    let project_meta = cx.metadata(&cx.scope, Some(-1), None);
+    let root = vec![app_project(
+        env,
+        gitops,
+        graph,
+        manifests,
+        &cx.destination,
+        project_meta,
+    )];
+    let mut deployers = Vec::new();
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let wave = graph.waves[i];
+        if let Some(app) = unit_application(&cx, node, &manifests.units[&node.dir], wave) {
+            // Shards follow waves: a wave's Applications sync together, and the
+            // shards themselves carry the wave, so the order holds across shards.
+            deployers.push((format!("wave-{wave:03}"), app));
+        }
+    }
+    Wiring { root, deployers }
+}
+
+/// What every unit's Application of one environment shares.
+struct Context<'a> {
+    env: &'a ResolvedEnv,
+    gitops: &'a GitOps,
+    /// `<system>-<env>`: the project's name and every Application's prefix.
+    scope: String,
+    /// The environment's cluster, without a namespace.
+    destination: Value,
+    /// CRD groups some component provides.
+    providers: BTreeSet<&'a str>,
+}
+
+impl Context<'_> {
+    fn metadata(&self, name: &str, wave: Option<i64>, unit: Option<&str>) -> Value {
         let mut annotations = BTreeMap::new();
         if let Some(w) = wave {
             annotations.insert("argocd.argoproj.io/sync-wave".to_string(), w.to_string());
@@ -69,88 +109,78 @@ pub fn wire(env: &ResolvedEnv, gitops: &GitOps, graph: &Graph, manifests: &EnvMa
         if let Some(dir) = unit {
             annotations.insert(UNIT_ANNOTATION.to_string(), dir.to_string());
         }
-        labels::metadata(name, Some(&ns), &common, &annotations)
-    };
-    let providers: BTreeSet<&str> = env
-        .components
-        .values()
-        .flat_map(|c| c.provides.iter().map(String::as_str))
-        .collect();
-    let root = vec![app_project(
-        env,
-        gitops,
-        graph,
-        manifests,
-        &destination,
-        meta(&scope, Some(-1), None),
-    )];
-    let mut deployers = Vec::new();
-    for (i, node) in graph.nodes.iter().enumerate() {
-        let unit = &manifests.units[&node.dir];
-        let has_files = !unit.objects.is_empty();
-        let git_source = json!({"repoURL": gitops.repo, "targetRevision": gitops.branch, "path": repo_path(gitops, &env.name, &node.dir)});
-        let needs_crds = unit
-            .objects
-            .iter()
-            .any(|o| providers.contains(o.id().group()));
-        let mut target = destination.clone();
-        target["namespace"] = json!(node.namespace);
-        let ignored = ignore_differences(&unit.objects);
-        let mut policy = sync_policy(true, needs_crds || is_chart(node));
-        let mut spec = json!({
-            "project": scope,
-            "destination": target,
-        });
-        if !ignored.is_empty() {
-            // Without it the ignored fields are still overwritten on sync.
-            if let Some(options) = policy["syncOptions"].as_array_mut() {
-                options.push(json!("RespectIgnoreDifferences=true"));
-            }
-            spec["ignoreDifferences"] = Value::Array(ignored);
-        }
-        spec["syncPolicy"] = policy;
-        let mut metadata = meta(
-            &unit_object_name(&scope, &node.dir),
-            Some(i64::from(graph.waves[i])),
-            Some(&node.dir),
-        );
-        if is_chart(node) {
-            let chart = &bp.charts[&node.name];
-            let mut helm = json!({"releaseName": release_name(&node.name, chart)});
-            if chart.values.as_object().is_some_and(|v| !v.is_empty()) {
-                helm["valuesObject"] = chart.values.clone();
-            }
-            let chart_source = json!({
-                "repoURL": chart_repo_url(&chart.repo),
-                "chart": chart.chart,
-                "targetRevision": chart.version.0,
-                "helm": helm,
-            });
-            if has_files {
-                spec["sources"] = json!([chart_source, git_source]);
-            } else {
-                spec["source"] = chart_source;
-            }
-            // Charts' webhooks and defaulting change what they install; a diff
-            // computed by the API server (a server-side apply dry run) shows
-            // only real drift (Argo CD "Diff Strategies").
-            metadata["annotations"]["argocd.argoproj.io/compare-options"] =
-                json!("ServerSideDiff=true");
-        } else if has_files {
-            spec["source"] = git_source;
-        } else {
-            continue;
-        }
-        // Removing a unit from the blueprint removes what it deployed.
-        metadata["finalizers"] = json!([CASCADE_FINALIZER]);
-        // Shards follow waves: a wave's Applications sync together, and the
-        // shards themselves carry the wave, so the order holds across shards.
-        deployers.push((
-            format!("wave-{:03}", graph.waves[i]),
-            json!({"apiVersion": ARGO_API, "kind": "Application", "metadata": metadata, "spec": spec}),
-        ));
+        let common = labels::common(&self.env.blueprint);
+        labels::metadata(
+            name,
+            Some(&engine_namespace(self.gitops)),
+            &common,
+            &annotations,
+        )
     }
-    Wiring { root, deployers }
+}
+
+/// The Application deploying one unit: its chart and/or its directory, to
+/// the environment's cluster, in its wave; `None` for a unit with nothing to deploy.
+fn unit_application(cx: &Context, node: &Node, unit: &Unit, wave: u32) -> Option<Value> {
+    let (env, gitops) = (cx.env, cx.gitops);
+    let has_files = !unit.objects.is_empty();
+    let git_source = json!({"repoURL": gitops.repo, "targetRevision": gitops.branch, "path": repo_path(gitops, &env.name, &node.dir)});
+    let needs_crds = unit
+        .objects
+        .iter()
+        .any(|o| cx.providers.contains(o.id().group()));
+    let mut target = cx.destination.clone();
+    target["namespace"] = json!(node.namespace);
+    let mut spec = json!({"project": cx.scope, "destination": target});
+    let mut policy = sync_policy(true, needs_crds || is_chart(node));
+    let ignored = ignore_differences(&unit.objects);
+    if !ignored.is_empty() {
+        // Without it the ignored fields are still overwritten on sync.
+        if let Some(options) = policy["syncOptions"].as_array_mut() {
+            options.push(json!("RespectIgnoreDifferences=true"));
+        }
+        spec["ignoreDifferences"] = Value::Array(ignored);
+    }
+    spec["syncPolicy"] = policy;
+    let mut metadata = cx.metadata(
+        &unit_object_name(&cx.scope, &node.dir),
+        Some(i64::from(wave)),
+        Some(&node.dir),
+    );
+    if is_chart(node) {
+        let chart_source = chart_source(&node.name, &env.blueprint.charts[&node.name]);
+        if has_files {
+            spec["sources"] = json!([chart_source, git_source]);
+        } else {
+            spec["source"] = chart_source;
+        }
+        // Charts' webhooks and defaulting change what they install; a diff
+        // computed by the API server (a server-side apply dry run) shows
+        // only real drift (Argo CD "Diff Strategies").
+        metadata["annotations"]["argocd.argoproj.io/compare-options"] =
+            json!("ServerSideDiff=true");
+    } else if has_files {
+        spec["source"] = git_source;
+    } else {
+        return None;
+    }
+    // Removing a unit from the blueprint removes what it deployed.
+    metadata["finalizers"] = json!([CASCADE_FINALIZER]);
+    Some(json!({"apiVersion": ARGO_API, "kind": "Application", "metadata": metadata, "spec": spec}))
+}
+
+/// A chart as an Application source, its values inline.
+fn chart_source(name: &str, chart: &Chart) -> Value {
+    let mut helm = json!({"releaseName": release_name(name, chart)});
+    if chart.values.as_object().is_some_and(|v| !v.is_empty()) {
+        helm["valuesObject"] = chart.values.clone();
+    }
+    json!({
+        "repoURL": chart_repo_url(&chart.repo),
+        "chart": chart.chart,
+        "targetRevision": chart.version.0,
+        "helm": helm,
+    })
 }
 
 /// The root Application of the environment: syncs `gitops/` (the project,
