@@ -19,9 +19,10 @@ use super::{
 };
 use crate::blueprint::catalog;
 use crate::blueprint::model::{ArgoDestination, Chart, GitOps};
+use crate::error::{ErrorKind, Result};
 use crate::graph::{Graph, Node, is_chart};
 use crate::render::extra::is_cluster_scoped;
-use crate::render::{EnvManifests, Object, Unit, labels};
+use crate::render::{EnvManifests, Object, Unit, UnitKind, labels};
 use crate::resolve::ResolvedEnv;
 
 const ARGO_API: &str = "argoproj.io/v1alpha1";
@@ -87,6 +88,42 @@ pub fn wire(env: &ResolvedEnv, gitops: &GitOps, graph: &Graph, manifests: &EnvMa
     }
     Wiring { root, deployers }
 }
+
+/// Argo CD before 3.0 tracks resources by the label
+/// `app.kubernetes.io/instance: <Application name>`, and a label value has at
+/// most 63 characters (Argo CD "Resource Tracking"), so every Application
+/// name stays within that. A too-long name is an error at the component (or
+/// namespace) whose unit it names, or at the system name.
+pub fn check_names(env: &ResolvedEnv, graph: &Graph) -> Result<()> {
+    let scope = scope(env);
+    for node in &graph.nodes {
+        let name = unit_object_name(&scope, &node.dir);
+        if name.len() <= MAX_LABEL_VALUE {
+            continue;
+        }
+        let at = env
+            .components
+            .get(&node.name)
+            .filter(|_| node.kind != UnitKind::Namespace)
+            .map(|c| c.pointer.clone())
+            .unwrap_or_else(|| "/system/name".to_string());
+        return Err(env
+            .locator
+            .error(
+                ErrorKind::InvalidValue,
+                &at,
+                format!(
+                    "the Argo CD Application `{name}` has {} characters, more than the {MAX_LABEL_VALUE} of the label Argo CD tracks its resources with",
+                    name.len()
+                ),
+            )
+            .with_help("shorten the system, environment, layer or component name"));
+    }
+    Ok(())
+}
+
+/// The longest label value Kubernetes accepts.
+const MAX_LABEL_VALUE: usize = 63;
 
 /// What every unit's Application of one environment shares.
 struct Context<'a> {

@@ -51,7 +51,10 @@ pub fn wire(env: &ResolvedEnv, graph: &Graph, manifests: &mut EnvManifests) -> R
     };
     let wiring = match gitops.engine {
         Engine::Flux => flux::wire(env, gitops, graph, manifests),
-        Engine::Argocd => argocd::wire(env, gitops, graph, manifests),
+        Engine::Argocd => {
+            argocd::check_names(env, graph)?;
+            argocd::wire(env, gitops, graph, manifests)
+        }
     };
     let namespace = engine_namespace(gitops);
     let mut entry = wiring.root;

@@ -115,6 +115,8 @@ fn operator_charts_serve_every_api_version_in_the_output() {
 /// Argo CD keys an Application (and an AppProject) by namespace and name, so
 /// one Argo CD deploying several environments needs names unique across all
 /// of them (argo-cd#9420; Argo CD "Cluster Management" for several clusters).
+/// Label tracking, the default before Argo CD 3.0, puts the Application name
+/// in a label value, at most 63 characters (Argo CD "Resource Tracking").
 #[test]
 fn argo_cd_object_names_are_unique_across_every_environment_of_a_project() {
     let mut by_project: BTreeMap<String, BTreeMap<(String, String, String), String>> =
@@ -129,6 +131,9 @@ fn argo_cd_object_names_are_unique_across_every_environment_of_a_project() {
                     v["metadata"]["namespace"].as_str().unwrap().to_string(),
                     v["metadata"]["name"].as_str().unwrap().to_string(),
                 );
+                if kind == "Application" {
+                    assert!(key.2.len() <= 63, "{}: {file}", e.label());
+                }
                 if let Some(other) = seen.insert(key.clone(), file.clone()) {
                     panic!("{key:?} is declared by {other} and {file}");
                 }
