@@ -5,6 +5,7 @@ mod support;
 mod atomic;
 mod cli;
 mod determinism;
+mod engines;
 mod errors;
 mod examples;
 mod filesystem;
