@@ -791,11 +791,7 @@ pub fn stat_cache_record<'a>(
     let Some(index_stat) = FileStat::of(&rendered.join(INDEX_FILE)) else {
         return;
     };
-    let mut text = format!(
-        "{}\n{}\n",
-        stat_cache_header(inputs),
-        index_stat.encode()
-    );
+    let mut text = format!("{}\n{}\n", stat_cache_header(inputs), index_stat.encode());
     for file in files {
         let Some(stat) = FileStat::of(&rendered.join(file)) else {
             return;

@@ -458,6 +458,7 @@ pub enum WorkloadKind {
 /// A container image reference, split into its parts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(with = "ImageSchema")]
 pub struct Image {
     pub repository: String,
     #[serde(default)]
@@ -547,6 +548,28 @@ impl<'de> Deserialize<'de> for Image {
         }
         deserializer.deserialize_any(ImageVisitor)
     }
+}
+
+/// The two ways an image is written, for the editor schema.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ImageSchema {
+    /// `ghcr.io/acme/api:1.2.3`, optionally `@sha256:<digest>`.
+    Reference(String),
+    Parts(ImageParts),
+}
+
+/// An image by its parts.
+#[derive(JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+struct ImageParts {
+    repository: String,
+    #[serde(default)]
+    tag: Option<String>,
+    #[serde(default)]
+    digest: Option<String>,
 }
 
 /// A scalar read as text: `8080`, `true` and `"x"` all become strings.
