@@ -5,6 +5,7 @@ mod support;
 mod atomic;
 mod cli;
 mod determinism;
+mod diffs;
 mod editor_schema;
 mod engines;
 mod errors;
