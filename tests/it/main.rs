@@ -11,4 +11,5 @@ mod hostile;
 mod mutations;
 mod precommit;
 mod publish;
+mod reach;
 mod wiring;
