@@ -200,3 +200,68 @@ fn reach_prints_markdown_and_json() {
         && g["port"] == 8000
         && g["portName"] == "status"));
 }
+
+/// `diff` ends each changed environment with what its policies now allow
+/// and no longer allow, in text, markdown and JSON.
+#[test]
+fn diff_reports_what_a_change_opens_and_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path();
+    assert_eq!(gitopsc(&["init", "--name", "shop"], project).code, 0);
+    crate::support::git(project, &["init", "-q", "-b", "main"]);
+    crate::support::git(project, &["add", "-A"]);
+    crate::support::git(project, &["commit", "-q", "-m", "start"]);
+
+    // A new backend that `web` uses, and `web` no longer behind the ingress.
+    let blueprint = project.join("blueprints/system.yaml");
+    let text = std::fs::read_to_string(&blueprint).unwrap();
+    let text = text.replace(
+        "    ingress: {hosts: [\"www.{{ env.domain }}\"]}\n",
+        "    uses: [api]\n  api:\n    layer: apps\n    image: ghcr.io/acme/api:1.0.0\n    ports: {http: 9000}\n    replicas: 2\n    probes:\n      readiness: {http: /}\n      liveness: {http: /}\n",
+    );
+    std::fs::write(&blueprint, text).unwrap();
+
+    let run = gitopsc(&["diff", "--env", "prod"], project);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout.contains("  reachability\n"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("    + web -> api:9000/TCP (http) now allowed\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("    - ingress-controller -> web:8080/TCP (http) no longer allowed\n"),
+        "{}",
+        run.stdout
+    );
+    let markdown = gitopsc(&["diff", "--env", "prod", "--format", "markdown"], project);
+    assert!(
+        markdown
+            .stdout
+            .contains("| now allowed | `web` | `api` | 9000/TCP (http) |"),
+        "{}",
+        markdown.stdout
+    );
+    assert!(markdown.stdout.contains("| prod | "), "{}", markdown.stdout);
+    let json = gitopsc(&["diff", "--env", "prod", "--format", "json"], project);
+    let parsed: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let reach = &parsed["environments"][0]["reachability"];
+    assert!(
+        reach["allowed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["from"] == "web" && g["to"] == "api" && g["port"] == 9000),
+        "{reach}"
+    );
+    assert!(
+        reach["denied"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["from"] == "ingress-controller" && g["to"] == "web"),
+        "{reach}"
+    );
+}
