@@ -144,7 +144,7 @@ pub struct Environment {
     /// Topology zones; with more than one, pods spread across them.
     #[serde(default)]
     pub zones: Option<Vec<String>>,
-    /// Network posture of app namespaces.
+    /// Network posture of every namespace (`namespaces.<ns>.network` overrides one).
     #[serde(default)]
     pub network: Option<NetworkPosture>,
     /// ResourceQuota for every namespace of this environment.
@@ -170,10 +170,11 @@ pub struct Environment {
 pub enum NetworkPosture {
     /// No NetworkPolicies.
     Permissive,
-    /// Pods talk freely inside their namespace; other namespaces only from
-    /// monitoring and the ingress controller.
+    /// Pods talk freely inside their namespace and send anywhere; from other
+    /// namespaces only `uses` edges, the Prometheus pods and the ingress controller.
     NamespaceIsolated,
-    /// Deny all ingress and egress; allow DNS and exactly the `uses` edges.
+    /// Deny all ingress and egress; allow DNS and exactly what the blueprint
+    /// declares: `uses`, `peers`, `egress`, ingress routes, scraping.
     DefaultDeny,
 }
 
