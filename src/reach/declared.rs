@@ -28,8 +28,8 @@ use crate::resolve::network::{facts, posture};
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Declared {
     To(String, String, u32),
-    /// To every address inside a block, on these ports.
-    ToBlock(String, Cidr, u32),
+    /// To every address inside a block but outside the second, on a port.
+    ToBlock(String, Cidr, Option<Cidr>, u32),
 }
 
 struct Model<'a> {
@@ -83,10 +83,17 @@ fn declared(env: &ResolvedEnv, inventory: &Inventory) -> BTreeSet<Declared> {
                 out.insert(Declared::To(c.name.clone(), c.name.clone(), *number));
             }
         }
+        // A block opens the API server only to those that use it, unless
+        // the block is the API server's own address.
+        let uses_api = c.uses.iter().any(|u| u.target == KUBE_APISERVER);
+        let api = facts.api_server.as_ref().and_then(|a| Cidr::parse(&a.cidr));
         for (cidr, ports) in &c.egress {
             if let Some(block) = Cidr::parse(cidr) {
+                let cut = api.filter(|a| {
+                    !uses_api && a.prefix > block.prefix && block.contains(a.representative())
+                });
                 for p in ports {
-                    out.insert(Declared::ToBlock(c.name.clone(), block, *p));
+                    out.insert(Declared::ToBlock(c.name.clone(), block, cut, *p));
                 }
             }
         }
@@ -185,8 +192,11 @@ impl Model<'_> {
             return false;
         };
         self.declared.iter().any(|d| match d {
-            Declared::ToBlock(f, block, p) => {
-                *f == from.name && *p == port.number && block.contains(addr)
+            Declared::ToBlock(f, block, cut, p) => {
+                *f == from.name
+                    && *p == port.number
+                    && block.contains(addr)
+                    && !cut.is_some_and(|c| c.contains(addr))
             }
             Declared::To(..) => false,
         })

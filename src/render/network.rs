@@ -33,21 +33,34 @@ pub const SOLVER: &str = "acme-http01-solver";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum End {
     Pods(PodGroup),
-    Block(String),
+    /// A CIDR block, less the blocks in `except`.
+    Block {
+        cidr: String,
+        except: Vec<String>,
+    },
+}
+
+impl End {
+    fn block(cidr: &str) -> End {
+        End::Block {
+            cidr: cidr.to_string(),
+            except: Vec::new(),
+        }
+    }
 }
 
 impl End {
     fn key(&self) -> String {
         match self {
             End::Pods(g) => g.name.clone(),
-            End::Block(cidr) => format!("~{cidr}"),
+            End::Block { cidr, .. } => format!("~{cidr}"),
         }
     }
 
     fn namespace(&self) -> Option<&str> {
         match self {
             End::Pods(g) => Some(&g.namespace),
-            End::Block(_) => None,
+            End::Block { .. } => None,
         }
     }
 
@@ -57,7 +70,10 @@ impl End {
                 "namespaceSelector": namespace_selector(&g.namespace),
                 "podSelector": {"matchLabels": super::labels::to_value(&g.selector)},
             }),
-            End::Block(cidr) => json!({"ipBlock": {"cidr": cidr}}),
+            End::Block { cidr, except } if except.is_empty() => {
+                json!({"ipBlock": {"cidr": cidr}})
+            }
+            End::Block { cidr, except } => json!({"ipBlock": {"cidr": cidr, "except": except}}),
         }
     }
 }
@@ -167,6 +183,24 @@ pub fn http01_issuers<'a>(objects: impl Iterator<Item = &'a Value>) -> BTreeSet<
         .collect()
 }
 
+/// An IPv4 block as (network, prefix length).
+fn ipv4_block(text: &str) -> Option<(u32, u32)> {
+    let (addr, prefix) = text.split_once('/')?;
+    let addr: std::net::Ipv4Addr = addr.parse().ok()?;
+    let prefix: u32 = prefix.parse().ok().filter(|p| *p <= 32)?;
+    Some((u32::from(addr), prefix))
+}
+
+/// Whether IPv4 block `inner` lies inside `outer` and is smaller, as an
+/// `ipBlock.except` entry must.
+pub fn strictly_inside(inner: &str, outer: &str) -> bool {
+    let (Some((i, ip)), Some((o, op))) = (ipv4_block(inner), ipv4_block(outer)) else {
+        return false;
+    };
+    let mask = |p: u32| if p == 0 { 0 } else { u32::MAX << (32 - p) };
+    ip > op && i & mask(op) == o & mask(op)
+}
+
 /// Every connection the environment's blueprint implies.
 pub fn links(env: &ResolvedEnv, facts: &NetworkFacts, http01: &BTreeSet<String>) -> Vec<Link> {
     let mut out = Vec::new();
@@ -176,7 +210,7 @@ pub fn links(env: &ResolvedEnv, facts: &NetworkFacts, http01: &BTreeSet<String>)
                 if let Some(api) = &facts.api_server {
                     out.push(Link {
                         from: End::Pods(group(from)),
-                        to: End::Block(api.cidr.clone()),
+                        to: End::block(&api.cidr),
                         ports: vec![api.port],
                     });
                 }
@@ -204,10 +238,22 @@ pub fn links(env: &ResolvedEnv, facts: &NetworkFacts, http01: &BTreeSet<String>)
                 ports: peers.into_iter().collect(),
             });
         }
+        let uses_api = from.uses.iter().any(|u| u.target == KUBE_APISERVER);
         for (cidr, ports) in &from.egress {
+            // A wide block (`0.0.0.0/0`) would open the API server to a pod
+            // that never said it calls it: cut the API server out.
+            let except = match &facts.api_server {
+                Some(api) if !uses_api && strictly_inside(&api.cidr, cidr) => {
+                    vec![api.cidr.clone()]
+                }
+                _ => Vec::new(),
+            };
             out.push(Link {
                 from: End::Pods(group(from)),
-                to: End::Block(cidr.clone()),
+                to: End::Block {
+                    cidr: cidr.clone(),
+                    except,
+                },
                 ports: ports.clone(),
             });
         }
@@ -276,7 +322,7 @@ fn platform_links(env: &ResolvedEnv, facts: &NetworkFacts, http01: &BTreeSet<Str
         {
             let ports: BTreeSet<u32> = c.ports.values().copied().collect();
             out.push(Link {
-                from: End::Block("0.0.0.0/0".to_string()),
+                from: End::block("0.0.0.0/0"),
                 to: End::Pods(group(c)),
                 ports: ports.into_iter().collect(),
             });
@@ -413,5 +459,20 @@ pub fn namespace_policies(posture: NetworkPosture) -> Vec<(String, Value)> {
                 }),
             ),
         ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_except_block_must_lie_strictly_inside() {
+        assert!(strictly_inside("10.244.0.0/30", "0.0.0.0/0"));
+        assert!(strictly_inside("10.0.1.0/24", "10.0.0.0/16"));
+        assert!(!strictly_inside("10.0.0.0/16", "10.0.0.0/16"));
+        assert!(!strictly_inside("10.1.0.0/24", "10.0.0.0/16"));
+        assert!(!strictly_inside("10.0.0.0/8", "10.0.0.0/16"));
+        assert!(!strictly_inside("fd00::/64", "::/0"));
     }
 }

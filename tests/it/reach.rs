@@ -265,3 +265,15 @@ fn diff_reports_what_a_change_opens_and_closes() {
         "{reach}"
     );
 }
+
+/// Hybrid's prod: `api` sends to `0.0.0.0/0` on 443, the port DOKS' API
+/// server listens on; as `api` does not use the API, its block leaves the
+/// API server out, while the charts that use it keep it.
+#[test]
+fn a_wide_egress_block_does_not_open_the_api_server() {
+    let m = prod("hybrid");
+    assert!(allowed(&m, "api", "0.0.0.0/0", 443));
+    assert!(!allowed(&m, "api", "kube-apiserver", 443));
+    assert!(!allowed(&m, "loki", "kube-apiserver", 443));
+    assert!(allowed(&m, "cert-manager", "kube-apiserver", 443));
+}
