@@ -12,6 +12,7 @@ pub mod decode;
 pub mod load;
 pub mod locator;
 pub mod model;
+pub mod network;
 pub mod validate;
 
 pub use load::{ObjectPatch, Overlay, PatchTarget, Project, load};

@@ -15,5 +15,6 @@ mod hostile;
 mod mutations;
 mod precommit;
 mod publish;
+mod reach;
 mod verify;
 mod wiring;
