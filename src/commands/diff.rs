@@ -75,7 +75,8 @@ pub fn run(
         EnvSelection::All => None,
         EnvSelection::Only(names) => Some(names.as_slice()),
     };
-    let changes: Vec<EnvChanges> = changes::compare(&old, &new, only)?;
+    let mut changes: Vec<EnvChanges> = changes::compare(&old, &new, only)?;
+    in_promotion_order(&mut changes, &new_sources);
     let reach = reach_changes(&old, &new, old_sources, new_sources, only)?;
     let colour = format == DiffFormat::Text
         && std::io::stdout().is_terminal()
@@ -93,6 +94,20 @@ pub fn run(
             EXIT_CHANGES
         },
     )
+}
+
+/// Environments as they are promoted (the `extends` chain, then declared
+/// order); names the current blueprint no longer has go last, by name.
+fn in_promotion_order(changes: &mut [EnvChanges], sources: &Arc<Sources>) {
+    let order = crate::blueprint::load(sources.clone())
+        .map(|project| crate::resolve::promotion_order(&project))
+        .unwrap_or_default();
+    let rank = |env: &str| order.iter().position(|e| e == env).unwrap_or(order.len());
+    changes.sort_by(|a, b| {
+        rank(&a.env)
+            .cmp(&rank(&b.env))
+            .then_with(|| a.env.cmp(&b.env))
+    });
 }
 
 fn render_files(

@@ -77,3 +77,33 @@ pub fn resolve(project: &Project, name: &str) -> Result<ResolvedEnv> {
 pub fn environment_names(project: &Project) -> Vec<String> {
     project.environments.keys().cloned().collect()
 }
+
+/// The environments in promotion order: each after the one it `extends`,
+/// otherwise in the order the blueprint declares them (`dev, staging, prod`,
+/// not the alphabet's `dev, prod, staging`).
+pub fn promotion_order(project: &Project) -> Vec<String> {
+    let declared: Vec<String> = match project.blueprint.value.get("environments") {
+        Some(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+        _ => project.environments.keys().cloned().collect(),
+    };
+    let mut out: Vec<String> = Vec::new();
+    for name in &declared {
+        let mut chain = vec![name.clone()];
+        while let Some(parent) = project
+            .environments
+            .get(chain.last().map(String::as_str).unwrap_or_default())
+            .and_then(|e| e.extends.clone())
+        {
+            if chain.contains(&parent) {
+                break;
+            }
+            chain.push(parent);
+        }
+        for env in chain.into_iter().rev() {
+            if !out.contains(&env) {
+                out.push(env);
+            }
+        }
+    }
+    out
+}

@@ -38,3 +38,20 @@ fn an_image_bump_changes_one_object_per_environment() {
         );
     }
 }
+
+/// Environments are listed as they are promoted: each after the one it
+/// extends, the rest in declared order, never alphabetically.
+#[test]
+fn environments_come_in_promotion_order() {
+    let dir = tempfile::tempdir().unwrap();
+    write_case(
+        "-- blueprints/system.yaml --\nsystem: {name: demo}\nlayers: [apps]\nenvironments:\n  prod: {extends: staging}\n  dev: {}\n  staging: {extends: dev}\n  dr: {extends: prod}\n  sandbox: {}\n",
+        dir.path(),
+    );
+    let sources = workspace::read_sources(dir.path()).unwrap();
+    let project = gitopsc::blueprint::load(Arc::new(sources)).unwrap();
+    assert_eq!(
+        gitopsc::resolve::promotion_order(&project),
+        ["dev", "staging", "prod", "dr", "sandbox"]
+    );
+}
