@@ -78,9 +78,8 @@ pub fn run(
     let mut changes: Vec<EnvChanges> = changes::compare(&old, &new, only)?;
     in_promotion_order(&mut changes, &new_sources);
     let reach = reach_changes(&old, &new, old_sources, new_sources, only)?;
-    let colour = format == DiffFormat::Text
-        && std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none();
+    let colour =
+        format == DiffFormat::Text && super::colour_wanted(std::io::stdout().is_terminal());
     let text = match format {
         DiffFormat::Text => text(&changes, &reach, colour),
         DiffFormat::Markdown => markdown(&changes, &reach),

@@ -61,3 +61,19 @@ pub fn print_notices(tree: &crate::tree::RenderedTree) {
         }
     }
 }
+
+/// Colour for a terminal, as no-color.org and the `FORCE_COLOR` /
+/// `CLICOLOR_FORCE` conventions say: a non-empty `NO_COLOR` turns it off,
+/// a forcing variable (not `0`) turns it on, otherwise a terminal gets it.
+pub fn colour_wanted(terminal: bool) -> bool {
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if set("NO_COLOR").is_some() {
+        return false;
+    }
+    if set("FORCE_COLOR").is_some_and(|v| v != "0")
+        || set("CLICOLOR_FORCE").is_some_and(|v| v != "0")
+    {
+        return true;
+    }
+    terminal
+}

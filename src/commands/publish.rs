@@ -52,7 +52,7 @@ pub fn run(args: &PublishArgs) -> Result<u8> {
     })?
     .trim_matches('/')
     .to_string();
-    let (author, committer) = identities(args)?;
+    let (author, committer) = identities(args, git_publish::configured_identity(&checkout.repo))?;
     let cache = args.cache.clone().unwrap_or_else(default_cache);
     let plans: Vec<(String, Vec<&EnvTree>)> = match args.layout {
         PublishLayout::Path => {
@@ -179,21 +179,28 @@ fn agreed(
     }
 }
 
-fn identities(args: &PublishArgs) -> Result<(Identity, Identity)> {
+/// Author and committer as git would pick them: flags, then `GIT_AUTHOR_*` /
+/// `GIT_COMMITTER_*`, then `user.name` and `user.email` from git config.
+fn identities(args: &PublishArgs, configured: Option<Identity>) -> Result<(Identity, Identity)> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let name = args.author_name.clone().or_else(|| var("GIT_AUTHOR_NAME"));
+    let name = args
+        .author_name
+        .clone()
+        .or_else(|| var("GIT_AUTHOR_NAME"))
+        .or_else(|| configured.as_ref().map(|i| i.name.clone()));
     let email = args
         .author_email
         .clone()
-        .or_else(|| var("GIT_AUTHOR_EMAIL"));
+        .or_else(|| var("GIT_AUTHOR_EMAIL"))
+        .or_else(|| configured.as_ref().map(|i| i.email.clone()));
     let (Some(name), Some(email)) = (name, email) else {
         return Err(Error::plain(ErrorKind::Usage, "publish needs an author for its commit")
-            .with_help("pass --author-name and --author-email, or set GIT_AUTHOR_NAME and GIT_AUTHOR_EMAIL"));
+            .with_help("pass --author-name and --author-email, set GIT_AUTHOR_NAME and GIT_AUTHOR_EMAIL, or `git config user.name` and `user.email`"));
     };
     let author = Identity { name, email };
     let committer = match (var("GIT_COMMITTER_NAME"), var("GIT_COMMITTER_EMAIL")) {
         (Some(name), Some(email)) => Identity { name, email },
-        _ => author.clone(),
+        _ => configured.unwrap_or_else(|| author.clone()),
     };
     Ok((author, committer))
 }

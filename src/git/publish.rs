@@ -169,6 +169,29 @@ fn publish_to_local(request: &Request, path: &Path) -> Result<Outcome> {
             local.clone()
         };
         let Some(commit) = build_commit(&repo, request, parent.as_ref())? else {
+            // The content is there already, but an earlier publish without
+            // --push may have left it unpushed: push what the branch holds.
+            let unpushed = parent
+                .as_ref()
+                .map(Commit::id)
+                .filter(|tip| Some(*tip) != remote_tip);
+            if let (true, Some(tip)) = (request.push, unpushed) {
+                match push(&repo, tip, &request.branch, remote_tip) {
+                    Ok(()) => {
+                        return Ok(Outcome::Committed {
+                            branch: request.branch.clone(),
+                            commit: tip.to_string(),
+                            attempts: attempt,
+                        });
+                    }
+                    Err(PushError::Retry(_)) if attempt <= request.retries => {
+                        backoff(attempt);
+                        continue;
+                    }
+                    Err(PushError::Retry(why)) => return Err(gave_up(request, &why)),
+                    Err(PushError::Fatal(err)) => return Err(err),
+                }
+            }
             return Ok(Outcome::Unchanged {
                 branch: request.branch.clone(),
             });
@@ -254,6 +277,15 @@ fn backoff(attempt: u32) {
         .unwrap_or(0)
         % base;
     std::thread::sleep(Duration::from_millis(base + jitter));
+}
+
+/// `user.name` and `user.email` from git's configuration of `repo` (its own,
+/// then the user's and the system's), as `git commit` would use them.
+pub fn configured_identity(repo: &Repository) -> Option<Identity> {
+    let config = repo.config().ok()?.snapshot().ok()?;
+    let name = config.get_string("user.name").ok()?;
+    let email = config.get_string("user.email").ok()?;
+    (!name.trim().is_empty() && !email.trim().is_empty()).then_some(Identity { name, email })
 }
 
 /// `https://user:token@host/x` as `https://host/x` and `(user, token)`.

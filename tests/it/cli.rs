@@ -264,3 +264,33 @@ fn completions_cover_the_commands() {
         assert!(run.stdout.contains(command), "{command}");
     }
 }
+
+/// Colour as no-color.org and FORCE_COLOR / CLICOLOR_FORCE say: an empty
+/// `NO_COLOR` is no request, a forcing variable colours even a pipe.
+#[test]
+fn diff_colour_follows_no_color_and_force_color() {
+    let dir = starter_repo();
+    let overlay = dir.path().join("overlays/prod.yaml");
+    let text = fs::read_to_string(&overlay)
+        .unwrap()
+        .replace("replicas: 2", "replicas: 4");
+    fs::write(&overlay, text).unwrap();
+    let run = |env: &[(&str, &str)]| crate::support::gitopsc_env(&["diff"], dir.path(), env).stdout;
+    // The suite sets NO_COLOR=1 for every run; each case says what it needs.
+    assert!(
+        run(&[("NO_COLOR", ""), ("FORCE_COLOR", "1")]).contains('\u{1b}'),
+        "forced"
+    );
+    assert!(
+        run(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "")]).contains('\u{1b}'),
+        "empty NO_COLOR is unset"
+    );
+    assert!(
+        !run(&[("FORCE_COLOR", "1"), ("NO_COLOR", "1")]).contains('\u{1b}'),
+        "NO_COLOR wins"
+    );
+    assert!(
+        !run(&[("FORCE_COLOR", "0")]).contains('\u{1b}'),
+        "a pipe, not forced"
+    );
+}

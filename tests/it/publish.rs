@@ -320,16 +320,43 @@ fn a_local_target_gets_the_commit_on_its_branch_and_can_push() {
 fn publish_refuses_what_it_cannot_name() {
     let s = Setup::new();
     let url = s.url();
-    let anonymous = gitopsc_env(
-        &["publish", "--repo", &url],
-        &s.project(),
-        &[("GIT_AUTHOR_NAME", ""), ("GIT_AUTHOR_EMAIL", "")],
-    );
-    assert_eq!(anonymous.code, 2);
+    // No flags, no variables and no git identity anywhere (an empty HOME).
+    let home = s.dir.path().join("empty-home");
+    fs::create_dir_all(&home).unwrap();
+    let home = home.display().to_string();
+    let nobody = [
+        ("GIT_AUTHOR_NAME", ""),
+        ("GIT_AUTHOR_EMAIL", ""),
+        ("HOME", home.as_str()),
+        ("XDG_CONFIG_HOME", home.as_str()),
+        ("GIT_CONFIG_NOSYSTEM", "1"),
+    ];
+    let anonymous = gitopsc_env(&["publish", "--repo", &url], &s.project(), &nobody);
+    assert_eq!(anonymous.code, 2, "{}", anonymous.stderr);
     assert!(
         anonymous.stderr.contains("needs an author"),
         "{}",
         anonymous.stderr
+    );
+    // `git config user.name/email` is enough, as for `git commit`.
+    git(&s.project(), &["config", "user.name", "Configured Person"]);
+    git(
+        &s.project(),
+        &["config", "user.email", "configured@example.com"],
+    );
+    let configured = gitopsc_env(
+        &["publish", "--repo", &url, "--branch", "configured"],
+        &s.project(),
+        &nobody,
+    );
+    assert_eq!(configured.code, 0, "{}", configured.stderr);
+    assert_eq!(
+        git(
+            &s.remote(),
+            &["log", "-1", "--format=%an <%ae>", "configured"]
+        )
+        .trim(),
+        "Configured Person <configured@example.com>"
     );
     let overlay = s.project().join("overlays/dev.yaml");
     fs::write(&overlay, "apps: {web: {replicas: 2}}\n").unwrap();
@@ -648,5 +675,49 @@ fn publish_never_writes_through_a_symlink_in_a_local_target() {
         fs::read_dir(&elsewhere).unwrap().count(),
         0,
         "nothing written through the link"
+    );
+}
+
+/// `publish` then `publish --push`: the second pushes the commit the first
+/// left on the local branch instead of saying there is nothing to publish.
+#[test]
+fn push_sends_what_an_earlier_publish_left_unpushed() {
+    let s = Setup::new();
+    let local = s.dir.path().join("gitops");
+    git(s.dir.path(), &["clone", "-q", &s.url(), "gitops"]);
+    git(&local, &["commit", "-q", "--allow-empty", "-m", "Initial"]);
+    git(&local, &["push", "-q", "origin", "HEAD:main"]);
+    let path = local.display().to_string();
+    let first = gitopsc_env(&["publish", "--repo", &path], &s.project(), &AUTHOR);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_ne!(
+        git(&local, &["rev-parse", "HEAD"]),
+        git(&s.remote(), &["rev-parse", "main"])
+    );
+    let pushed = gitopsc_env(
+        &["publish", "--repo", &path, "--push"],
+        &s.project(),
+        &AUTHOR,
+    );
+    assert_eq!(pushed.code, 0, "{}", pushed.stderr);
+    assert!(
+        !pushed.stdout.contains("nothing to publish"),
+        "{}",
+        pushed.stdout
+    );
+    assert_eq!(
+        git(&local, &["rev-parse", "HEAD"]),
+        git(&s.remote(), &["rev-parse", "main"])
+    );
+    let again = gitopsc_env(
+        &["publish", "--repo", &path, "--push"],
+        &s.project(),
+        &AUTHOR,
+    );
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stdout.contains("nothing to publish"),
+        "{}",
+        again.stdout
     );
 }
