@@ -10,6 +10,7 @@ pub mod decode;
 pub mod load;
 pub mod locator;
 pub mod model;
+mod overlay_files;
 pub mod validate;
 
 pub use load::{ObjectPatch, Overlay, PatchTarget, Project, load};

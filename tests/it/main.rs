@@ -8,6 +8,7 @@ mod determinism;
 mod errors;
 mod examples;
 mod hostile;
+mod inputs;
 mod mutations;
 mod precommit;
 mod publish;
