@@ -10,6 +10,7 @@ use std::sync::Arc;
 use git2::{ObjectType, Repository, TreeWalkMode, TreeWalkResult};
 
 pub mod publish;
+pub mod target;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::sources::{BLUEPRINTS_DIR, OVERLAYS_DIR, SourceFile, Sources};

@@ -616,7 +616,11 @@ fn callbacks<'a>() -> RemoteCallbacks<'a> {
         let user = username.unwrap_or("git");
         if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) && !tried.contains(CredentialType::USER_PASS_PLAINTEXT) {
             tried |= CredentialType::USER_PASS_PLAINTEXT;
-            if let Ok(token) = std::env::var("GITOPSC_GIT_TOKEN") {
+            if let Ok(token) = std::env::var(super::target::TOKEN_VAR) {
+                // A redirect or a local target's `origin` may still be plain HTTP.
+                if super::target::is_plain_http(_url) {
+                    return Err(git2::Error::from_str("refusing to send GITOPSC_GIT_TOKEN over plain HTTP; use https://"));
+                }
                 let name = std::env::var("GITOPSC_GIT_USER").unwrap_or_else(|_| "x-access-token".into());
                 return git2::Cred::userpass_plaintext(&name, &token);
             }
