@@ -150,7 +150,7 @@ fn compile_env_stages(project: &Project, name: &str) -> Result<EnvTree> {
     let mut manifests = render::render(&env)?;
     let graph = graph::build(&env, &manifests)?;
     target::wire(&env, &graph, &mut manifests)?;
-    render::patches::apply(&env, &mut manifests)?;
+    render::patches::apply(&env, &mut manifests, &policy::patch_rule())?;
     manifests.sort();
     policy::check(&env, &manifests)?;
     let destination = env.blueprint.gitops.as_ref().map(|g| tree::Destination {
