@@ -297,12 +297,31 @@ fn swap_in(staging: &Path, rendered: &Path) -> Result<()> {
             // No atomic exchange on this system: retire the old tree first, so an
             // interruption leaves it recoverable beside `rendered` (see `recover_interrupted`).
             let old = sibling(rendered, OLD_MARK)?;
-            fs::rename(rendered, &old).map_err(|e| Error::io(rendered, &e))?;
+            fs::rename(rendered, &old).map_err(|e| swap_error(rendered, &e))?;
             fs::rename(staging, rendered).map_err(|e| Error::io(rendered, &e))?;
             let _ = fs::remove_dir_all(&old);
             Ok(())
         }
     }
+}
+
+/// Why `rendered` could not be moved aside: a mount point (EBUSY) or another
+/// file system than its parent (EXDEV) cannot be renamed, and the swap needs that.
+fn swap_error(rendered: &Path, err: &std::io::Error) -> Error {
+    if !matches!(err.raw_os_error(), Some(libc::EBUSY | libc::EXDEV)) {
+        return Error::io(rendered, err);
+    }
+    Error::plain(
+        ErrorKind::Io,
+        format!(
+            "cannot replace `{}`: it is a mount point or on another file system than its parent ({err})",
+            rendered.display()
+        ),
+    )
+    .with_help(
+        "the atomic swap needs a directory it can replace: mount the parent directory instead, \
+         or render elsewhere with `--out DIR` and copy the tree",
+    )
 }
 
 #[cfg(target_os = "linux")]
@@ -477,6 +496,18 @@ mod tests {
             ["dev", "prod"]
         );
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_tree_that_cannot_be_renamed_gets_advice() {
+        let path = Path::new("rendered");
+        for errno in [libc::EBUSY, libc::EXDEV] {
+            let err = swap_error(path, &std::io::Error::from_raw_os_error(errno));
+            assert!(err.message.contains("mount point"), "{}", err.message);
+            assert!(err.help.as_deref().unwrap_or("").contains("--out DIR"));
+        }
+        let other = swap_error(path, &std::io::Error::from_raw_os_error(libc::EACCES));
+        assert!(other.help.is_none() && other.message.starts_with("cannot access"));
     }
 
     #[test]
