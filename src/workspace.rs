@@ -49,7 +49,12 @@ pub fn read_sources(root: &Path) -> Result<Sources> {
             let file = if file_type.is_symlink() {
                 SourceFile::Symlink
             } else {
-                let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                let metadata = entry.metadata().map_err(|e| walk_error(&base, e))?;
+                let links = std::os::unix::fs::MetadataExt::nlink(&metadata);
+                if links > 1 {
+                    sources.mark_hard_linked(rel.clone(), links);
+                }
+                let len = metadata.len();
                 if len > MAX_FILE_BYTES as u64 {
                     SourceFile::TooLarge(len)
                 } else {

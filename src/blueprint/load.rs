@@ -179,6 +179,7 @@ pub fn load(sources: Arc<Sources>) -> Result<Project> {
     let base_locator = Locator::new(vec![blueprint.clone()]);
     let base: Blueprint =
         decode(&blueprint.value, "").map_err(|e| decode_error(e, &base_locator))?;
+    refuse_hard_links(&sources, &base)?;
     let mut overlays = BTreeMap::new();
     for ((path, env), overlay) in overlay_files.iter().zip(parsed) {
         check_overlay_env(&base, path, env)?;
@@ -192,6 +193,25 @@ pub fn load(sources: Arc<Sources>) -> Result<Project> {
         environments: base.environments,
         overlays,
     })
+}
+
+/// Refuses a hard-linked input unless the blueprint allows them: such a file
+/// may be a file from outside the project that only looks like one of its own.
+fn refuse_hard_links(sources: &Sources, base: &Blueprint) -> Result<()> {
+    let Some((path, links)) = sources.first_hard_linked() else {
+        return Ok(());
+    };
+    if base.inputs.allow_hard_links {
+        return Ok(());
+    }
+    Err(Error::at(
+        ErrorKind::Include,
+        Origin::file_start(path),
+        format!("`{path}` has {links} hard links, so it may be a file from outside the project"),
+    )
+    .with_help(
+        "replace it with a copy of its own (`cp --remove-destination`), or accept hard links with `inputs: {allowHardLinks: true}` in the blueprint",
+    ))
 }
 
 /// An overlay file, or `None` for one of only comments (it changes nothing; not a mistake).
@@ -222,10 +242,16 @@ fn check_overlay_env(base: &Blueprint, path: &str, env: &str) -> Result<()> {
 
 /// Blueprint keys an overlay may not set: `load` reads them from the blueprint
 /// alone, before any overlay applies, so an overlay's value would be ignored.
-pub const BLUEPRINT_ONLY: [(&str, &str); 1] = [(
-    "environments",
-    "environments and their settings live in the blueprint's `environments:`; an overlay changes what an environment renders, and `extends` decides which overlays it inherits",
-)];
+pub const BLUEPRINT_ONLY: [(&str, &str); 2] = [
+    (
+        "inputs",
+        "which files are inputs is decided before any overlay is read: set `inputs:` in the blueprint",
+    ),
+    (
+        "environments",
+        "environments and their settings live in the blueprint's `environments:`; an overlay changes what an environment renders, and `extends` decides which overlays it inherits",
+    ),
+];
 
 /// Refuses a key of [`BLUEPRINT_ONLY`] where the overlay writes it.
 fn refuse_blueprint_only(doc: &Arc<Document>, map: &serde_json::Map<String, Value>) -> Result<()> {

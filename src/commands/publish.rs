@@ -147,7 +147,7 @@ fn source_inputs(
     rev: &str,
 ) -> Result<crate::sources::Sources> {
     let committed = checkout.sources_at(rev)?;
-    if !explicit && workspace::read_sources(root)? != committed {
+    if !explicit && !workspace::read_sources(root)?.same_files(&committed) {
         return Err(Error::plain(ErrorKind::Usage, "blueprints/ or overlays/ have changes not committed to HEAD")
             .with_help("commit them first, so the published commit names the source it came from (or pass --source-rev)"));
     }
