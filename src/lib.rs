@@ -19,6 +19,7 @@ pub mod blueprint;
 pub mod changes;
 pub mod cli;
 pub mod commands;
+pub mod complete;
 pub mod error;
 pub mod git;
 pub mod graph;

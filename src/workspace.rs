@@ -77,6 +77,17 @@ fn walk_error(dir: &Path, err: walkdir::Error) -> Error {
     Error::io(&path, &io)
 }
 
+/// The blueprint file's bytes, if it is a regular file of a readable size
+/// (for shell completion, which must not fail or follow links).
+pub fn read_blueprint(root: &Path) -> Option<Vec<u8>> {
+    let path = root.join(crate::sources::BLUEPRINT_FILE);
+    let metadata = fs::symlink_metadata(&path).ok()?;
+    if !metadata.is_file() || metadata.len() > MAX_FILE_BYTES as u64 {
+        return None;
+    }
+    fs::read(path).ok()
+}
+
 /// `root`-relative path with `/` separators.
 fn relative(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
@@ -427,8 +438,12 @@ mod tests {
         }
     }
 
+    /// A directory inside the target directory (two levels above this test
+    /// binary in `deps/`), so unit tests write nothing outside it.
     fn temp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("gitopsc-ws-{name}-{}", std::process::id()));
+        let exe = std::env::current_exe().unwrap();
+        let target = exe.ancestors().nth(3).unwrap().join("tmp");
+        let dir = target.join(format!("gitopsc-ws-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         dir

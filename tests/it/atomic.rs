@@ -11,7 +11,7 @@ mod synthetic;
 
 #[test]
 fn a_render_killed_at_any_moment_leaves_the_old_or_the_new_tree() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir();
     let project = dir.path();
     synthetic::write_project(200, project).unwrap();
     assert_eq!(gitopsc(&["render"], project).code, 0);
@@ -36,7 +36,7 @@ fn a_render_killed_at_any_moment_leaves_the_old_or_the_new_tree() {
             .collect();
         fs::write(&overlay, kept).unwrap();
     }
-    let fresh = tempfile::tempdir().unwrap();
+    let fresh = crate::support::tempdir();
     let out = fresh.path().join("rendered");
     assert_eq!(
         gitopsc(&["render", "--out", out.to_str().unwrap()], project).code,
@@ -62,7 +62,7 @@ fn a_render_killed_at_any_moment_leaves_the_old_or_the_new_tree() {
 
     let mut saw_old = 0;
     for step in 1..=12u32 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gitopsc"))
+        let mut child = crate::support::hermetic(&mut Command::new(env!("CARGO_BIN_EXE_gitopsc")))
             .arg("render")
             .current_dir(project)
             .stdout(Stdio::null())
@@ -109,7 +109,7 @@ fn mount_namespace() -> &'static [&'static str] {
     CHOICES
         .into_iter()
         .find(|args| {
-            Command::new("unshare")
+            crate::support::hermetic(&mut Command::new("unshare"))
                 .args(*args)
                 .args(["sh", "-c", "mount -t tmpfs tmpfs /tmp"])
                 .status()
@@ -122,7 +122,7 @@ fn mount_namespace() -> &'static [&'static str] {
 /// atomic swap cannot replace it: the error says so and what to do instead.
 #[test]
 fn a_rendered_mount_point_is_refused_with_advice_and_left_as_it_was() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir();
     let project = dir.path().join("project");
     assert_eq!(
         gitopsc(
@@ -143,7 +143,7 @@ fn a_rendered_mount_point_is_refused_with_advice_and_left_as_it_was() {
         store.display(),
         env!("CARGO_BIN_EXE_gitopsc")
     );
-    let out = Command::new("unshare")
+    let out = crate::support::hermetic(&mut Command::new("unshare"))
         .args(mount_namespace())
         .args(["sh", "-c", &script])
         .current_dir(&project)

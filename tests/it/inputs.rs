@@ -22,7 +22,7 @@ apps:
 /// both spellings, so `overlays/prod.yml` is an overlay like `prod.yaml`.
 #[test]
 fn an_overlay_spelled_yml_applies() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir();
     write_case(PROJECT, dir.path());
     fs::create_dir_all(dir.path().join("overlays")).unwrap();
     fs::write(
@@ -61,7 +61,7 @@ apps:
 /// file. It is refused, unread into the output, unless the blueprint allows it.
 #[test]
 fn hard_linked_inputs_are_refused_unless_the_blueprint_allows_them() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir();
     let project = dir.path().join("project");
     write_case(WITH_CONFIG, &project);
     let outside = dir.path().join("etc-shadow");

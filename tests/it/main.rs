@@ -8,6 +8,7 @@ mod determinism;
 mod errors;
 mod examples;
 mod hostile;
+mod hygiene;
 mod inputs;
 mod mutations;
 mod precommit;

@@ -19,7 +19,7 @@ struct Setup {
 
 impl Setup {
     fn new() -> Setup {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::support::tempdir();
         let project = dir.path().join("project");
         fs::create_dir_all(&project).unwrap();
         let run = gitopsc_env(&["init", "--name", "shop", "."], &project, &[]);
@@ -364,7 +364,7 @@ fn eight_racing_publishers_all_land_on_a_linear_history() {
         .enumerate()
         .map(|(i, sha)| {
             let cache = s.dir.path().join(format!("cache-{i}"));
-            Command::new(env!("CARGO_BIN_EXE_gitopsc"))
+            crate::support::hermetic(&mut Command::new(env!("CARGO_BIN_EXE_gitopsc")))
                 .args([
                     "publish",
                     "--repo",
@@ -431,7 +431,7 @@ fn a_killed_publisher_leaves_the_target_consistent() {
             "more",
         );
         let cache = s.dir.path().join("cache");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gitopsc"))
+        let mut child = crate::support::hermetic(&mut Command::new(env!("CARGO_BIN_EXE_gitopsc")))
             .args([
                 "publish",
                 "--repo",
@@ -450,7 +450,7 @@ fn a_killed_publisher_leaves_the_target_consistent() {
         let _ = child.kill();
         let _ = child.wait();
         fsck(&s.remote());
-        let tip = Command::new("git")
+        let tip = crate::support::hermetic(&mut Command::new("git"))
             .args(["rev-parse", "--verify", "-q", "main"])
             .current_dir(s.remote())
             .output()
