@@ -97,6 +97,18 @@ impl Origin {
         }
     }
 
+    /// Cuts the line at the column and shows the rest masked, so a framed
+    /// credential error says where the value is, never what it is.
+    pub fn mask_from_column(&mut self) {
+        let column = self.column.max(1) as usize - 1;
+        let prefix: String = self.line_text.chars().take(column).collect();
+        let rest: String = self.line_text.chars().skip(column).collect();
+        let value = rest.trim().trim_start_matches(['"', '\'', '|', '>']);
+        let masked = crate::credential::mask(value.trim_start());
+        self.width = masked.chars().count() as u32;
+        self.line_text = format!("{prefix}{masked}");
+    }
+
     /// The start of a file, for problems with the file as a whole (empty, too large, binary).
     pub fn file_start(file: &str) -> Origin {
         Origin {
@@ -177,6 +189,14 @@ impl Error {
 
     pub fn with_help(mut self, help: impl Into<String>) -> Error {
         self.0.help = Some(help.into());
+        self
+    }
+
+    /// Masks the value in the framed line (see [`Origin::mask_from_column`]).
+    pub fn masking_secret(mut self) -> Error {
+        if let Some(origin) = &mut self.0.origin {
+            origin.mask_from_column();
+        }
         self
     }
 

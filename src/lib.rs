@@ -9,8 +9,10 @@
 //! 3. [`render::render`]: Kubernetes objects in units -> [`render::EnvManifests`]
 //! 4. [`graph::build`] orders the units; [`target::wire`] adds the Flux or
 //!    Argo CD objects; then overlays' RFC 6902 patches ([`render::patches`])
-//!    and policy checks ([`policy`])
-//! 5. [`tree::layout`]: files and kustomizations -> [`tree::RenderedTree`]
+//!    and the environment's production rules ([`policy`])
+//! 5. [`verify::verify`]: the final objects checked, whatever produced them
+//!    (identity, system namespaces, API-server rules, Pod Security, credentials)
+//! 6. [`tree::layout`]: files and kustomizations -> [`tree::RenderedTree`]
 //!
 //! `render`, `check`, `diff` and `publish` (in [`commands`]) all consume that
 //! one tree. Only [`workspace`] and [`git`] touch the outside world.
@@ -20,6 +22,7 @@ pub mod changes;
 pub mod cli;
 pub mod commands;
 pub mod complete;
+pub mod credential;
 pub mod error;
 pub mod git;
 pub mod graph;
@@ -33,6 +36,7 @@ pub mod suggest;
 pub mod target;
 pub mod template;
 pub mod tree;
+pub mod verify;
 pub mod workspace;
 pub mod yaml;
 
@@ -154,10 +158,13 @@ fn compile_env_stages(project: &Project, name: &str) -> Result<EnvTree> {
     render::patches::apply(&env, &mut manifests, &policy::patch_rule())?;
     manifests.sort();
     policy::check(&env, &manifests)?;
+    let notices = verify::verify(&env, &manifests)?;
     let destination = env.blueprint.gitops.as_ref().map(|g| tree::Destination {
         repo: g.repo.clone(),
         branch: g.branch.clone(),
         path: g.path.trim_matches('/').to_string(),
     });
-    Ok(tree::layout(manifests, &env.blueprint.layers, destination))
+    let mut tree = tree::layout(manifests, &env.blueprint.layers, destination);
+    tree.notices = notices;
+    Ok(tree)
 }

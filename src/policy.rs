@@ -65,7 +65,11 @@ pub fn workload_annotations(
             skip += 1;
             out.insert(format!("checkov.io/skip{skip}"), format!("{rule}={reason}"));
         } else {
-            out.insert(format!("gitopsc.io/waiver.{rule}"), reason.to_string());
+            // `credential:<key>` becomes `waiver.credential.<key>`: `:` is not allowed in annotation keys.
+            out.insert(
+                format!("gitopsc.io/waiver.{}", rule.replace(':', ".")),
+                reason.to_string(),
+            );
         }
     }
     out
@@ -81,21 +85,6 @@ pub fn check(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<()> {
             &app.waivers,
         )?;
         check_app(env, name, app)?;
-    }
-    for object in manifests.objects() {
-        let id = object.id();
-        if id.kind == "Secret"
-            && (object.value.get("data").is_some() || object.value.get("stringData").is_some())
-        {
-            return Err(env
-                .locator
-                .error(
-                    ErrorKind::Secret,
-                    "",
-                    format!("{} would carry literal secret data", id.display()),
-                )
-                .with_help("secret values never go into Git: reference them from a secret store"));
-        }
     }
     for unit in manifests.units.values() {
         let UnitKind::Component(kind) = unit.kind else {
@@ -130,7 +119,10 @@ fn check_waiver_list(
 ) -> Result<()> {
     for (rule, reason) in waivers {
         let p = push(at, rule);
-        if !RULES.contains(&rule.as_str()) && !is_scanner_check(rule) {
+        let credential_key = rule
+            .strip_prefix(crate::credential::WAIVER_PREFIX)
+            .is_some_and(|k| !k.is_empty());
+        if !RULES.contains(&rule.as_str()) && !is_scanner_check(rule) && !credential_key {
             return Err(env
                 .locator
                 .error(
@@ -140,7 +132,7 @@ fn check_waiver_list(
                 )
                 .with_help(crate::suggest::help_for(
                     rule,
-                    "rules (or a checkov ID like `CKV_K8S_43`)",
+                    "rules (or a checkov ID like `CKV_K8S_43`, or `credential:<key>`)",
                     RULES,
                 )));
         }

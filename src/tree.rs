@@ -27,6 +27,8 @@ pub struct EnvTree {
     pub files: BTreeMap<String, String>,
     /// Where the engine expects this tree (the environment's resolved `gitops`).
     pub destination: Option<Destination>,
+    /// What the user should know about this environment that is not an error.
+    pub notices: Vec<String>,
 }
 
 /// The GitOps repository, branch and directory an environment publishes to.
@@ -260,6 +262,7 @@ pub fn layout(
         env: env.clone(),
         files,
         destination,
+        notices: Vec::new(),
     }
 }
 

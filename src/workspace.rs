@@ -48,24 +48,58 @@ pub fn read_sources(root: &Path) -> Result<Sources> {
             let rel = relative(root, entry.path());
             let file = if file_type.is_symlink() {
                 SourceFile::Symlink
-            } else {
-                let metadata = entry.metadata().map_err(|e| walk_error(&base, e))?;
-                let links = std::os::unix::fs::MetadataExt::nlink(&metadata);
+            } else if file_type.is_file() {
+                let (file, links) = read_input(entry.path())?;
                 if links > 1 {
                     sources.mark_hard_linked(rel.clone(), links);
                 }
-                let len = metadata.len();
-                if len > MAX_FILE_BYTES as u64 {
-                    SourceFile::TooLarge(len)
-                } else {
-                    let bytes = fs::read(entry.path()).map_err(|e| Error::io(entry.path(), &e))?;
-                    SourceFile::Regular(Arc::from(bytes))
-                }
+                file
+            } else {
+                return Err(not_a_regular_file(entry.path()));
             };
             sources.insert(rel, file);
         }
     }
     Ok(sources)
+}
+
+/// Reads one input without ever blocking or reading without bound: opened
+/// non-blocking and without following links, judged by `fstat` on the open
+/// file (so a file swapped for a FIFO or device after the walk is still
+/// refused), and read at most one byte past the size limit. Also returns the
+/// file's hard link count, from the same `fstat`.
+fn read_input(path: &Path) -> Result<(SourceFile, u64)> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| Error::io(path, &e))?;
+    let meta = file.metadata().map_err(|e| Error::io(path, &e))?;
+    if !meta.file_type().is_file() {
+        return Err(not_a_regular_file(path));
+    }
+    let links = std::os::unix::fs::MetadataExt::nlink(&meta);
+    if meta.len() > MAX_FILE_BYTES as u64 {
+        return Ok((SourceFile::TooLarge(meta.len()), links));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, &e))?;
+    if bytes.len() > MAX_FILE_BYTES {
+        return Ok((SourceFile::TooLarge(bytes.len() as u64), links));
+    }
+    Ok((SourceFile::Regular(Arc::from(bytes)), links))
+}
+
+fn not_a_regular_file(path: &Path) -> Error {
+    Error::io(
+        path,
+        &std::io::Error::other("not a regular file (a FIFO, device or socket)"),
+    )
+    .with_help("inputs under blueprints/ and overlays/ are read only from regular files: move it out of the project")
 }
 
 /// A failed directory walk under `dir`, as an I/O error naming the path.
@@ -139,6 +173,8 @@ pub fn write_rendered(
     replace_all: bool,
 ) -> Result<WriteReport> {
     let rendered = &normalize(rendered);
+    refuse_links(rendered)?;
+    let _lock = WriterLock::acquire(rendered)?;
     recover_interrupted(rendered)?;
     let previous = read_index(rendered);
     let index = tree.index(previous.as_ref(), replace_all);
@@ -185,6 +221,54 @@ pub fn write_rendered(
         let _ = fs::remove_dir_all(&staging);
     }
     result.map(|()| report)
+}
+
+/// gitopsc never writes through a symbolic link: not at `rendered` itself,
+/// and (checked while staging) not at any directory an output file goes into.
+fn refuse_links(rendered: &Path) -> Result<()> {
+    let is_link = fs::symlink_metadata(rendered).is_ok_and(|m| m.file_type().is_symlink());
+    if is_link {
+        return Err(link_in_the_way(rendered));
+    }
+    Ok(())
+}
+
+fn link_in_the_way(path: &Path) -> Error {
+    Error::io(
+        path,
+        &std::io::Error::other("is a symbolic link, and gitopsc never writes through links"),
+    )
+    .with_help("remove the link (or render with `--out` to a real directory); the link's target is left untouched")
+}
+
+/// One writer at a time per output tree: an advisory `flock` on the
+/// directory that holds it, released when the guard drops (or the process
+/// dies). A second render waits, and says so, instead of interleaving its
+/// swap with the first and losing one of the two updates.
+pub struct WriterLock {
+    _dir: fs::File,
+}
+
+impl WriterLock {
+    pub fn acquire(output: &Path) -> Result<WriterLock> {
+        let parent = parent_dir(output);
+        fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, &e))?;
+        let dir = fs::File::open(&parent).map_err(|e| Error::io(&parent, &e))?;
+        use std::os::fd::AsRawFd;
+        let fd = dir.as_raw_fd();
+        // SAFETY: `fd` is an open descriptor owned by `dir` for this whole call.
+        if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            eprintln!(
+                "waiting for another gitopsc to finish writing `{}`",
+                output.display()
+            );
+            // SAFETY: as above.
+            if unsafe { libc::flock(fd, libc::LOCK_EX) } != 0 {
+                return Err(Error::io(&parent, &std::io::Error::last_os_error()));
+            }
+        }
+        Ok(WriterLock { _dir: dir })
+    }
 }
 
 /// `path` without `.` components and trailing separators, so it has a file name to swap.
@@ -242,16 +326,33 @@ fn build_staging(
         .values()
         .flat_map(|e| e.files.keys().map(String::as_str))
         .collect();
+    // Every directory an output file goes into: a link there would be written through.
+    let output_dirs: BTreeSet<&str> = replaced
+        .iter()
+        .flat_map(|path| {
+            path.match_indices('/')
+                .map(move |(i, _)| &path[..i])
+                .chain(std::iter::once(*path))
+        })
+        .collect();
+    let mut old_dirs = Vec::new();
     if rendered.is_dir() {
         for entry in WalkDir::new(rendered)
             .follow_links(false)
             .sort_by_file_name()
         {
             let entry = entry.map_err(|e| walk_error(rendered, e))?;
-            if entry.depth() == 0 || entry.file_type().is_dir() {
+            if entry.depth() == 0 {
                 continue;
             }
             let rel = relative(rendered, entry.path());
+            if entry.file_type().is_dir() {
+                old_dirs.push((rel, entry.path().to_path_buf()));
+                continue;
+            }
+            if entry.file_type().is_symlink() && output_dirs.contains(rel.as_str()) {
+                return Err(link_in_the_way(entry.path()));
+            }
             if rel == INDEX_FILE || dropped.contains(&rel) || replaced.contains(rel.as_str()) {
                 continue;
             }
@@ -262,6 +363,7 @@ fn build_staging(
                 std::os::unix::fs::symlink(&link, &target).map_err(|e| Error::io(&target, &e))?;
             } else if fs::hard_link(entry.path(), &target).is_err() {
                 fs::copy(entry.path(), &target).map_err(|e| Error::io(entry.path(), &e))?;
+                keep_mode_and_owner(entry.path(), &target)?;
             }
         }
     }
@@ -288,8 +390,25 @@ fn build_staging(
         })
         .collect();
     written.into_iter().collect::<Result<Vec<()>>>()?;
+    // Directories that still hold something keep the mode and owner they had.
+    for (rel, old) in old_dirs {
+        let target = staging.join(rel);
+        if target.is_dir() {
+            keep_mode_and_owner(&old, &target)?;
+        }
+    }
     let index_path = staging.join(INDEX_FILE);
     fs::write(&index_path, index_text).map_err(|e| Error::io(&index_path, &e))
+}
+
+/// A carried-over user file or directory keeps its permissions and owner.
+fn keep_mode_and_owner(from: &Path, to: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::symlink_metadata(from).map_err(|e| Error::io(from, &e))?;
+    fs::set_permissions(to, meta.permissions()).map_err(|e| Error::io(to, &e))?;
+    // Changing the owner needs privileges; without them the files stay the user's own.
+    let _ = std::os::unix::fs::lchown(to, Some(meta.uid()), Some(meta.gid()));
+    Ok(())
 }
 
 fn ensure_parent(path: &Path) -> Result<()> {
@@ -400,6 +519,71 @@ pub fn recover_interrupted(rendered: &Path) -> Result<()> {
 }
 
 /// Resolves `--root` (default: the current directory) to an existing directory.
+/// An output directory given with `--out` must be a directory (or not exist
+/// yet) and must not be the project, an ancestor of it, or its inputs:
+/// rendering swaps the whole directory, which would replace them.
+pub fn check_output_dir(root: &Path, out: &Path) -> Result<()> {
+    let usage = |message: String| {
+        Error::plain(ErrorKind::Usage, message)
+            .with_help("choose an empty directory, or one gitopsc rendered before")
+    };
+    if let Ok(meta) = fs::symlink_metadata(out)
+        && !meta.is_dir()
+    {
+        return Err(if meta.file_type().is_symlink() {
+            link_in_the_way(out)
+        } else {
+            usage(format!(
+                "`--out {}` is an existing file, not a directory",
+                out.display()
+            ))
+        });
+    }
+    let out_abs = absolute_best_effort(out);
+    let root_abs = absolute_best_effort(root);
+    if root_abs.starts_with(&out_abs) {
+        return Err(usage(format!(
+            "`--out {}` is the project directory or one of its parents",
+            out.display()
+        )));
+    }
+    for input in [BLUEPRINTS_DIR, OVERLAYS_DIR] {
+        if out_abs.starts_with(root_abs.join(input)) {
+            return Err(usage(format!(
+                "`--out {}` is inside the project's `{input}/`",
+                out.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `path` made absolute, with links resolved as far as it exists.
+fn absolute_best_effort(path: &Path) -> PathBuf {
+    let path = normalize(path);
+    let path = if path.is_absolute() {
+        path
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let mut existing = path.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => break,
+        }
+    }
+    let mut out = fs::canonicalize(existing).unwrap_or_else(|_| existing.to_path_buf());
+    for name in rest.into_iter().rev() {
+        out.push(name);
+    }
+    out
+}
+
 pub fn project_root(root: Option<&Path>) -> Result<PathBuf> {
     let root = root
         .map(Path::to_path_buf)
@@ -428,6 +612,7 @@ mod tests {
                     env,
                     files: BTreeMap::new(),
                     destination: None,
+                    notices: Vec::new(),
                 })
                 .files
                 .insert(path.to_string(), text.to_string());

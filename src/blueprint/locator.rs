@@ -18,6 +18,11 @@ impl Locator {
         Locator { docs }
     }
 
+    /// True when some file writes `pointer`.
+    pub fn has(&self, pointer: &str) -> bool {
+        self.docs.iter().any(|d| d.has(pointer))
+    }
+
     /// Where the value at `pointer` was set (or its nearest located ancestor).
     pub fn value(&self, pointer: &str) -> Origin {
         self.find(pointer, false)

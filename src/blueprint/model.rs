@@ -79,6 +79,32 @@ pub struct System {
     /// The namespace for the `single` strategy; defaults to the system name.
     #[serde(default)]
     pub namespace: Option<String>,
+    /// Namespaces the cluster or another team owns, beside `kube-system`,
+    /// `kube-public`, `kube-node-lease`, `default` and the engine's own:
+    /// gitopsc places components there but never renders the Namespace, its
+    /// Pod Security labels, quota, limits or namespace-wide network policy.
+    #[serde(default)]
+    pub system_namespaces: Vec<String>,
+}
+
+/// Namespaces no blueprint owns, whatever it says.
+pub const KUBERNETES_NAMESPACES: [&str; 4] =
+    ["kube-system", "kube-public", "kube-node-lease", "default"];
+
+impl Blueprint {
+    /// Every namespace gitopsc must not own: Kubernetes' own, the engine's and
+    /// those the blueprint lists.
+    pub fn system_namespaces(&self) -> std::collections::BTreeSet<String> {
+        let mut out: std::collections::BTreeSet<String> = KUBERNETES_NAMESPACES
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        if let Some(gitops) = &self.gitops {
+            out.insert(gitops.engine_namespace());
+        }
+        out.extend(self.system.system_namespaces.iter().cloned());
+        out
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -135,7 +161,24 @@ pub enum Engine {
     Argocd,
 }
 
+impl GitOps {
+    /// Namespace of the engine's own objects.
+    pub fn engine_namespace(&self) -> String {
+        self.namespace
+            .clone()
+            .unwrap_or_else(|| self.engine.default_namespace().to_string())
+    }
+}
+
 impl Engine {
+    /// Where the engine is installed unless `gitops.namespace` says otherwise.
+    pub fn default_namespace(self) -> &'static str {
+        match self {
+            Engine::Flux => "flux-system",
+            Engine::Argocd => "argocd",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Engine::Flux => "flux",

@@ -497,12 +497,14 @@ fn check_app(c: &Check, bp: &Blueprint, name: &str, app: &App, sources: &Sources
             ));
         }
         let parsed = SecretRef::parse(reference).ok_or_else(|| {
+            // It may be the credential itself, pasted where its reference belongs.
             c.fail(
                 ErrorKind::InvalidValue,
                 &p,
-                format!("`{reference}` is not a secret reference"),
+                format!("`{key}` is given `{}`, which is not a secret reference", crate::credential::mask(reference)),
                 "write `<store>:<remote key>` or `<store>:<remote key>#<property>`, e.g. `vault:apps/api#db_password`",
             )
+            .masking_secret()
         })?;
         if !bp.secret_stores.contains_key(parsed.store) {
             return Err(c.fail(

@@ -58,3 +58,12 @@ fn completions(shell: clap_complete::Shell) -> Result<u8> {
         .map_err(|e| Error::io(std::path::Path::new("<stdout>"), &e))?;
     Ok(EXIT_OK)
 }
+
+/// Notices of the compiled environments, one line each on stderr.
+pub fn print_notices(tree: &crate::tree::RenderedTree) {
+    for env in tree.envs.values() {
+        for notice in &env.notices {
+            eprintln!("note: {}: {notice}", env.env);
+        }
+    }
+}

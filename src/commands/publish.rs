@@ -114,7 +114,8 @@ pub fn run(args: &PublishArgs) -> Result<u8> {
         match git_publish::publish(&request)? {
             Outcome::Unchanged { branch } => {
                 println!(
-                    "nothing to publish: `{branch}` of {repo} already holds the render of {}",
+                    "nothing to publish: `{branch}` of {} already holds the render of {}",
+                    git_publish::redact_url(&repo),
                     short(&source.sha)
                 );
             }
@@ -129,8 +130,9 @@ pub fn run(args: &PublishArgs) -> Result<u8> {
                     String::new()
                 };
                 println!(
-                    "published {} to `{branch}` of {repo} as {}{retried}",
+                    "published {} to `{branch}` of {} as {}{retried}",
                     env_names.join(", "),
+                    git_publish::redact_url(&repo),
                     short(&commit)
                 );
             }

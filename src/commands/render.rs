@@ -11,9 +11,13 @@ use crate::{EnvSelection, compile};
 
 pub fn run(args: &ProjectArgs, out: Option<&Path>) -> Result<u8> {
     let root = workspace::project_root(args.root.as_deref())?;
+    if let Some(out) = out {
+        workspace::check_output_dir(&root, out)?;
+    }
     let sources = Arc::new(workspace::read_sources(&root)?);
     let selection = EnvSelection::from_flags(&args.envs);
     let tree = compile(sources, &selection)?;
+    super::print_notices(&tree);
     let rendered = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| root.join(RENDERED_DIR));

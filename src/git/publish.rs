@@ -97,6 +97,9 @@ pub fn publish(request: &Request) -> Result<Outcome> {
 }
 
 fn publish_to_url(request: &Request, url: &str) -> Result<Outcome> {
+    // Credentials in the URL authenticate the push; the cache keeps the URL without them.
+    let (url, userinfo) = split_credentials(url);
+    let url = url.as_str();
     let dir = request.cache.join(format!(
         "{}.git",
         crate::sources::sha256_hex(url.as_bytes())
@@ -106,6 +109,7 @@ fn publish_to_url(request: &Request, url: &str) -> Result<Outcome> {
     fs::create_dir_all(&request.cache).map_err(|e| Error::io(&request.cache, &e))?;
     let _lock = CacheLock::acquire(&dir.with_extension("lock"))?;
     let repo = open_cache(&dir, url)?;
+    let _credentials = UrlCredentials::set(userinfo);
     let tracking = format!("refs/remotes/origin/{}", request.branch);
     for attempt in 1..=request.retries + 1 {
         fetch(&repo, &request.branch)?;
@@ -146,6 +150,7 @@ fn publish_to_local(request: &Request, path: &Path) -> Result<Outcome> {
         )
     })?;
     refuse_busy(&repo)?;
+    refuse_links_in_worktree(&repo, &request.owned)?;
     let branch_ref = format!("refs/heads/{}", request.branch);
     let origin_ref = format!("refs/remotes/origin/{}", request.branch);
     for attempt in 1..=request.retries + 1 {
@@ -249,6 +254,109 @@ fn backoff(attempt: u32) {
         .unwrap_or(0)
         % base;
     std::thread::sleep(Duration::from_millis(base + jitter));
+}
+
+/// `https://user:token@host/x` as `https://host/x` and `(user, token)`.
+pub fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return (url.to_string(), None);
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return (url.to_string(), None);
+    };
+    let userinfo = &rest[..at];
+    let Some((user, secret)) = userinfo.split_once(':') else {
+        // `ssh://git@host`: a user name only, nothing secret.
+        return (url.to_string(), None);
+    };
+    let clean = format!("{}{}@{}", &url[..scheme_end], user, &rest[at + 1..]);
+    let clean = if user.is_empty() {
+        format!("{}{}", &url[..scheme_end], &rest[at + 1..])
+    } else {
+        clean
+    };
+    (clean, Some((user.to_string(), secret.to_string())))
+}
+
+/// A URL fit for messages: any password or token in it replaced by `*****`.
+pub fn redact_url(url: &str) -> String {
+    match split_credentials(url) {
+        (clean, Some(_)) => match clean.find("://") {
+            Some(i)
+                if clean[i + 3..]
+                    .split('/')
+                    .next()
+                    .is_some_and(|a| a.contains('@')) =>
+            {
+                clean.replacen('@', ":*****@", 1)
+            }
+            Some(i) => format!("{}*****@{}", &clean[..i + 3], &clean[i + 3..]),
+            None => clean,
+        },
+        (clean, None) => clean,
+    }
+}
+
+thread_local! {
+    /// Credentials taken from the target URL, for this thread's pushes and fetches only.
+    static URL_CREDENTIALS: std::cell::RefCell<Option<(String, String)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Holds the URL's credentials while a publish runs; clears them when dropped.
+struct UrlCredentials;
+
+impl UrlCredentials {
+    fn set(userinfo: Option<(String, String)>) -> UrlCredentials {
+        URL_CREDENTIALS.with(|c| *c.borrow_mut() = userinfo);
+        UrlCredentials
+    }
+}
+
+impl Drop for UrlCredentials {
+    fn drop(&mut self) {
+        URL_CREDENTIALS.with(|c| *c.borrow_mut() = None);
+    }
+}
+
+/// A work tree whose owned directories (or their parents) are links would
+/// have the checkout write through them: refused before anything moves.
+fn refuse_links_in_worktree(repo: &Repository, owned: &[String]) -> Result<()> {
+    let Some(workdir) = repo.workdir() else {
+        return Ok(());
+    };
+    for dir in owned {
+        let mut at = workdir.to_path_buf();
+        for part in dir.split('/').filter(|p| !p.is_empty()) {
+            at.push(part);
+            if fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(Error::io(
+                    &at,
+                    &std::io::Error::other(
+                        "is a symbolic link, and gitopsc never writes through links",
+                    ),
+                )
+                .with_help("replace the link with a real directory in the target repository"));
+            }
+        }
+        if at.is_dir() {
+            for entry in walkdir::WalkDir::new(&at).follow_links(false) {
+                let entry =
+                    entry.map_err(|e| Error::io(&at, &std::io::Error::other(e.to_string())))?;
+                if entry.file_type().is_symlink() {
+                    return Err(Error::io(
+                        entry.path(),
+                        &std::io::Error::other(
+                            "is a symbolic link inside a directory gitopsc owns",
+                        ),
+                    )
+                    .with_help("gitopsc replaces owned directories whole; remove the link"));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a local target with uncommitted changes or an operation in progress.
@@ -464,7 +572,15 @@ fn push_ref(
     }
     match (result, rejection) {
         (Ok(()), None) => Ok(()),
-        (Ok(()), Some(message)) => Err(PushError::Retry(message)),
+        (Ok(()), Some(message)) if branch_moved(&message) => Err(PushError::Retry(message)),
+        // A hook, a protected branch or missing permissions: trying again changes nothing.
+        (Ok(()), Some(message)) => Err(PushError::Fatal(
+            Error::plain(
+                ErrorKind::Git,
+                format!("the remote rejected the push to `{destination}`: {message}"),
+            )
+            .with_help("the remote's hooks or permissions refuse this push; ask its owner, or publish elsewhere"),
+        )),
         (Err(e), _) if is_retryable(&e) => Err(PushError::Retry(e.message().to_string())),
         (Err(e), _) => Err(PushError::Fatal(git_error("push failed", &e))),
     }
@@ -560,6 +676,21 @@ fn unique_suffix() -> String {
     format!("{}-{nanos}", std::process::id())
 }
 
+/// A per-ref rejection that means "someone pushed first", the one case a retry mends.
+fn branch_moved(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "fast-forward",
+        "fastforward",
+        "fetch first",
+        "stale info",
+        "lock",
+        "non-fast",
+    ]
+    .iter()
+    .any(|w| m.contains(w))
+}
+
 fn is_retryable(e: &git2::Error) -> bool {
     matches!(
         e.code(),
@@ -616,11 +747,16 @@ fn callbacks<'a>() -> RemoteCallbacks<'a> {
         let user = username.unwrap_or("git");
         if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) && !tried.contains(CredentialType::USER_PASS_PLAINTEXT) {
             tried |= CredentialType::USER_PASS_PLAINTEXT;
-            if let Ok(token) = std::env::var(super::target::TOKEN_VAR) {
-                // A redirect or a local target's `origin` may still be plain HTTP.
-                if super::target::is_plain_http(_url) {
-                    return Err(git2::Error::from_str("refusing to send GITOPSC_GIT_TOKEN over plain HTTP; use https://"));
-                }
+            let url_credentials = URL_CREDENTIALS.with(|c| c.borrow().clone());
+            let token = std::env::var(super::target::TOKEN_VAR).ok();
+            // A redirect or a local target's `origin` may still be plain HTTP.
+            if (url_credentials.is_some() || token.is_some()) && super::target::is_plain_http(_url) {
+                return Err(git2::Error::from_str("refusing to send credentials over plain HTTP; use https://"));
+            }
+            if let Some((name, token)) = url_credentials {
+                return git2::Cred::userpass_plaintext(&name, &token);
+            }
+            if let Some(token) = token {
                 let name = std::env::var("GITOPSC_GIT_USER").unwrap_or_else(|_| "x-access-token".into());
                 return git2::Cred::userpass_plaintext(&name, &token);
             }

@@ -77,18 +77,31 @@ pub fn check_not_source(checkout: &Checkout, target: &Target, branches: &[String
     ))
 }
 
-/// Refuses a token over `http://`: it would cross the network in clear text.
+/// Refuses credentials (the token, or a `user:password@` in the URL) over
+/// `http://`: they would cross the network in clear text.
 pub fn check_transport(target: &Target, token_set: bool) -> Result<()> {
     match target {
-        Target::Url(url) if token_set && is_plain_http(url) => Err(Error::plain(
-            ErrorKind::Usage,
-            format!("refusing to send {TOKEN_VAR} over plain HTTP"),
-        )
-        .with_help(
-            "use the repository's https:// URL, or unset the token for an anonymous remote",
-        )),
+        Target::Url(url) if is_plain_http(url) && (token_set || has_userinfo(url)) => {
+            let what = if token_set {
+                TOKEN_VAR
+            } else {
+                "the URL's credentials"
+            };
+            Err(Error::plain(
+                ErrorKind::Usage,
+                format!("refusing to send {what} over plain HTTP"),
+            )
+            .with_help("use the repository's https:// URL, or drop the credentials for an anonymous remote"))
+        }
         _ => Ok(()),
     }
+}
+
+/// True when the URL's authority carries `user[:password]@`.
+fn has_userinfo(url: &str) -> bool {
+    url.split_once("://")
+        .map(|(_, rest)| rest.split('/').next().unwrap_or(""))
+        .is_some_and(|authority| authority.contains('@'))
 }
 
 /// True for an `http://` URL (any case), where credentials travel unencrypted.
@@ -217,5 +230,13 @@ mod tests {
         assert!(is_plain_http("HTTP://git.example.com/r.git"));
         assert!(!is_plain_http("https://git.example.com/r.git"));
         assert!(!is_plain_http("ssh://git@example.com/r.git"));
+        assert!(has_userinfo("http://ci:t0ken@git.example.com/r.git"));
+        assert!(!has_userinfo("http://git.example.com/a@b.git"));
+        let anonymous = Target::Url("http://git.example.com/r.git".into());
+        assert!(check_transport(&anonymous, false).is_ok());
+        assert!(check_transport(&anonymous, true).is_err());
+        let with_user = Target::Url("http://ci:t0ken@git.example.com/r.git".into());
+        let err = check_transport(&with_user, false).unwrap_err();
+        assert!(!err.message.contains("t0ken"), "{}", err.message);
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::labels;
-use super::object::Object;
+use super::object::{Object, TemplateSource};
 use crate::blueprint::model::ManifestSet;
 use crate::error::{Error, ErrorKind, Origin, Result};
 use crate::resolve::ResolvedEnv;
@@ -75,14 +75,22 @@ pub fn render_manifests(env: &ResolvedEnv, name: &str, set: &ManifestSet) -> Res
             Error::at(ErrorKind::Template, Origin::in_text(&file, &text, line, 1, 1), format!("template does not render: {}", e.message))
                 .with_help("templates see `env`, `system`, `component` (name, namespace, layer, labels) and `values`")
         })?;
-        for value in yaml::parse_documents(&file, &rendered)? {
-            objects.push(Object::new(complete(
+        for (i, value) in yaml::parse_documents(&file, &rendered)?
+            .into_iter()
+            .enumerate()
+        {
+            let mut object = Object::new(complete(
                 &file,
                 &text,
                 value,
                 &component.namespace,
                 &common,
-            )?));
+            )?);
+            object.template = Some(TemplateSource {
+                file: file.clone(),
+                document: i + 1,
+            });
+            objects.push(object);
         }
     }
     Ok(objects)

@@ -25,10 +25,15 @@ pub struct NamespacePlan<'a> {
     pub labels: BTreeMap<String, String>,
 }
 
-/// Every namespace some component lives in, with its effective settings.
+/// Every namespace some component lives in, with its effective settings;
+/// system namespaces are never planned: the cluster owns them.
 pub fn plans(env: &ResolvedEnv) -> Vec<NamespacePlan<'_>> {
+    let system = env.blueprint.system_namespaces();
     let mut names: BTreeMap<&str, bool> = BTreeMap::new();
     for c in env.components.values() {
+        if system.contains(&c.namespace) {
+            continue;
+        }
         let has_chart = names.entry(c.namespace.as_str()).or_insert(false);
         *has_chart |= c.kind == ComponentKind::Chart;
     }

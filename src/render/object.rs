@@ -4,6 +4,8 @@ use std::cmp::Ordering;
 
 use serde_json::Value;
 
+use crate::error::Origin;
+
 /// Kinds in the order a cluster needs them: namespaces and policy first,
 /// identity and config before the workloads that use them, routing last.
 const KIND_ORDER: &[&str] = &[
@@ -96,27 +98,74 @@ impl PartialOrd for ObjectId {
     }
 }
 
-/// One rendered object, with its identity worked out once.
+/// One rendered object, with its identity worked out once and what the final
+/// checks need to say where it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Object {
     /// The object itself; after changing it, call [`Object::refresh`].
     pub value: Value,
     id: ObjectId,
+    /// The identity it was rendered with; patches may not change it.
+    rendered_id: ObjectId,
+    /// The template file and document that produced it, for objects from templates.
+    pub template: Option<TemplateSource>,
+    /// The fields overlay patches wrote, newest last, with where each was written.
+    pub patched: Vec<PatchedField>,
+}
+
+/// A manifest template's file and the 1-based document within its output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateSource {
+    pub file: String,
+    pub document: usize,
+}
+
+/// A JSON pointer into an object that an RFC 6902 operation wrote or removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchedField {
+    pub path: String,
+    pub origin: Origin,
 }
 
 impl Object {
     pub fn new(value: Value) -> Object {
         let id = ObjectId::of(&value);
-        Object { value, id }
+        Object {
+            value,
+            rendered_id: id.clone(),
+            id,
+            template: None,
+            patched: Vec::new(),
+        }
     }
 
     pub fn id(&self) -> &ObjectId {
         &self.id
     }
 
+    /// Who the object was before any patch.
+    pub fn rendered_id(&self) -> &ObjectId {
+        &self.rendered_id
+    }
+
     /// Re-reads the identity after `value` was changed (by an RFC 6902 patch).
     pub fn refresh(&mut self) {
         self.id = ObjectId::of(&self.value);
+    }
+
+    /// The newest patch that wrote `path`, one of its parents or one of its children.
+    pub fn patch_of(&self, path: &str) -> Option<&Origin> {
+        let related = |written: &str| {
+            written == path
+                || path.starts_with(&format!("{written}/"))
+                || written.starts_with(&format!("{path}/"))
+                || written.is_empty()
+        };
+        self.patched
+            .iter()
+            .rev()
+            .find(|p| related(&p.path))
+            .map(|p| &p.origin)
     }
 }
 

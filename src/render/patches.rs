@@ -7,7 +7,10 @@
 
 use serde_json::Value;
 
+use json_patch::PatchOperation;
+
 use super::EnvManifests;
+use super::object::{Object, PatchedField};
 use crate::blueprint::{Locator, ObjectPatch};
 use crate::error::{Error, ErrorKind, Result};
 use crate::resolve::ResolvedEnv;
@@ -25,6 +28,21 @@ pub fn apply(env: &ResolvedEnv, manifests: &mut EnvManifests, rule: &ObjectRule)
         apply_one(patch, manifests, rule)?;
     }
     Ok(())
+}
+
+/// Remembers which fields the patch wrote, so the final checks can name the
+/// operation that produced a value they refuse.
+fn record_writes(patch: &ObjectPatch, locator: &Locator, object: &mut Object) {
+    for (i, op) in patch.operations.iter().enumerate() {
+        if matches!(op, PatchOperation::Test(_)) {
+            continue;
+        }
+        let origin = locator.value(&format!("{}/ops/{i}", patch.pointer));
+        object.patched.push(PatchedField {
+            path: op.path().to_string(),
+            origin,
+        });
+    }
 }
 
 fn apply_one(patch: &ObjectPatch, manifests: &mut EnvManifests, rule: &ObjectRule) -> Result<()> {
@@ -54,21 +72,11 @@ fn apply_one(patch: &ObjectPatch, manifests: &mut EnvManifests, rule: &ObjectRul
                 .with_help("RFC 6902 `add` needs the parent to exist, `replace`, `remove` and `test` need the path itself")
         })?;
         object.refresh();
+        record_writes(patch, &locator, object);
         if let Some(before) = before
             && let Some(problem) = (rule.problem)(&object.value)
         {
             return Err(broken_rule(patch, &locator, &before, rule, &id, &problem));
-        }
-        if object.id().kind == "Secret"
-            && (object.value.get("data").is_some() || object.value.get("stringData").is_some())
-        {
-            return Err(locator
-                .error(
-                    ErrorKind::Secret,
-                    &patch.pointer,
-                    "a patch puts literal data into a Secret",
-                )
-                .with_help("secret values never go into Git: reference them from a secret store"));
         }
     }
     if matched == 0 {

@@ -115,13 +115,7 @@ pub struct Wiring {
 
 /// Namespace of the engine's own objects.
 pub fn engine_namespace(gitops: &GitOps) -> String {
-    gitops
-        .namespace
-        .clone()
-        .unwrap_or_else(|| match gitops.engine {
-            Engine::Flux => "flux-system".to_string(),
-            Engine::Argocd => "argocd".to_string(),
-        })
+    gitops.engine_namespace()
 }
 
 /// `<path>/<env>/<dir>` inside the GitOps repository.

@@ -369,6 +369,38 @@ fn place_of(loc: &Location, width: u32) -> Place {
     }
 }
 
+/// An integer literal the parser could only read as a float: a leading zero
+/// (`0755` is 755 in YAML 1.2 but octal 493 in the YAML 1.1 that Kubernetes
+/// and Helm read) or digits beyond 64 bits. Either would silently change the
+/// number, so it is refused with the two ways to say it.
+fn integer_written_as_float(text: &str, line: u32, column: u32) -> Option<(String, String)> {
+    let source = text.lines().nth(line.saturating_sub(1) as usize)?;
+    let token: String = source
+        .chars()
+        .skip(column.saturating_sub(1) as usize)
+        .take_while(|c| !(c.is_whitespace() || ",]}#".contains(*c)))
+        .collect();
+    let digits = token.trim_start_matches(['-', '+']);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if digits.len() > 1 && digits.starts_with('0') {
+        return Some((
+            format!(
+                "`{token}` has a leading zero: YAML 1.2 reads it as decimal, Kubernetes and Helm (YAML 1.1) as octal"
+            ),
+            format!(
+                "write `0o{}` for octal, the decimal number without the zero, or `\"{token}\"` for text",
+                digits.trim_start_matches('0')
+            ),
+        ));
+    }
+    Some((
+        format!("`{token}` does not fit in 64 bits and would lose digits"),
+        format!("quote it (`\"{token}\"`) if it is an identifier, or use a smaller number"),
+    ))
+}
+
 fn scalar_width(node: &Node) -> u32 {
     match node {
         Node::Str(s) => s.lines().next().unwrap_or("").chars().count() as u32,
@@ -412,10 +444,16 @@ fn convert(
         Node::Bool(b) => Value::Bool(b),
         Node::Int(i) => Value::Number(i.into()),
         Node::UInt(u) => Value::Number(u.into()),
-        Node::Float(f) => Value::Number(
-            Number::from_f64(f)
-                .ok_or_else(|| at("infinite and NaN numbers are not supported".into()))?,
-        ),
+        Node::Float(f) => {
+            if let Some((problem, help)) = integer_written_as_float(text, place.line, place.column)
+            {
+                return Err(at(problem).with_help(help));
+            }
+            Value::Number(
+                Number::from_f64(f)
+                    .ok_or_else(|| at("infinite and NaN numbers are not supported".into()))?,
+            )
+        }
         Node::Str(s) => Value::String(s),
         Node::Seq(items) => {
             let mut out = Vec::with_capacity(items.len());

@@ -55,6 +55,15 @@ fn every_invalid_fixture_is_a_located_error_that_writes_nothing() {
             "{}: rendered/ untouched",
             path.display()
         );
+        // A refused credential is named and located, never shown.
+        if let Some(secret) = case.lines().find_map(|l| l.strip_prefix("# secret: ")) {
+            assert!(
+                !run.stderr.contains(secret.trim()),
+                "{}: the message shows the secret:\n{}",
+                path.display(),
+                run.stderr
+            );
+        }
         insta::assert_snapshot!(filter(&run.stderr, &[dir.path()]));
     });
     let _ = repo_root();

@@ -2,6 +2,7 @@
 //! checked with the git CLI (log, show --stat, fsck --strict).
 
 use std::fs;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -487,6 +488,168 @@ fn a_killed_publisher_leaves_the_target_consistent() {
     fsck(&s.remote());
 }
 
+/// `git daemon` on loopback, serving `base` with pushes enabled, so pushes go
+/// through the real receive-pack and its hooks (file:// pushes do not).
+struct Daemon {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Daemon {
+    fn serve(base: &Path) -> Daemon {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = crate::support::hermetic(&mut Command::new("git"))
+            .args([
+                "daemon",
+                "--reuseaddr",
+                "--export-all",
+                "--enable=receive-pack",
+                "--listen=127.0.0.1",
+            ])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", base.display()))
+            .arg(base)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own process group: `git daemon` runs `git-daemon` as a child,
+            // and the whole group must go when the test ends.
+            .process_group(0)
+            .spawn()
+            .expect("git daemon runs");
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        Daemon { child, port }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // SAFETY: signals the process group this test created for the daemon.
+        unsafe {
+            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+fn contains_anywhere(dir: &Path, needle: &str) -> Option<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .find(|e| {
+            fs::read(e.path())
+                .map(|b| String::from_utf8_lossy(&b).contains(needle))
+                .unwrap_or(false)
+        })
+        .map(|e| e.path().to_path_buf())
+}
+
+#[test]
+fn a_token_in_the_url_is_never_printed_or_stored() {
+    let s = Setup::new();
+    let daemon = Daemon::serve(s.dir.path());
+    let url = format!(
+        "git://ci:s3cr3ttoken42@127.0.0.1:{}/remote.git",
+        daemon.port
+    );
+    let cache = s.dir.path().join("cache");
+    let cache_arg = cache.display().to_string();
+    let run = gitopsc_env(
+        &["publish", "--repo", &url, "--cache", &cache_arg],
+        &s.project(),
+        &AUTHOR,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("ci:*****@127.0.0.1"), "{}", run.stdout);
+    assert!(!run.stdout.contains("s3cr3ttoken42") && !run.stderr.contains("s3cr3ttoken42"));
+    assert_eq!(
+        contains_anywhere(&cache, "s3cr3ttoken42"),
+        None,
+        "the cache keeps no token"
+    );
+    assert_eq!(
+        git(&s.remote(), &["rev-list", "--count", "main"]).trim(),
+        "1"
+    );
+}
+
+#[test]
+fn a_push_the_remote_rejects_is_reported_at_once() {
+    let s = Setup::new();
+    let hook = s.remote().join("hooks/pre-receive");
+    fs::write(&hook, "#!/bin/sh\necho 'main is protected' >&2\nexit 1\n").unwrap();
+    crate::support::hermetic(&mut Command::new("chmod"))
+        .arg("755")
+        .arg(&hook)
+        .status()
+        .unwrap();
+    let daemon = Daemon::serve(s.dir.path());
+    let url = format!("git://127.0.0.1:{}/remote.git", daemon.port);
+    let cache = s.dir.path().join("cache").display().to_string();
+    let run = gitopsc_env(
+        &[
+            "publish",
+            "--repo",
+            &url,
+            "--cache",
+            &cache,
+            "--retries",
+            "5",
+        ],
+        &s.project(),
+        &AUTHOR,
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the remote rejected the push"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("gave up"),
+        "no retries for a refusal: {}",
+        run.stderr
+    );
+    assert_eq!(
+        git(&s.remote(), &["rev-list", "--all", "--count"]).trim(),
+        "0"
+    );
+}
+
+#[test]
+fn publish_never_writes_through_a_symlink_in_a_local_target() {
+    let s = Setup::new();
+    let local = s.dir.path().join("gitops");
+    let elsewhere = s.dir.path().join("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    git(s.dir.path(), &["init", "-q", "gitops"]);
+    std::os::unix::fs::symlink(&elsewhere, local.join("clusters")).unwrap();
+    git(&local, &["add", "-A"]);
+    git(&local, &["commit", "-q", "-m", "Link"]);
+    let path = local.display().to_string();
+    let run = gitopsc_env(
+        &["publish", "--repo", &path, "--path", "clusters"],
+        &s.project(),
+        &AUTHOR,
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("symbolic link"), "{}", run.stderr);
+    assert_eq!(
+        fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "nothing written through the link"
+    );
+}
+
 /// Every refusal below happens before anything is fetched or written.
 fn assert_refused(run: &crate::support::Run, expect: &str, s: &Setup) {
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
@@ -610,6 +773,23 @@ fn a_token_never_travels_over_plain_http() {
         &direct,
         "refusing to send GITOPSC_GIT_TOKEN over plain HTTP",
         &s,
+    );
+    assert!(seen.lock().unwrap().is_empty(), "refused before connecting");
+    let in_url = url.replace("http://", "http://ci:s3cret-in-url@");
+    let from_url = gitopsc_env(
+        &["publish", "--repo", &in_url, "--cache", &cache],
+        &s.project(),
+        &AUTHOR,
+    );
+    assert_refused(
+        &from_url,
+        "refusing to send the URL's credentials over plain HTTP",
+        &s,
+    );
+    assert!(
+        !from_url.stderr.contains("s3cret-in-url"),
+        "{}",
+        from_url.stderr
     );
     assert!(seen.lock().unwrap().is_empty(), "refused before connecting");
 

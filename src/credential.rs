@@ -1,0 +1,488 @@
+//! What a credential looks like: pure detectors shared by the early check on
+//! the blueprint (`blueprint::credentials`, best messages) and the final check
+//! on the output (`verify::credentials`, the guarantee).
+//!
+//! A value is a credential when its key names one and it holds a literal, when
+//! it carries a known token format, a private key block, a URL with a password,
+//! an HTTP `Basic`/`Bearer` header, a long hex or high-entropy word, or base64
+//! that decodes to any of these. Nothing here knows where a value came from.
+
+/// The waiver prefix that names a key whose values are not credentials
+/// (`credential:existingSecretPasswordKey`).
+pub const WAIVER_PREFIX: &str = "credential:";
+
+/// Why a value looks like a credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    NamedLiteral(String),
+    PrivateKey,
+    Token(&'static str),
+    UrlPassword,
+    AuthHeader,
+    HexKey,
+    HighEntropy,
+    Encoded(Box<Finding>),
+}
+
+impl Finding {
+    pub fn describe(&self) -> String {
+        match self {
+            Finding::NamedLiteral(key) => {
+                format!("`{key}` is given a literal value; it looks like a credential")
+            }
+            Finding::PrivateKey => "a private key block is written in plain text".to_string(),
+            Finding::Token(kind) => format!("a literal looks like {kind}"),
+            Finding::UrlPassword => "a URL carries a password in its user info".to_string(),
+            Finding::AuthHeader => "a literal HTTP authorization header".to_string(),
+            Finding::HexKey => "a long hexadecimal literal looks like a key".to_string(),
+            Finding::HighEntropy => {
+                "a long random-looking literal looks like a credential".to_string()
+            }
+            Finding::Encoded(inner) => format!("base64 that decodes to: {}", inner.describe()),
+        }
+    }
+}
+
+/// A value shown without giving it away: its first two characters, then stars.
+pub fn mask(value: &str) -> String {
+    let shown: String = value.chars().take(2).collect();
+    format!("{shown}*****")
+}
+
+/// Key names that mean "this holds a credential" wherever they appear in the key.
+const CONTAINED: [&str; 3] = ["password", "passwd", "passphrase"];
+/// Key names that mean a credential as the key's last word.
+const ENDING: [&str; 16] = [
+    "secret",
+    "token",
+    "apikey",
+    "accesskey",
+    "secretkey",
+    "privatekey",
+    "clientsecret",
+    "credential",
+    "credentials",
+    "pwd",
+    "pass",
+    "auth",
+    "dsn",
+    "connectionstring",
+    "signingkey",
+    "encryptionkey",
+];
+/// Endings that make a credential-named key hold a name or switch, not a value.
+const NOT_A_VALUE: [&str; 12] = [
+    "name",
+    "ref",
+    "file",
+    "path",
+    "type",
+    "enabled",
+    "mode",
+    "url",
+    "id",
+    "key",
+    "keys",
+    "secretref",
+];
+/// Endings of `NOT_A_VALUE` that are credentials after all.
+const KEY_IS_VALUE: [&str; 6] = [
+    "apikey",
+    "accesskey",
+    "secretkey",
+    "privatekey",
+    "signingkey",
+    "encryptionkey",
+];
+
+/// A key named like a credential with a literal (not empty, not a reference) value.
+pub fn named_literal(key: &str, value: &str) -> Option<Finding> {
+    let norm: String = key
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let credential_word =
+        CONTAINED.iter().any(|c| norm.contains(c)) || ENDING.iter().any(|c| norm.ends_with(c));
+    let names_something = NOT_A_VALUE.iter().any(|s| norm.ends_with(s))
+        && !KEY_IS_VALUE.iter().any(|s| norm.ends_with(s));
+    let named = credential_word
+        && !norm.starts_with("existing")
+        && !names_something
+        && !norm.ends_with("oauth")
+        && !norm.ends_with("bypass");
+    (named && !is_reference(value)).then(|| Finding::NamedLiteral(key.to_string()))
+}
+
+/// A value that points at a credential instead of being one.
+fn is_reference(value: &str) -> bool {
+    let value = value.trim();
+    value.is_empty()
+        || value.starts_with("$(")
+        || value.starts_with("${")
+        || value.starts_with('/')
+        || ["true", "false", "none", "null", "required", "optional"]
+            .iter()
+            .any(|w| value.eq_ignore_ascii_case(w))
+}
+
+/// One line of a config file (INI, properties, `key: value`): comments skip,
+/// an assignment is judged by its key and value, anything else by its text.
+pub fn scan_line(line: &str) -> Option<Finding> {
+    let trimmed = line.trim_start();
+    if trimmed.starts_with('#') || trimmed.starts_with(';') || trimmed.starts_with("//") {
+        return None;
+    }
+    let assignment = line.split_once('=').or_else(|| line.split_once(':'));
+    assignment
+        .and_then(|(k, v)| {
+            named_literal(k.trim(), v.trim().trim_matches(|c| c == '"' || c == '\''))
+        })
+        .or_else(|| scan_text(line))
+}
+
+/// Private keys, known token formats, URL passwords, auth headers, random words.
+pub fn scan_text(text: &str) -> Option<Finding> {
+    scan_text_depth(text, 0)
+}
+
+fn scan_text_depth(text: &str, depth: u8) -> Option<Finding> {
+    if text.contains("-----BEGIN") && text.contains("PRIVATE KEY") {
+        return Some(Finding::PrivateKey);
+    }
+    if url_password(text) {
+        return Some(Finding::UrlPassword);
+    }
+    if auth_header(text) {
+        return Some(Finding::AuthHeader);
+    }
+    let mut previous = "";
+    for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || "+/=_-.".contains(c))) {
+        // `--key=AKIA...` and `token=...`: the value after `=` is a word of its own,
+        // while base64 padding (`=` at the end) stays part of its word.
+        for part in split_assignments(word) {
+            let token = part.trim_matches('.');
+            if let Some(kind) = token_format(token) {
+                return Some(Finding::Token(kind));
+            }
+            let after_digest = previous.ends_with("sha256") || previous.ends_with("sha512");
+            if !after_digest && hex_key(token) {
+                return Some(Finding::HexKey);
+            }
+            if !after_digest && high_entropy(token) {
+                return Some(Finding::HighEntropy);
+            }
+            if depth == 0
+                && let Some(inner) = decoded_finding(token, depth)
+            {
+                return Some(Finding::Encoded(Box::new(inner)));
+            }
+        }
+        previous = word;
+    }
+    None
+}
+
+fn split_assignments(word: &str) -> impl Iterator<Item = &str> {
+    let body = word.trim_end_matches('=');
+    let padding = &word[body.len()..];
+    let mut parts: Vec<&str> = body.split('=').collect();
+    if let Some(last) = parts.last_mut() {
+        let end = word.len() - padding.len();
+        let start = end - last.len();
+        *last = &word[start..];
+    }
+    parts.into_iter()
+}
+
+/// `scheme://user:password@host`, with a password that is not a placeholder.
+fn url_password(text: &str) -> bool {
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let after = &rest[at + 3..];
+        let authority_end = after
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace())
+            .unwrap_or(after.len());
+        let authority = &after[..authority_end];
+        if let Some((userinfo, _host)) = authority.rsplit_once('@')
+            && let Some((_user, password)) = userinfo.split_once(':')
+            && !password.is_empty()
+            && !is_reference(password)
+            && !password.starts_with('$')
+        {
+            return true;
+        }
+        rest = after;
+    }
+    false
+}
+
+/// `Basic <base64 of user:password>` or `Bearer <token>`.
+fn auth_header(text: &str) -> bool {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words.windows(2).any(|pair| {
+        let scheme = pair[0].trim_start_matches(['"', '\'']).to_ascii_lowercase();
+        let credential = pair[1].trim_end_matches(['"', '\'', ',', ';']);
+        match scheme.as_str() {
+            "basic" => base64_decode(credential)
+                .and_then(|b| String::from_utf8(b).ok())
+                .is_some_and(|s| s.contains(':')),
+            "bearer" | "token" => credential.len() >= 16 && !credential.starts_with('$'),
+            _ => false,
+        }
+    })
+}
+
+/// Base64 of at least 16 characters that decodes to text holding a credential.
+fn decoded_finding(word: &str, depth: u8) -> Option<Finding> {
+    if word.len() < 16 {
+        return None;
+    }
+    let bytes = base64_decode(word)?;
+    let text = String::from_utf8(bytes).ok()?;
+    if !text.chars().all(|c| !c.is_control() || c.is_whitespace()) {
+        return None;
+    }
+    if let Some((key, value)) = text.split_once(['=', ':'])
+        && let Some(found) = named_literal(key.trim(), value.trim())
+    {
+        return Some(found);
+    }
+    scan_text_depth(&text, depth + 1)
+}
+
+/// Standard or URL-safe base64, padded or not; `None` unless every character fits.
+pub fn base64_decode(word: &str) -> Option<Vec<u8>> {
+    let body = word.trim_end_matches('=');
+    if word.len() - body.len() > 2 || body.len() % 4 == 1 {
+        return None;
+    }
+    let mut bits: u32 = 0;
+    let mut count = 0;
+    let mut out = Vec::with_capacity(body.len() * 3 / 4);
+    for c in body.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(v);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    Some(out)
+}
+
+fn rest_is(s: &str, min: usize, ok: impl Fn(char) -> bool) -> bool {
+    s.len() >= min && s.chars().all(ok)
+}
+
+fn token_format(word: &str) -> Option<&'static str> {
+    let alnum = |c: char| c.is_ascii_alphanumeric();
+    let b64url = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    for prefix in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"] {
+        if let Some(rest) = word.strip_prefix(prefix)
+            && rest_is(rest, 36, alnum)
+        {
+            return Some("a GitHub token");
+        }
+    }
+    if word
+        .strip_prefix("github_pat_")
+        .is_some_and(|r| rest_is(r, 22, b64url))
+    {
+        return Some("a GitHub token");
+    }
+    if (word.starts_with("AKIA") || word.starts_with("ASIA"))
+        && word.len() == 20
+        && word
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
+        return Some("an AWS access key");
+    }
+    if ["xoxb-", "xoxa-", "xoxp-", "xoxr-", "xoxs-"]
+        .iter()
+        .any(|p| word.starts_with(p))
+        && word.len() > 15
+    {
+        return Some("a Slack token");
+    }
+    if ["sk_live_", "rk_live_", "sk_test_"]
+        .iter()
+        .any(|p| word.strip_prefix(p).is_some_and(|r| rest_is(r, 20, alnum)))
+    {
+        return Some("a Stripe key");
+    }
+    if word
+        .strip_prefix("AIza")
+        .is_some_and(|r| rest_is(r, 35, b64url))
+    {
+        return Some("a Google API key");
+    }
+    if word
+        .strip_prefix("glpat-")
+        .is_some_and(|r| rest_is(r, 20, b64url))
+    {
+        return Some("a GitLab token");
+    }
+    if word
+        .strip_prefix("sk-")
+        .is_some_and(|r| rest_is(r, 32, b64url))
+    {
+        return Some("an API secret key");
+    }
+    let parts: Vec<&str> = word.split('.').collect();
+    if parts.len() == 3
+        && parts[0].starts_with("eyJ")
+        && parts[1].starts_with("eyJ")
+        && parts.iter().all(|p| rest_is(p, 10, b64url))
+    {
+        return Some("a JSON Web Token");
+    }
+    None
+}
+
+/// 64 or more hex digits: a raw key (git commit IDs are 40 and pass).
+fn hex_key(word: &str) -> bool {
+    word.len() >= 64 && word.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// At least 32 characters mixing upper case, lower case and digits, with
+/// more than 4.2 bits of entropy per character: random, not a word or a hash.
+fn high_entropy(word: &str) -> bool {
+    if word.len() < 32 || word.contains('/') && word.matches('/').count() > 1 {
+        return false;
+    }
+    let upper = word.chars().any(|c| c.is_ascii_uppercase());
+    let lower = word.chars().any(|c| c.is_ascii_lowercase());
+    let digit = word.chars().any(|c| c.is_ascii_digit());
+    if !(upper && lower && digit) {
+        return false;
+    }
+    let mut counts = [0usize; 128];
+    for b in word.bytes() {
+        counts[usize::from(b & 0x7f)] += 1;
+    }
+    let len = word.len() as f64;
+    let entropy: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / len;
+            -p * p.log2()
+        })
+        .sum();
+    entropy > 4.2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_credentials_with_literals() {
+        assert!(named_literal("DB_PASSWORD", "hunter2").is_some());
+        assert!(named_literal("adminPassword", "admin").is_some());
+        assert!(named_literal("STRIPE_API_KEY", "abc").is_some());
+        assert!(named_literal("JWT_SECRET", "x").is_some());
+        assert!(named_literal("DB_PASS", "hunter2").is_some());
+        assert!(named_literal("AUTH", "hunter2").is_some());
+        assert!(named_literal("SENTRY_DSN", "https://k@o1.ingest/1").is_some());
+        assert!(named_literal("DB_PASSWORD_PLAIN", "hunter2").is_some());
+        assert!(named_literal("DB_PASSWORD_FILE", "/run/secrets/db").is_none());
+        assert!(named_literal("existingSecret", "grafana-admin").is_none());
+        assert!(named_literal("existingSecretPasswordKey", "password").is_none());
+        assert!(named_literal("secretName", "tls").is_none());
+        assert!(named_literal("tokenSecretRef", "x").is_none());
+        assert!(named_literal("DB_PASSWORD", "").is_none());
+        assert!(named_literal("DB_PASSWORD", "$(PASSWORD)").is_none());
+        assert!(named_literal("LOG_LEVEL", "info").is_none());
+        assert!(named_literal("AUTH_ENABLED", "yes").is_none());
+    }
+
+    #[test]
+    fn token_formats_and_keys() {
+        assert_eq!(
+            scan_text("ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
+            Some(Finding::Token("a GitHub token"))
+        );
+        assert_eq!(
+            scan_text("key AKIAIOSFODNN7EXAMPLE here"),
+            Some(Finding::Token("an AWS access key"))
+        );
+        assert_eq!(
+            scan_text("--key=AKIAIOSFODNN7EXAMPLE"),
+            Some(Finding::Token("an AWS access key"))
+        );
+        assert_eq!(
+            scan_text("-----BEGIN OPENSSH PRIVATE KEY-----\nabc"),
+            Some(Finding::PrivateKey)
+        );
+        assert_eq!(
+            scan_text(
+                "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+            ),
+            Some(Finding::Token("a JSON Web Token"))
+        );
+    }
+
+    #[test]
+    fn urls_headers_hex_and_base64() {
+        assert_eq!(
+            scan_text("postgres://app:hunter2@db/x"),
+            Some(Finding::UrlPassword)
+        );
+        assert_eq!(
+            scan_text("https://user:tok@github.com/o/r.git"),
+            Some(Finding::UrlPassword)
+        );
+        assert_eq!(scan_text("postgres://app@db/x"), None);
+        assert_eq!(scan_text("postgres://app:$(DB_PASSWORD)@db/x"), None);
+        assert_eq!(
+            scan_text("Authorization: Basic YWRtaW46aHVudGVyMg=="),
+            Some(Finding::AuthHeader)
+        );
+        assert_eq!(
+            scan_text(&"a1b2".repeat(16)),
+            Some(Finding::HexKey),
+            "64 hex digits"
+        );
+        assert_eq!(scan_text("2cc111cb7b170bf09735f413df49f357c64ce56b"), None);
+        // "password=hunter2" in base64
+        assert!(matches!(
+            scan_text("cGFzc3dvcmQ9aHVudGVyMg=="),
+            Some(Finding::Encoded(_))
+        ));
+        assert_eq!(mask("hunter2"), "hu*****");
+    }
+
+    #[test]
+    fn entropy_flags_random_but_not_hashes_or_prose() {
+        assert_eq!(
+            scan_text("Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MEFCQ0RFRkdISUpLTE1O"),
+            Some(Finding::HighEntropy)
+        );
+        assert_eq!(
+            scan_text("sha256:3383c9325e7082787c914fc05dfe5a1523f8889b7cc6d535bc64e1a230dcf3e5"),
+            None
+        );
+        assert_eq!(
+            scan_text("https://raw.githubusercontent.com/datreeio/CRDs-catalog/main"),
+            None
+        );
+        assert_eq!(
+            scan_text("AdonisJS reads its configuration from the environment"),
+            None
+        );
+        assert_eq!(scan_text("app.kubernetes.io/managed-by"), None);
+        assert_eq!(scan_text("configtree:/run/secrets/api/"), None);
+    }
+}

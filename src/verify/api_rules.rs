@@ -1,0 +1,467 @@
+//! What the API server enforces that schemas do not show: object names,
+//! label and annotation keys and values, ConfigMap and Secret sizes, int32
+//! and port ranges, resource quantities with limits at or above requests,
+//! and CronJob schedules. Checked on the built-in API groups only; custom
+//! resources and chart values are the operator's and the chart's to judge.
+//! (Rules from k8s.io/apimachinery `validation` and `ValidateObjectMeta`.)
+
+use serde_json::{Map, Value};
+
+use super::{Violation, quantity};
+use crate::error::ErrorKind;
+use crate::pointer::push;
+use crate::render::Object;
+
+const MAX_CONFIG_BYTES: usize = 1 << 20;
+const MAX_ANNOTATION_BYTES: usize = 256 << 10;
+const BUILT_IN_GROUPS: [&str; 8] = [
+    "",
+    "apps",
+    "batch",
+    "autoscaling",
+    "policy",
+    "networking.k8s.io",
+    "rbac.authorization.k8s.io",
+    "scheduling.k8s.io",
+];
+
+fn invalid(path: impl Into<String>, message: impl Into<String>) -> Violation {
+    Violation::new(
+        ErrorKind::InvalidValue,
+        path,
+        message,
+        "the Kubernetes API server would reject this object",
+    )
+}
+
+pub fn check(object: &Object) -> Result<(), Violation> {
+    let id = object.id();
+    check_name(&id.kind, &id.name)?;
+    check_metadata_maps(&object.value, "/metadata")?;
+    if !BUILT_IN_GROUPS.contains(&id.group()) {
+        return Ok(());
+    }
+    for template in [
+        "/spec/template/metadata",
+        "/spec/jobTemplate/spec/template/metadata",
+    ] {
+        if object.value.pointer(template).is_some() {
+            check_metadata_maps(&object.value, template)?;
+        }
+    }
+    if let Some(Value::Object(labels)) = object.value.pointer("/spec/selector/matchLabels") {
+        check_labels(labels, "/spec/selector/matchLabels")?;
+    }
+    if matches!(id.kind.as_str(), "ConfigMap" | "Secret") {
+        check_config_data(&object.value)?;
+    }
+    if id.kind == "CronJob"
+        && let Some(schedule) = object
+            .value
+            .pointer("/spec/schedule")
+            .and_then(Value::as_str)
+        && let Err(why) = cron(schedule)
+    {
+        return Err(invalid(
+            "/spec/schedule",
+            format!("schedule `{schedule}` is not a cron expression: {why}"),
+        ));
+    }
+    check_numbers(&object.value, "")?;
+    check_resources(&object.value, "")
+}
+
+fn is_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+fn is_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_label)
+}
+
+/// `[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?`, at most 63 characters.
+fn is_qualified_part(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+}
+
+/// A label or annotation key: an optional DNS-subdomain prefix and a name.
+fn is_qualified_name(key: &str) -> bool {
+    match key.split_once('/') {
+        Some((prefix, name)) => is_subdomain(prefix) && is_qualified_part(name),
+        None => is_qualified_part(key),
+    }
+}
+
+fn check_name(kind: &str, name: &str) -> Result<(), Violation> {
+    let (ok, rule) = match kind {
+        "Namespace" | "Service" => (
+            is_label(name),
+            "a DNS-1123 label (at most 63 lowercase letters, digits and `-`)",
+        ),
+        "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" => (
+            !name.is_empty() && !name.contains(['/', '%']) && name != "." && name != "..",
+            "a path segment (no `/` or `%`)",
+        ),
+        "CronJob" => (
+            is_subdomain(name) && name.len() <= 52,
+            "a DNS-1123 subdomain of at most 52 characters (Jobs add a suffix)",
+        ),
+        _ => (
+            is_subdomain(name),
+            "a DNS-1123 subdomain (lowercase letters, digits, `-` and `.`)",
+        ),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "/metadata/name",
+            format!("name `{name}` is not {rule}"),
+        ))
+    }
+}
+
+fn check_metadata_maps(value: &Value, meta: &str) -> Result<(), Violation> {
+    if let Some(Value::Object(labels)) = value.pointer(&push(meta, "labels")) {
+        check_labels(labels, &push(meta, "labels"))?;
+    }
+    if let Some(Value::Object(annotations)) = value.pointer(&push(meta, "annotations")) {
+        let at = push(meta, "annotations");
+        let mut total = 0;
+        for (key, v) in annotations {
+            if !is_qualified_name(key) {
+                return Err(invalid(
+                    push(&at, key),
+                    format!("annotation key `{key}` is not a qualified name"),
+                ));
+            }
+            total += key.len() + v.as_str().map_or(0, str::len);
+        }
+        if total > MAX_ANNOTATION_BYTES {
+            return Err(invalid(
+                at,
+                format!("annotations take {total} bytes, over the 256 KiB limit"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_labels(labels: &Map<String, Value>, at: &str) -> Result<(), Violation> {
+    for (key, v) in labels {
+        if !is_qualified_name(key) {
+            return Err(invalid(
+                push(at, key),
+                format!("label key `{key}` is not a qualified name"),
+            ));
+        }
+        let text = v.as_str().unwrap_or("");
+        if !(text.is_empty() || is_qualified_part(text)) || !v.is_string() {
+            return Err(invalid(
+                push(at, key),
+                format!(
+                    "label value `{text}` of `{key}` must be at most 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_config_data(value: &Value) -> Result<(), Violation> {
+    let mut total = 0;
+    for field in ["data", "binaryData", "stringData"] {
+        let Some(Value::Object(data)) = value.get(field) else {
+            continue;
+        };
+        for (key, v) in data {
+            let key_ok = !key.is_empty()
+                && key.len() <= 253
+                && key
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c));
+            if !key_ok {
+                return Err(invalid(
+                    push(&format!("/{field}"), key),
+                    format!("data key `{key}` may hold only letters, digits, `-`, `_` and `.`"),
+                ));
+            }
+            total += key.len() + v.as_str().map_or(0, str::len);
+        }
+    }
+    if total > MAX_CONFIG_BYTES {
+        return Err(invalid(
+            "/data",
+            format!("data takes {total} bytes, over the 1 MiB limit of a ConfigMap or Secret"),
+        ));
+    }
+    Ok(())
+}
+
+/// The allowed range of an integer field, by field name.
+fn integer_range(key: &str) -> Option<(i64, i64)> {
+    const INT32: i64 = i32::MAX as i64;
+    Some(match key {
+        "containerPort" | "targetPort" | "number" => (1, 65535),
+        "port" => (1, 65535),
+        "hostPort" | "nodePort" => (0, 65535),
+        "defaultMode" | "mode" => (0, 0o777),
+        "minReplicas" | "maxReplicas" => (1, INT32),
+        "replicas"
+        | "initialDelaySeconds"
+        | "periodSeconds"
+        | "timeoutSeconds"
+        | "successThreshold"
+        | "failureThreshold"
+        | "revisionHistoryLimit"
+        | "progressDeadlineSeconds"
+        | "minReadySeconds"
+        | "backoffLimit"
+        | "completions"
+        | "parallelism"
+        | "successfulJobsHistoryLimit"
+        | "failedJobsHistoryLimit"
+        | "averageUtilization"
+        | "minAvailable"
+        | "maxUnavailable"
+        | "startingDeadlineSeconds" => (0, INT32),
+        "terminationGracePeriodSeconds"
+        | "activeDeadlineSeconds"
+        | "runAsUser"
+        | "runAsGroup"
+        | "fsGroup" => (0, i64::MAX),
+        _ => return None,
+    })
+}
+
+fn check_numbers(value: &Value, at: &str) -> Result<(), Violation> {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                let here = push(at, key);
+                if let (Value::Number(n), Some((min, max))) = (v, integer_range(key)) {
+                    let Some(i) = n.as_i64() else {
+                        return Err(invalid(
+                            here,
+                            format!("`{key}` must be an integer, not `{n}`"),
+                        ));
+                    };
+                    if i < min || i > max {
+                        return Err(invalid(
+                            here,
+                            format!("`{key}` is {i}, outside {min}..={max}"),
+                        ));
+                    }
+                }
+                check_numbers(v, &here)?;
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                check_numbers(v, &push(at, &i.to_string()))?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Every `resources` block: quantities that parse, limits at or above requests.
+fn check_resources(value: &Value, at: &str) -> Result<(), Violation> {
+    match value {
+        Value::Object(map) => {
+            if let (Some(Value::Object(requests)), Some(Value::Object(limits))) =
+                (map.get("requests"), map.get("limits"))
+            {
+                for (resource, limit) in limits {
+                    let limit_at = push(&push(at, "limits"), resource);
+                    let limit_value = amount(limit).ok_or_else(|| {
+                        invalid(&*limit_at, format!("`{resource}` limit is not a quantity"))
+                    })?;
+                    if let Some(request) = requests.get(resource) {
+                        let request_at = push(&push(at, "requests"), resource);
+                        let request_value = amount(request).ok_or_else(|| {
+                            invalid(
+                                &*request_at,
+                                format!("`{resource}` request is not a quantity"),
+                            )
+                        })?;
+                        if limit_value < request_value {
+                            return Err(invalid(
+                                limit_at,
+                                format!("the `{resource}` limit is below its request"),
+                            ));
+                        }
+                    }
+                }
+            }
+            for (key, v) in map {
+                check_resources(v, &push(at, key))?;
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                check_resources(v, &push(at, &i.to_string()))?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn amount(v: &Value) -> Option<f64> {
+    match v {
+        Value::String(s) => quantity::parse(s),
+        Value::Number(n) => n.as_f64(),
+        _ => None,
+    }
+}
+
+/// A standard five-field cron expression or a macro, as the CronJob
+/// controller's parser (robfig/cron) accepts it; time zones go in `timeZone`.
+pub fn cron(schedule: &str) -> Result<(), String> {
+    const MACROS: [&str; 7] = [
+        "@yearly",
+        "@annually",
+        "@monthly",
+        "@weekly",
+        "@daily",
+        "@midnight",
+        "@hourly",
+    ];
+    let schedule = schedule.trim();
+    if MACROS.contains(&schedule) {
+        return Ok(());
+    }
+    if schedule.starts_with("TZ=") || schedule.starts_with("CRON_TZ=") {
+        return Err("time zones go in `spec.timeZone`, not the schedule".into());
+    }
+    let fields: Vec<&str> = schedule.split_whitespace().collect();
+    if fields.len() != 5 {
+        return Err(format!("it has {} fields, not 5", fields.len()));
+    }
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+    let specs: [(&str, u32, u32, &[&str], u32); 5] = [
+        ("minute", 0, 59, &[], 0),
+        ("hour", 0, 23, &[], 0),
+        ("day of month", 1, 31, &[], 0),
+        ("month", 1, 12, &MONTHS, 1),
+        ("day of week", 0, 7, &DAYS, 0),
+    ];
+    for (field, (what, min, max, names, first)) in fields.iter().zip(specs) {
+        cron_field(field, min, max, names, first).map_err(|e| format!("{what} `{field}`: {e}"))?;
+    }
+    Ok(())
+}
+
+fn cron_field(field: &str, min: u32, max: u32, names: &[&str], first: u32) -> Result<(), String> {
+    let value = |s: &str| -> Result<u32, String> {
+        if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(s)) {
+            return Ok(i as u32 + first);
+        }
+        let n: u32 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+        if n < min || n > max {
+            return Err(format!("{n} is outside {min}-{max}"));
+        }
+        Ok(n)
+    };
+    for part in field.split(',') {
+        let (range, step) = match part.split_once('/') {
+            Some((r, s)) => (r, Some(s)),
+            None => (part, None),
+        };
+        if let Some(step) = step {
+            let n: u32 = step
+                .parse()
+                .map_err(|_| format!("step `{step}` is not a number"))?;
+            if n == 0 {
+                return Err("a step of 0".into());
+            }
+        }
+        match range {
+            "*" | "?" => {}
+            _ => match range.split_once('-') {
+                Some((a, b)) => {
+                    if value(a)? > value(b)? {
+                        return Err(format!("range `{range}` runs backwards"));
+                    }
+                }
+                None => {
+                    value(range)?;
+                }
+            },
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn cron_expressions() {
+        assert!(cron("0 3 * * *").is_ok());
+        assert!(cron("*/15 0-6 1,15 jan-mar mon-fri").is_ok());
+        assert!(cron("@daily").is_ok());
+        assert!(cron("61 25 32 13 8").is_err());
+        assert!(cron("0 3 * *").is_err());
+        assert!(cron("TZ=UTC 0 3 * * *").is_err());
+        assert!(cron("*/0 * * * *").is_err());
+    }
+
+    fn verdict(value: Value) -> Option<String> {
+        check(&Object::new(value)).err().map(|v| v.path)
+    }
+
+    #[test]
+    fn what_the_api_server_refuses() {
+        let deployment = |spec: Value| json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "apps"}, "spec": spec});
+        assert_eq!(verdict(deployment(json!({"replicas": 3}))), None);
+        assert_eq!(
+            verdict(deployment(json!({"replicas": 3_000_000_000u64}))).as_deref(),
+            Some("/spec/replicas")
+        );
+        assert_eq!(
+            verdict(deployment(json!({"replicas": 2.5}))).as_deref(),
+            Some("/spec/replicas")
+        );
+        let limits_below = deployment(
+            json!({"template": {"spec": {"containers": [{"name": "x", "resources": {"requests": {"cpu": "1"}, "limits": {"cpu": "500m"}}}]}}}),
+        );
+        assert_eq!(
+            verdict(limits_below).as_deref(),
+            Some("/spec/template/spec/containers/0/resources/limits/cpu")
+        );
+        let bad_label = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {"team": "a b"}}});
+        assert_eq!(verdict(bad_label).as_deref(), Some("/metadata/labels/team"));
+        let bad_annotation = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "annotations": {"bad key!": "x"}}});
+        assert_eq!(
+            verdict(bad_annotation).as_deref(),
+            Some("/metadata/annotations/bad key!")
+        );
+        let big = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"f": "x".repeat(MAX_CONFIG_BYTES + 1)}});
+        assert_eq!(verdict(big).as_deref(), Some("/data"));
+        let bad_name =
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "Web_1"}});
+        assert_eq!(verdict(bad_name).as_deref(), Some("/metadata/name"));
+        let port = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}, "spec": {"ports": [{"port": 70000}]}});
+        assert_eq!(verdict(port).as_deref(), Some("/spec/ports/0/port"));
+    }
+}

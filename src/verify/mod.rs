@@ -1,0 +1,209 @@
+//! Stage 6, verify: the guarantee on the output.
+//!
+//! The final objects of one environment (after templates, overlays, RFC 6902
+//! patches and GitOps wiring) are checked here, just before layout, so no
+//! input path can get around these rules: whatever produced a value, it passes
+//! through this stage. The early checks on the blueprint (`blueprint::validate`,
+//! `blueprint::credentials`, `policy`) stay, for their better messages; this
+//! stage is what the README's security section promises.
+//!
+//! One file per check, run in this order: [`identity`], [`system_namespaces`],
+//! then per object [`credentials`] (first, so no later message can quote a
+//! secret), [`api_rules`], [`pod_security`]. A check reports a
+//! [`Violation`] (object, JSON pointer, message); this module turns it into a
+//! located error: the overlay patch that last wrote the field, else the
+//! template that rendered the object, else the component in the blueprint.
+
+pub mod api_rules;
+pub mod credentials;
+pub mod identity;
+pub mod pod_security;
+pub mod quantity;
+pub mod system_namespaces;
+
+use std::collections::BTreeSet;
+
+use crate::error::{Error, ErrorKind, Origin, Result};
+use crate::pointer::push;
+use crate::render::{EnvManifests, Object, Unit, UnitKind};
+use crate::resolve::{ComponentKind, ResolvedEnv};
+use crate::sources::SourceFile;
+
+/// Something the final output may not contain.
+#[derive(Debug, Clone)]
+pub struct Violation {
+    pub kind: ErrorKind,
+    /// JSON pointer inside the object.
+    pub path: String,
+    pub message: String,
+    pub help: String,
+    /// The offending value is a credential: never shown unmasked.
+    pub secret: Option<String>,
+}
+
+impl Violation {
+    pub fn new(
+        kind: ErrorKind,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Violation {
+        Violation {
+            kind,
+            path: path.into(),
+            message: message.into(),
+            help: help.into(),
+            secret: None,
+        }
+    }
+}
+
+/// What the user should know about an environment that is not an error.
+pub type Notice = String;
+
+/// Runs every final check on the environment's objects; the first violation,
+/// in unit and object order, is the error.
+pub fn verify(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Vec<Notice>> {
+    let fail = |unit: &Unit, object: &Object, v: Violation| locate(env, unit, object, v);
+    identity::check(manifests).map_err(|(u, o, v)| fail(u, o, v))?;
+    let notices = system_namespaces::check(env, manifests).map_err(|(u, o, v)| fail(u, o, v))?;
+    let plans = crate::render::namespaces::plans(env);
+    let levels = pod_security::namespace_levels(&plans);
+    for unit in manifests.units.values() {
+        let waived = credential_waivers(env, unit);
+        for object in &unit.objects {
+            // Credentials first: a later check's message may quote the value.
+            let checks = [
+                credentials::check(&waived, object),
+                api_rules::check(object),
+                pod_security::check(&levels, object),
+            ];
+            for result in checks {
+                result.map_err(|v| fail(unit, object, v))?;
+            }
+        }
+    }
+    Ok(notices)
+}
+
+/// Keys the blueprint says hold no credential: `defaults.waivers` for every
+/// unit, and the app's own waivers for its unit.
+fn credential_waivers<'a>(env: &'a ResolvedEnv, unit: &Unit) -> BTreeSet<&'a str> {
+    let bp = &env.blueprint;
+    let app = match unit.kind {
+        UnitKind::Component(ComponentKind::App) => bp.apps.get(&unit.name),
+        _ => None,
+    };
+    bp.defaults
+        .waivers
+        .keys()
+        .chain(app.into_iter().flat_map(|a| a.waivers.keys()))
+        .filter_map(|k| k.strip_prefix(credentials::WAIVER_PREFIX))
+        .collect()
+}
+
+/// Where a refused value came from, as a located error.
+fn locate(env: &ResolvedEnv, unit: &Unit, object: &Object, v: Violation) -> Error {
+    let id = object.id().display();
+    let field = if v.path.is_empty() {
+        String::new()
+    } else {
+        format!(" at `{}`", v.path)
+    };
+    let message = format!("{id}{field}: {}", v.message);
+    let (mut origin, note) = if let Some(origin) = object.patch_of(&v.path) {
+        (origin.clone(), "written by this overlay patch".to_string())
+    } else if let Some(template) = &object.template {
+        (
+            template_origin(env, &template.file, v.secret.as_deref()),
+            format!("rendered by this template (document {})", template.document),
+        )
+    } else {
+        let mut at = blueprint_pointer(env, unit);
+        if let Some(field) = app_field(&v.path).map(|f| push(&at, f))
+            && env.locator.has(&field)
+        {
+            at = field;
+        }
+        (
+            env.locator.value(&at),
+            "rendered from this part of the blueprint".to_string(),
+        )
+    };
+    if let Some(secret) = &v.secret {
+        hide(&mut origin, secret);
+    }
+    Error::at(v.kind, origin, message)
+        .with_help(v.help)
+        .with_note(note)
+}
+
+/// The app key that renders an object field, where one clearly does.
+fn app_field(path: &str) -> Option<&'static str> {
+    const FIELDS: [(&str, &str); 10] = [
+        ("/spec/schedule", "schedule"),
+        ("/resources/", "resources"),
+        ("/env/", "env"),
+        ("/args/", "args"),
+        ("/command/", "command"),
+        ("/ports/", "ports"),
+        ("/spec/replicas", "replicas"),
+        ("/spec/minReplicas", "autoscale"),
+        ("/metadata/annotations", "annotations"),
+        ("/data/", "config"),
+    ];
+    FIELDS
+        .iter()
+        .find(|(part, _)| path.contains(part) || path == part.trim_end_matches('/'))
+        .map(|(_, field)| *field)
+}
+
+/// The line of the template that holds `literal`, when it is written there.
+fn template_origin(env: &ResolvedEnv, file: &str, literal: Option<&str>) -> Origin {
+    let Some(SourceFile::Regular(bytes)) = env.sources.get(file) else {
+        return Origin::file_start(file);
+    };
+    let text = String::from_utf8_lossy(bytes);
+    let found = literal.filter(|l| !l.is_empty()).and_then(|l| {
+        text.lines()
+            .enumerate()
+            .find_map(|(n, line)| line.find(l).map(|c| (n, c)))
+    });
+    match found {
+        Some((n, column)) => Origin::in_text(file, &text, n as u32 + 1, column as u32 + 1, 1),
+        None => Origin::in_text(file, &text, 1, 1, 1),
+    }
+}
+
+/// The blueprint entry a unit's objects are rendered from.
+fn blueprint_pointer(env: &ResolvedEnv, unit: &Unit) -> String {
+    match unit.kind {
+        UnitKind::Component(_) => env
+            .components
+            .get(&unit.name)
+            .map(|c| c.pointer.clone())
+            .unwrap_or_default(),
+        UnitKind::Namespace => {
+            let at = push("/namespaces", &unit.name);
+            if env.locator.has(&at) {
+                at
+            } else {
+                push("/environments", &env.name)
+            }
+        }
+        UnitKind::Entry => "/gitops".to_string(),
+    }
+}
+
+/// Takes the credential out of the framed line: the value masked where it is
+/// written there, the rest of the line masked when the line itself still looks
+/// like a credential.
+fn hide(origin: &mut Origin, secret: &str) {
+    let masked = crate::credential::mask(secret);
+    if !secret.is_empty() && origin.line_text.contains(secret) {
+        origin.line_text = origin.line_text.replace(secret, &masked);
+    }
+    if crate::credential::scan_line(&origin.line_text).is_some() {
+        origin.mask_from_column();
+    }
+}
