@@ -8,8 +8,9 @@
 //! 2. [`resolve::resolve`]: one environment -> [`resolve::ResolvedEnv`]
 //! 3. [`render::render`]: Kubernetes objects in units -> [`render::EnvManifests`]
 //! 4. [`graph::build`] orders the units; [`target::wire`] adds the Flux or
-//!    Argo CD objects; then overlays' RFC 6902 patches ([`render::patches`])
-//!    and the environment's production rules ([`policy`])
+//!    Argo CD objects; then overlays' RFC 6902 patches ([`render::patches`]),
+//!    the environment's production rules ([`policy`]) and operator API
+//!    versions ([`compat`])
 //! 5. [`verify::verify`]: the final objects checked, whatever produced them
 //!    (identity, system namespaces, API-server rules, Pod Security, credentials)
 //! 6. [`tree::layout`]: files and kustomizations -> [`tree::RenderedTree`]
@@ -21,6 +22,7 @@ pub mod blueprint;
 pub mod changes;
 pub mod cli;
 pub mod commands;
+pub mod compat;
 pub mod complete;
 pub mod credential;
 pub mod error;
@@ -158,6 +160,7 @@ fn compile_env_stages(project: &Project, name: &str) -> Result<EnvTree> {
     render::patches::apply(&env, &mut manifests, &policy::patch_rule())?;
     manifests.sort();
     policy::check(&env, &manifests)?;
+    compat::check(&env, &manifests)?;
     let notices = verify::verify(&env, &manifests)?;
     let destination = env.blueprint.gitops.as_ref().map(|g| tree::Destination {
         repo: g.repo.clone(),

@@ -35,6 +35,10 @@ pub fn overlay() -> Value {
             props.remove(key);
         }
     }
+    // An overlay with nothing but comments is an empty document: YAML null.
+    if let Some(Value::String(kind)) = value.get("type").cloned() {
+        value["type"] = json!([kind, "null"]);
+    }
     value["properties"]["patches"] = json!({
         "description": "RFC 6902 operations on the rendered objects a target selects.",
         "type": "array",

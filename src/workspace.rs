@@ -789,6 +789,22 @@ fn stat_cache_path(rendered: &Path) -> Option<PathBuf> {
     Some(base.join("gitopsc").join("check").join(&key[..24]))
 }
 
+/// What a cached verdict depends on besides the files: the inputs and the
+/// very binary that judged them (a rebuilt gitopsc may render differently
+/// from the same inputs, so its verdict is not reused).
+fn stat_cache_header(inputs: &str) -> String {
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| FileStat::of(&exe))
+        .map(|s| s.encode())
+        .unwrap_or_default();
+    format!(
+        "gitopsc-check v2 {} {} {inputs}",
+        crate::tree::tool_version().replace(' ', "-"),
+        binary.replace(' ', "-")
+    )
+}
+
 /// True when a check of exactly these inputs found `rendered` fresh and no
 /// owned file (nor the index) has been touched since: `stat` alone decides.
 pub fn stat_cache_vouches(rendered: &Path, inputs: &str) -> bool {
@@ -799,11 +815,7 @@ pub fn stat_cache_vouches(rendered: &Path, inputs: &str) -> bool {
         return false;
     };
     let mut lines = text.lines();
-    let header = format!(
-        "gitopsc-check v1 {} {inputs}",
-        crate::tree::tool_version().replace(' ', "-")
-    );
-    if lines.next() != Some(header.as_str()) {
+    if lines.next() != Some(stat_cache_header(inputs).as_str()) {
         return false;
     }
     let Some(index_stat) = lines.next().and_then(FileStat::decode) else {
@@ -831,11 +843,7 @@ pub fn stat_cache_record<'a>(
     let Some(index_stat) = FileStat::of(&rendered.join(INDEX_FILE)) else {
         return;
     };
-    let mut text = format!(
-        "gitopsc-check v1 {} {inputs}\n{}\n",
-        crate::tree::tool_version().replace(' ', "-"),
-        index_stat.encode()
-    );
+    let mut text = format!("{}\n{}\n", stat_cache_header(inputs), index_stat.encode());
     for file in files {
         let Some(stat) = FileStat::of(&rendered.join(file)) else {
             return;

@@ -2,9 +2,11 @@
 //!
 //! Owns the blueprint format (`model`), typed decoding with error positions
 //! (`decode`, `locator`), reading the project's files into a [`Project`]
-//! (`load`) and the checks on a resolved blueprint (`validate`). Knows nothing
+//! (`load`), the checks on a resolved blueprint (`validate`) and what gitopsc
+//! knows of well-known charts (`catalog`). Knows nothing
 //! of environments' merging (that is `resolve`) or of Kubernetes objects.
 
+pub mod catalog;
 pub mod credentials;
 pub mod decode;
 pub mod load;

@@ -141,9 +141,25 @@ pub struct GitOps {
     /// Namespace of the engine's own objects (`flux-system` or `argocd`).
     #[serde(default)]
     pub namespace: Option<String>,
-    /// Argo CD: destination cluster API server; defaults to the in-cluster one.
+    /// Argo CD: destination cluster API server; overrides `destination`.
     #[serde(default)]
     pub server: Option<String>,
+    /// Argo CD: where Applications deploy to when `server` is not set:
+    /// `in-cluster` (Argo CD's own cluster, the default) or `cluster-name`
+    /// (the cluster registered in Argo CD under the environment's `cluster`
+    /// name, so one Argo CD can deploy to several clusters).
+    #[serde(default)]
+    pub destination: ArgoDestination,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArgoDestination {
+    /// `server: https://kubernetes.default.svc`.
+    #[default]
+    InCluster,
+    /// `name: <environment cluster>`.
+    ClusterName,
 }
 
 fn default_branch() -> String {
@@ -302,7 +318,9 @@ pub struct SecretStore {
     /// How often External Secrets refreshes values.
     #[serde(default = "default_refresh")]
     pub refresh: String,
-    /// What backs the store (vault, infisical, ...); documentation only.
+    /// What backs the store (vault, infisical, ...). With `infisical`, a
+    /// reference `infisical:/folder#NAME` reads the secret `NAME` in `/folder`.
+    /// Other values are documentation.
     #[serde(default)]
     pub provider: Option<String>,
 }
@@ -455,6 +473,7 @@ pub enum WorkloadKind {
 /// A container image reference, split into its parts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(with = "ImageSchema")]
 pub struct Image {
     pub repository: String,
     #[serde(default)]
@@ -544,6 +563,28 @@ impl<'de> Deserialize<'de> for Image {
         }
         deserializer.deserialize_any(ImageVisitor)
     }
+}
+
+/// The two ways an image is written, for the editor schema.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ImageSchema {
+    /// `ghcr.io/acme/api:1.2.3`, optionally `@sha256:<digest>`.
+    Reference(String),
+    Parts(ImageParts),
+}
+
+/// An image by its parts.
+#[derive(JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+struct ImageParts {
+    repository: String,
+    #[serde(default)]
+    tag: Option<String>,
+    #[serde(default)]
+    digest: Option<String>,
 }
 
 /// A scalar read as text: `8080`, `true` and `"x"` all become strings.
@@ -783,6 +824,16 @@ pub struct Chart {
     /// Helm install/upgrade timeout.
     #[serde(default)]
     pub timeout: Option<String>,
+    /// Pod Security level the chart's pods need; defaults to what gitopsc
+    /// knows of the chart, else `baseline`. Its namespace
+    /// is labelled with the least strict level any of its charts needs.
+    #[serde(default)]
+    pub pod_security: Option<PodSecurityLevel>,
+    /// Namespaces besides its own that the chart installs objects into (e.g.
+    /// `kube-system`), added to those gitopsc knows of; Argo CD's project
+    /// allows them as destinations.
+    #[serde(default)]
+    pub extra_namespaces: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

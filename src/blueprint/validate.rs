@@ -12,7 +12,7 @@ use crate::sources::{BLUEPRINTS_DIR, SourceFile, Sources};
 use crate::suggest;
 
 /// Layer names that would collide with gitopsc's own directories in the tree.
-pub const RESERVED_LAYERS: [&str; 2] = ["gitops", "namespaces"];
+pub const RESERVED_LAYERS: [&str; 3] = ["gitops", "namespaces", "bootstrap"];
 /// Component names stay short enough for every derived object name.
 pub const MAX_COMPONENT_NAME: usize = 40;
 
@@ -238,7 +238,7 @@ fn check_system(c: &Check, bp: &Blueprint) -> Result<()> {
                 ErrorKind::InvalidValue,
                 &at,
                 format!("layer name `{layer}` is reserved"),
-                "`gitops` and `namespaces` are directories gitopsc writes itself; pick another name",
+                "`gitops`, `namespaces` and `bootstrap` are directories gitopsc writes itself; pick another name",
             ));
         }
         if bp.layers[..i].contains(layer) {
@@ -964,6 +964,14 @@ fn check_chart(c: &Check, name: &str, chart: &Chart) -> Result<()> {
     }
     if let Some(t) = &chart.timeout {
         c.duration(&field("timeout"), t)?;
+    }
+    for (i, ns) in chart.extra_namespaces.iter().enumerate() {
+        c.dns_label(
+            &push(&field("extraNamespaces"), &i.to_string()),
+            ns,
+            "namespace",
+            63,
+        )?;
     }
     check_map_value(c, &field("values"), &chart.values)
 }

@@ -10,6 +10,7 @@ use super::MonitoringStack;
 use super::labels;
 use super::object::Object;
 use super::workload;
+use crate::blueprint::catalog::{EXTERNAL_SECRET_API, SERVICE_MONITOR_API};
 use crate::blueprint::model::{App, Blueprint, WorkloadKind};
 use crate::blueprint::validate::{SecretRef, default_port};
 use crate::error::{ErrorKind, Result};
@@ -209,18 +210,13 @@ fn external_secrets(cx: &AppContext) -> (Vec<Value>, BTreeMap<String, String>) {
             continue;
         };
         let name = format!("{}-{}", cx.name, store_key);
+        let infisical = store.provider.as_deref() == Some(INFISICAL);
         let data: Vec<Value> = entries
             .iter()
-            .map(|(var, r)| {
-                let mut remote = json!({"key": r.key});
-                if let Some(p) = r.property {
-                    remote["property"] = json!(p);
-                }
-                json!({"secretKey": var, "remoteRef": remote})
-            })
+            .map(|(var, r)| json!({"secretKey": var, "remoteRef": remote_ref(r, infisical)}))
             .collect();
         objects.push(json!({
-            "apiVersion": "external-secrets.io/v1",
+            "apiVersion": EXTERNAL_SECRET_API,
             "kind": "ExternalSecret",
             "metadata": cx.metadata(&name, &BTreeMap::new()),
             "spec": {
@@ -236,6 +232,26 @@ fn external_secrets(cx: &AppContext) -> (Vec<Value>, BTreeMap<String, String>) {
         names.insert(store_key.to_string(), name);
     }
     (objects, names)
+}
+
+/// The provider whose references name a folder and a secret, not a secret and a field.
+const INFISICAL: &str = "infisical";
+
+/// `remoteRef` of one reference. Infisical's provider reads `key` as
+/// `<folder>/<secret name>` (an absolute key is a path from the project root)
+/// and `property` as a JSON field inside the secret's value, so
+/// `infisical:/api#DB_PASSWORD` is the secret `DB_PASSWORD` in folder `/api`
+/// (ESO `providers/v1/infisical/client.go`, `getSecretAddress`). Other
+/// providers (Vault and most) take the path as `key` and the field as `property`.
+fn remote_ref(r: &SecretRef, infisical: bool) -> Value {
+    match (infisical, r.property) {
+        (true, Some(name)) => {
+            let folder = r.key.trim_end_matches('/');
+            json!({"key": format!("{folder}/{name}")})
+        }
+        (_, None) => json!({"key": r.key}),
+        (false, Some(p)) => json!({"key": r.key, "property": p}),
+    }
 }
 
 fn services(cx: &AppContext) -> Vec<Value> {
@@ -401,7 +417,7 @@ fn service_monitor(cx: &AppContext, m: &MonitoringStack) -> Option<Value> {
         endpoint["interval"] = json!(i);
     }
     Some(json!({
-        "apiVersion": "monitoring.coreos.com/v1",
+        "apiVersion": SERVICE_MONITOR_API,
         "kind": "ServiceMonitor",
         "metadata": labels::metadata(cx.name, Some(cx.namespace()), &labels, &BTreeMap::new()),
         "spec": {

@@ -31,7 +31,8 @@ pub fn common(bp: &Blueprint) -> BTreeMap<String, String> {
     labels
 }
 
-/// The full recommended set for an app's objects and pods.
+/// The recommended set for an app's objects; the version is not among them
+/// (see [`versioned`]), so an image bump changes the workload alone.
 pub fn app(bp: &Blueprint, name: &str, app: &App) -> BTreeMap<String, String> {
     let mut labels = common(bp);
     labels.extend(app_selector(&bp.system.name, name));
@@ -39,6 +40,13 @@ pub fn app(bp: &Blueprint, name: &str, app: &App) -> BTreeMap<String, String> {
         "app.kubernetes.io/component".to_string(),
         app.component.clone().unwrap_or_else(|| app.layer.clone()),
     );
+    labels
+}
+
+/// `labels` plus `app.kubernetes.io/version` from the image tag: for the
+/// workload and its pod template, the objects the version describes.
+pub fn versioned(labels: &BTreeMap<String, String>, app: &App) -> BTreeMap<String, String> {
+    let mut labels = labels.clone();
     if let Some(tag) = &app.image.tag
         && is_label_value(tag)
     {

@@ -65,7 +65,12 @@ impl Unit {
     pub fn dir(&self) -> String {
         match (&self.kind, &self.layer) {
             (UnitKind::Namespace, _) => format!("namespaces/{}", self.name),
-            (UnitKind::Entry, _) if self.name == crate::target::ENTRY_DIR => self.name.clone(),
+            (UnitKind::Entry, _)
+                if self.name == crate::target::ENTRY_DIR
+                    || self.name == crate::target::BOOTSTRAP_DIR =>
+            {
+                self.name.clone()
+            }
             (UnitKind::Entry, _) => format!("{}/{}", crate::target::ENTRY_DIR, self.name),
             (_, Some(layer)) => format!("{layer}/{}", self.name),
             (_, None) => self.name.clone(),
@@ -195,6 +200,7 @@ pub fn render(env: &ResolvedEnv) -> Result<EnvManifests> {
         env: env.name.clone(),
         units: BTreeMap::new(),
     };
+    namespaces::check_pod_security(env)?;
     let plans = namespaces::plans(env);
     for plan in &plans {
         let objects = namespaces::render_namespace(env, plan)?;

@@ -4,6 +4,9 @@
 //! Namespaces holding a Helm chart are platform namespaces: charts bring their
 //! own needs (webhooks, host ports, big pods), so the environment's posture,
 //! quota and limits reach them only through `namespaces.<name>` settings.
+//! Their Pod Security level is the one their charts' pods need (the chart's
+//! `podSecurity`, else the catalog's), unless `namespaces.<name>` sets one;
+//! a setting stricter than a chart needs is an error.
 
 use std::collections::BTreeMap;
 
@@ -11,8 +14,10 @@ use serde_json::{Value, json};
 
 use super::labels;
 use super::object::Object;
+use crate::blueprint::catalog;
 use crate::blueprint::model::{NetworkPosture, PodSecurityLevel, Quota, Resources};
-use crate::error::Result;
+use crate::error::{ErrorKind, Result};
+use crate::pointer::from_tokens;
 use crate::resolve::{ComponentKind, ResolvedEnv};
 
 /// What one namespace renders to.
@@ -23,6 +28,79 @@ pub struct NamespacePlan<'a> {
     pub limits: Option<&'a Resources>,
     pub pod_security: PodSecurityLevel,
     pub labels: BTreeMap<String, String>,
+}
+
+/// How permissive a level is: a namespace must allow what its least
+/// restricted pod needs.
+fn permissiveness(level: PodSecurityLevel) -> u8 {
+    match level {
+        PodSecurityLevel::Restricted => 0,
+        PodSecurityLevel::Baseline => 1,
+        PodSecurityLevel::Privileged => 2,
+    }
+}
+
+/// The charts in namespace `ns` and the level each one's pods need.
+fn chart_levels<'a>(env: &'a ResolvedEnv, ns: &str) -> Vec<(&'a str, PodSecurityLevel)> {
+    env.components
+        .values()
+        .filter(|c| c.kind == ComponentKind::Chart && c.namespace == ns)
+        .filter_map(|c| {
+            let chart = env.blueprint.charts.get(&c.name)?;
+            Some((c.name.as_str(), catalog::pod_security(chart)))
+        })
+        .collect()
+}
+
+/// The Pod Security level of namespace `ns`: its `namespaces.<ns>.podSecurity`
+/// if set, else the least strict level any of its charts needs (Kubernetes
+/// admission rejects a pod its namespace's level forbids), else `restricted`,
+/// which every app gitopsc renders passes.
+fn pod_security_level(env: &ResolvedEnv, ns: &str) -> PodSecurityLevel {
+    let declared = env
+        .blueprint
+        .namespaces
+        .get(ns)
+        .and_then(|s| s.pod_security);
+    declared.unwrap_or_else(|| {
+        chart_levels(env, ns)
+            .into_iter()
+            .map(|(_, level)| level)
+            .max_by_key(|l| permissiveness(*l))
+            .unwrap_or(PodSecurityLevel::Restricted)
+    })
+}
+
+/// A namespace declared stricter than a chart in it needs is an error at the
+/// declaration: its pods would be refused at admission.
+pub fn check_pod_security(env: &ResolvedEnv) -> Result<()> {
+    for (ns, settings) in &env.blueprint.namespaces {
+        let Some(declared) = settings.pod_security else {
+            continue;
+        };
+        for (chart, needs) in chart_levels(env, ns) {
+            if permissiveness(needs) > permissiveness(declared) {
+                return Err(env
+                    .locator
+                    .error(
+                        ErrorKind::InvalidValue,
+                        &from_tokens(["namespaces", ns, "podSecurity"]),
+                        format!(
+                            "namespace `{ns}` enforces Pod Security `{}`, but the pods of chart `{chart}` need `{}`",
+                            declared.name(),
+                            needs.name()
+                        ),
+                    )
+                    .with_help(format!(
+                        "set `podSecurity: {}` here, move the chart to another namespace, or, if its values make its pods pass `{}`, say so with `podSecurity: {}` on the chart",
+                        needs.name(),
+                        declared.name(),
+                        declared.name()
+                    )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Every namespace some component lives in, with its effective settings;
@@ -58,9 +136,7 @@ pub fn plans(env: &ResolvedEnv) -> Vec<NamespacePlan<'_>> {
                 } else {
                     env.settings.container_defaults.as_ref()
                 },
-                pod_security: settings
-                    .and_then(|s| s.pod_security)
-                    .unwrap_or(PodSecurityLevel::Restricted),
+                pod_security: pod_security_level(env, name),
                 labels: settings.map(|s| s.labels.clone()).unwrap_or_default(),
             }
         })

@@ -22,7 +22,12 @@ pub fn controller(
     let pod =
         obj! {"metadata" => pod_metadata(cx), "spec" => pod_spec(cx, config_map, secret_names)};
     let selector = obj! {"matchLabels" => super::labels::to_value(&cx.selector)};
-    let meta = cx.metadata(cx.name, &cx.workload_annotations);
+    let meta = super::labels::metadata(
+        cx.name,
+        Some(cx.namespace()),
+        &super::labels::versioned(&cx.labels, app),
+        &cx.workload_annotations,
+    );
     match app.kind {
         WorkloadKind::Deployment => {
             let mut spec =
@@ -81,7 +86,8 @@ pub fn controller(
 }
 
 fn pod_metadata(cx: &AppContext) -> Value {
-    let mut meta = obj! {"labels" => super::labels::to_value(&cx.labels)};
+    let labels = super::labels::versioned(&cx.labels, cx.app);
+    let mut meta = obj! {"labels" => super::labels::to_value(&labels)};
     if !cx.app.annotations.is_empty() {
         meta["annotations"] = super::labels::to_value(&cx.app.annotations);
     }

@@ -1,6 +1,14 @@
 //! Argo CD: an AppProject fenced to the repositories, destinations and
 //! cluster-scoped kinds in use, one Application per unit with its sync wave,
 //! and the app-of-apps root Application that Argo CD is pointed at.
+//!
+//! Made for one Argo CD deploying many environments and clusters: every
+//! Application and AppProject name carries the environment, and units deploy
+//! to the environment's cluster (`gitops.server`, or by cluster name with
+//! `gitops.destination: cluster-name`). The root Application lives in
+//! `bootstrap/`, which nothing syncs, so it never manages itself, and
+//! it carries no cascade finalizer, so deleting it leaves the environment
+//! running (README, "The root Application's lifecycle").
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,14 +17,18 @@ use serde_json::{Value, json};
 use super::{
     ENTRY_DIR, UNIT_ANNOTATION, Wiring, engine_namespace, release_name, repo_path, unit_object_name,
 };
-use crate::blueprint::model::GitOps;
-use crate::graph::{Graph, is_chart};
+use crate::blueprint::catalog;
+use crate::blueprint::model::{ArgoDestination, Chart, GitOps};
+use crate::error::{ErrorKind, Result};
+use crate::graph::{Graph, Node, is_chart};
 use crate::render::extra::is_cluster_scoped;
-use crate::render::{EnvManifests, labels};
+use crate::render::{EnvManifests, Object, Unit, UnitKind, labels};
 use crate::resolve::ResolvedEnv;
 
 const ARGO_API: &str = "argoproj.io/v1alpha1";
 const IN_CLUSTER: &str = "https://kubernetes.default.svc";
+/// Deleting an Application with this finalizer deletes what it deployed.
+const CASCADE_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
 
 /// Cluster-scoped kinds that platform Helm charts install (their CRDs, RBAC,
 /// webhooks, ingress classes); granted to the project only when it has charts.
@@ -45,15 +57,88 @@ pub fn chart_repo_url(repo: &str) -> &str {
 }
 
 pub fn wire(env: &ResolvedEnv, gitops: &GitOps, graph: &Graph, manifests: &EnvManifests) -> Wiring {
-    let bp = &env.blueprint;
-    let system = &bp.system.name;
-    let ns = engine_namespace(gitops);
-    let server = gitops
-        .server
-        .clone()
-        .unwrap_or_else(|| IN_CLUSTER.to_string());
-    let common = labels::common(bp);
-    let meta = |name: &str, wave: Option<i64>, unit: Option<&str>| {
+    let cx = Context {
+        env,
+        gitops,
+        scope: scope(env),
+        destination: destination(env, gitops),
+        providers: env
+            .components
+            .values()
+            .flat_map(|c| c.provides.iter().map(String::as_str))
+            .collect(),
+    };
+    let project_meta = cx.metadata(&cx.scope, Some(-1), None);
+    let root = vec![app_project(
+        env,
+        gitops,
+        graph,
+        manifests,
+        &cx.destination,
+        project_meta,
+    )];
+    let mut deployers = Vec::new();
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let wave = graph.waves[i];
+        if let Some(app) = unit_application(&cx, node, &manifests.units[&node.dir], wave) {
+            // Shards follow waves: a wave's Applications sync together, and the
+            // shards themselves carry the wave, so the order holds across shards.
+            deployers.push((format!("wave-{wave:03}"), app));
+        }
+    }
+    Wiring { root, deployers }
+}
+
+/// Argo CD before 3.0 tracks resources by the label
+/// `app.kubernetes.io/instance: <Application name>`, and a label value has at
+/// most 63 characters (Argo CD "Resource Tracking"), so every Application
+/// name stays within that. A too-long name is an error at the component (or
+/// namespace) whose unit it names, or at the system name.
+pub fn check_names(env: &ResolvedEnv, graph: &Graph) -> Result<()> {
+    let scope = scope(env);
+    for node in &graph.nodes {
+        let name = unit_object_name(&scope, &node.dir);
+        if name.len() <= MAX_LABEL_VALUE {
+            continue;
+        }
+        let at = env
+            .components
+            .get(&node.name)
+            .filter(|_| node.kind != UnitKind::Namespace)
+            .map(|c| c.pointer.clone())
+            .unwrap_or_else(|| "/system/name".to_string());
+        return Err(env
+            .locator
+            .error(
+                ErrorKind::InvalidValue,
+                &at,
+                format!(
+                    "the Argo CD Application `{name}` has {} characters, more than the {MAX_LABEL_VALUE} of the label Argo CD tracks its resources with",
+                    name.len()
+                ),
+            )
+            .with_help("shorten the system, environment, layer or component name"));
+    }
+    Ok(())
+}
+
+/// The longest label value Kubernetes accepts.
+const MAX_LABEL_VALUE: usize = 63;
+
+/// What every unit's Application of one environment shares.
+struct Context<'a> {
+    env: &'a ResolvedEnv,
+    gitops: &'a GitOps,
+    /// `<system>-<env>`: the project's name and every Application's prefix.
+    scope: String,
+    /// The environment's cluster, without a namespace.
+    destination: Value,
+    /// CRD groups some component provides.
+    providers: BTreeSet<&'a str>,
+}
+
+impl Context<'_> {
+    fn metadata(&self, name: &str, wave: Option<i64>, unit: Option<&str>) -> Value {
         let mut annotations = BTreeMap::new();
         if let Some(w) = wave {
             annotations.insert("argocd.argoproj.io/sync-wave".to_string(), w.to_string());
@@ -61,84 +146,114 @@ pub fn wire(env: &ResolvedEnv, gitops: &GitOps, graph: &Graph, manifests: &EnvMa
         if let Some(dir) = unit {
             annotations.insert(UNIT_ANNOTATION.to_string(), dir.to_string());
         }
-        labels::metadata(name, Some(&ns), &common, &annotations)
-    };
-    let providers: BTreeSet<&str> = env
-        .components
-        .values()
-        .flat_map(|c| c.provides.iter().map(String::as_str))
-        .collect();
-    let mut root = vec![app_project(
-        env,
-        gitops,
-        graph,
-        manifests,
-        &server,
-        meta(system, Some(-1), None),
-    )];
-    let mut root_meta = meta(system, None, None);
-    root_meta["finalizers"] = json!(["resources-finalizer.argocd.argoproj.io"]);
-    root.push(json!({
+        let common = labels::common(&self.env.blueprint);
+        labels::metadata(
+            name,
+            Some(&engine_namespace(self.gitops)),
+            &common,
+            &annotations,
+        )
+    }
+}
+
+/// The Application deploying one unit: its chart and/or its directory, to
+/// the environment's cluster, in its wave; `None` for a unit with nothing to deploy.
+fn unit_application(cx: &Context, node: &Node, unit: &Unit, wave: u32) -> Option<Value> {
+    let (env, gitops) = (cx.env, cx.gitops);
+    let has_files = !unit.objects.is_empty();
+    let git_source = json!({"repoURL": gitops.repo, "targetRevision": gitops.branch, "path": repo_path(gitops, &env.name, &node.dir)});
+    let needs_crds = unit
+        .objects
+        .iter()
+        .any(|o| cx.providers.contains(o.id().group()));
+    let mut target = cx.destination.clone();
+    target["namespace"] = json!(node.namespace);
+    let mut spec = json!({"project": cx.scope, "destination": target});
+    let mut policy = sync_policy(true, needs_crds || is_chart(node));
+    let ignored = ignore_differences(&unit.objects);
+    if !ignored.is_empty() {
+        // Without it the ignored fields are still overwritten on sync.
+        if let Some(options) = policy["syncOptions"].as_array_mut() {
+            options.push(json!("RespectIgnoreDifferences=true"));
+        }
+        spec["ignoreDifferences"] = Value::Array(ignored);
+    }
+    spec["syncPolicy"] = policy;
+    let mut metadata = cx.metadata(
+        &unit_object_name(&cx.scope, &node.dir),
+        Some(i64::from(wave)),
+        Some(&node.dir),
+    );
+    if is_chart(node) {
+        let chart_source = chart_source(&node.name, &env.blueprint.charts[&node.name]);
+        if has_files {
+            spec["sources"] = json!([chart_source, git_source]);
+        } else {
+            spec["source"] = chart_source;
+        }
+        // Charts' webhooks and defaulting change what they install; a diff
+        // computed by the API server (a server-side apply dry run) shows
+        // only real drift (Argo CD "Diff Strategies").
+        metadata["annotations"]["argocd.argoproj.io/compare-options"] =
+            json!("ServerSideDiff=true");
+    } else if has_files {
+        spec["source"] = git_source;
+    } else {
+        return None;
+    }
+    // Removing a unit from the blueprint removes what it deployed.
+    metadata["finalizers"] = json!([CASCADE_FINALIZER]);
+    Some(json!({"apiVersion": ARGO_API, "kind": "Application", "metadata": metadata, "spec": spec}))
+}
+
+/// A chart as an Application source, its values inline.
+fn chart_source(name: &str, chart: &Chart) -> Value {
+    let mut helm = json!({"releaseName": release_name(name, chart)});
+    if chart.values.as_object().is_some_and(|v| !v.is_empty()) {
+        helm["valuesObject"] = chart.values.clone();
+    }
+    json!({
+        "repoURL": chart_repo_url(&chart.repo),
+        "chart": chart.chart,
+        "targetRevision": chart.version.0,
+        "helm": helm,
+    })
+}
+
+/// The root Application of the environment: syncs `gitops/` (the project,
+/// the units' Applications or the shards) into Argo CD's own namespace. It
+/// lives in `bootstrap/`, outside what it syncs, and carries no
+/// cascade finalizer: deleting or renaming it never deletes the environment.
+pub fn bootstrap(env: &ResolvedEnv, gitops: &GitOps) -> Value {
+    let bp = &env.blueprint;
+    let ns = engine_namespace(gitops);
+    json!({
         "apiVersion": ARGO_API,
         "kind": "Application",
-        "metadata": root_meta,
+        "metadata": labels::metadata(&scope(env), Some(&ns), &labels::common(bp), &BTreeMap::new()),
         "spec": {
             "project": "default",
             "source": {"repoURL": gitops.repo, "targetRevision": gitops.branch, "path": repo_path(gitops, &env.name, ENTRY_DIR)},
             "destination": {"server": IN_CLUSTER, "namespace": ns},
             "syncPolicy": sync_policy(false, false),
         },
-    }));
-    let mut deployers = Vec::new();
-    for (i, node) in graph.nodes.iter().enumerate() {
-        let unit = &manifests.units[&node.dir];
-        let has_files = !unit.objects.is_empty();
-        let git_source = json!({"repoURL": gitops.repo, "targetRevision": gitops.branch, "path": repo_path(gitops, &env.name, &node.dir)});
-        let needs_crds = unit
-            .objects
-            .iter()
-            .any(|o| providers.contains(o.id().group()));
-        let mut spec = json!({
-            "project": system,
-            "destination": {"server": server, "namespace": node.namespace},
-            "syncPolicy": sync_policy(true, needs_crds || is_chart(node)),
-        });
-        if is_chart(node) {
-            let chart = &bp.charts[&node.name];
-            let mut helm = json!({"releaseName": release_name(&node.name, chart)});
-            if chart.values.as_object().is_some_and(|v| !v.is_empty()) {
-                helm["valuesObject"] = chart.values.clone();
-            }
-            let chart_source = json!({
-                "repoURL": chart_repo_url(&chart.repo),
-                "chart": chart.chart,
-                "targetRevision": chart.version.0,
-                "helm": helm,
-            });
-            if has_files {
-                spec["sources"] = json!([chart_source, git_source]);
-            } else {
-                spec["source"] = chart_source;
-            }
-        } else if has_files {
-            spec["source"] = git_source;
-        } else {
-            continue;
-        }
-        let mut metadata = meta(
-            &unit_object_name(system, &node.dir),
-            Some(i64::from(graph.waves[i])),
-            Some(&node.dir),
-        );
-        metadata["finalizers"] = json!(["resources-finalizer.argocd.argoproj.io"]);
-        // Shards follow waves: a wave's Applications sync together, and the
-        // shards themselves carry the wave, so the order holds across shards.
-        deployers.push((
-            format!("wave-{:03}", graph.waves[i]),
-            json!({"apiVersion": ARGO_API, "kind": "Application", "metadata": metadata, "spec": spec}),
-        ));
+    })
+}
+
+/// `<system>-<env>`: the prefix of every Argo CD object name of the
+/// environment, so environments sharing one Argo CD never collide.
+pub fn scope(env: &ResolvedEnv) -> String {
+    format!("{}-{}", env.blueprint.system.name, env.name)
+}
+
+/// Where the environment's units deploy: `gitops.server`, else Argo CD's own
+/// cluster or the cluster registered under the environment's cluster name.
+fn destination(env: &ResolvedEnv, gitops: &GitOps) -> Value {
+    match (&gitops.server, gitops.destination) {
+        (Some(server), _) => json!({"server": server}),
+        (None, ArgoDestination::InCluster) => json!({"server": IN_CLUSTER}),
+        (None, ArgoDestination::ClusterName) => json!({"name": env.settings.cluster}),
     }
-    Wiring { root, deployers }
 }
 
 /// An Application syncing one shard of the entry point: the Applications of `dir`, in their wave.
@@ -151,12 +266,12 @@ pub fn shard(env: &ResolvedEnv, gitops: &GitOps, dir: &str, key: &str) -> Value 
     let annotations =
         BTreeMap::from([("argocd.argoproj.io/sync-wave".to_string(), wave.to_string())]);
     let mut metadata = labels::metadata(
-        &unit_object_name(&bp.system.name, dir),
+        &unit_object_name(&scope(env), dir),
         Some(&engine_namespace(gitops)),
         &labels::common(bp),
         &annotations,
     );
-    metadata["finalizers"] = json!(["resources-finalizer.argocd.argoproj.io"]);
+    metadata["finalizers"] = json!([CASCADE_FINALIZER]);
     json!({
         "apiVersion": ARGO_API,
         "kind": "Application",
@@ -170,12 +285,60 @@ pub fn shard(env: &ResolvedEnv, gitops: &GitOps, dir: &str, key: &str) -> Value 
     })
 }
 
+/// Fields that controllers own, not Git: the replicas an autoscaler sets on
+/// its target, and the data of Secrets an operator writes from a custom
+/// resource (External Secrets' target, CloudNativePG's app and CA secrets,
+/// cert-manager's certificate secret). Self-healing must leave them alone
+/// (Argo CD "Diffing Customization", RespectIgnoreDifferences).
+fn ignore_differences(objects: &[Object]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for object in objects {
+        let id = object.id();
+        let v = &object.value;
+        let text = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+        let secret = |name: String| json!({"group": "", "kind": "Secret", "name": name, "jsonPointers": ["/data"]});
+        match (id.group(), id.kind.as_str()) {
+            ("autoscaling", "HorizontalPodAutoscaler") => {
+                let (Some(kind), Some(name)) = (
+                    text("/spec/scaleTargetRef/kind"),
+                    text("/spec/scaleTargetRef/name"),
+                ) else {
+                    continue;
+                };
+                let group = text("/spec/scaleTargetRef/apiVersion")
+                    .and_then(|a| a.split_once('/').map(|(g, _)| g.to_string()))
+                    .unwrap_or_default();
+                out.push(json!({"group": group, "kind": kind, "name": name, "jsonPointers": ["/spec/replicas"]}));
+            }
+            ("external-secrets.io", "ExternalSecret") => {
+                out.push(secret(text("/spec/target/name").unwrap_or(id.name.clone())));
+            }
+            ("postgresql.cnpg.io", "Cluster") => {
+                out.push(secret(format!("{}-app", id.name)));
+                out.push(secret(format!("{}-ca", id.name)));
+            }
+            ("cert-manager.io", "Certificate") => {
+                if let Some(name) = text("/spec/secretName") {
+                    out.push(secret(name));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Every Application applies server-side: CRDs such as Prometheus
+/// Operator's exceed the 256 KiB `last-applied-configuration` annotation of
+/// client-side apply (argo-cd#8128; Argo CD "Sync Options", Server-Side
+/// Apply), and field ownership keeps other controllers' fields intact.
 fn sync_policy(create_namespace: bool, skip_dry_run: bool) -> Value {
     let mut options = Vec::new();
     if create_namespace {
         options.push("CreateNamespace=true");
     }
     options.push("PruneLast=true");
+    options.push("ServerSideApply=true");
     if skip_dry_run {
         options.push("SkipDryRunOnMissingResource=true");
     }
@@ -191,7 +354,7 @@ fn app_project(
     gitops: &GitOps,
     graph: &Graph,
     manifests: &EnvManifests,
-    server: &str,
+    destination: &Value,
     metadata: Value,
 ) -> Value {
     let bp = &env.blueprint;
@@ -201,10 +364,21 @@ fn app_project(
             .values()
             .map(|c| chart_repo_url(&c.repo).to_string()),
     );
-    let namespaces: BTreeSet<&str> = graph.nodes.iter().map(|n| n.namespace.as_str()).collect();
+    // Charts install into namespaces besides their own (kube-prometheus-stack
+    // puts Services in kube-system); Argo CD refuses any resource whose
+    // namespace the project does not allow.
+    let mut namespaces: BTreeSet<String> =
+        graph.nodes.iter().map(|n| n.namespace.clone()).collect();
+    for node in graph.nodes.iter().filter(|n| is_chart(n)) {
+        namespaces.extend(catalog::extra_namespaces(&bp.charts[&node.name]));
+    }
     let destinations: Vec<Value> = namespaces
         .iter()
-        .map(|ns| json!({"server": server, "namespace": ns}))
+        .map(|ns| {
+            let mut d = destination.clone();
+            d["namespace"] = json!(ns);
+            d
+        })
         .collect();
     let mut cluster_kinds: BTreeSet<(String, String)> =
         BTreeSet::from([(String::new(), "Namespace".to_string())]);

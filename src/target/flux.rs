@@ -1,6 +1,7 @@
 //! Flux: a GitRepository, one Kustomization per unit (ordered by `dependsOn`),
-//! a HelmRepository and HelmRelease per chart, and the self-managing root
-//! Kustomization that `flux` is pointed at.
+//! a HelmRelease per chart with its source (a HelmRepository, or an
+//! OCIRepository for OCI charts) and drift correction, and the self-managing
+//! root Kustomization that `flux` is pointed at.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +19,8 @@ use crate::resolve::{ComponentKind, ResolvedEnv};
 const KUSTOMIZE_API: &str = "kustomize.toolkit.fluxcd.io/v1";
 const SOURCE_API: &str = "source.toolkit.fluxcd.io/v1";
 const HELM_API: &str = "helm.toolkit.fluxcd.io/v2";
+/// The OCI layer media type of a Helm chart's content.
+const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 
 pub fn wire(
     env: &ResolvedEnv,
@@ -152,24 +155,23 @@ fn add_helm_objects(
         let chart = &bp.charts[&node.name];
         let common = labels::common(bp);
         let meta = labels::metadata(&node.name, Some(&node.namespace), &common, &BTreeMap::new());
-        let mut repo = json!({"interval": helm_interval, "url": chart.repo});
-        if chart.repo.starts_with("oci://") {
-            repo["type"] = json!("oci");
-        }
+        let (source, chart_ref) = chart_source(node, chart, &helm_interval, meta.clone());
         let remediation = json!({"retries": 3});
         let mut spec = json!({
             "interval": helm_interval,
             "releaseName": release_name(&node.name, chart),
-            "chart": {"spec": {
-                "chart": chart.chart,
-                "version": chart.version.0,
-                "sourceRef": {"kind": "HelmRepository", "name": node.name, "namespace": node.namespace},
-                "interval": helm_interval,
-            }},
             "install": {"crds": "CreateReplace", "remediation": remediation},
             "upgrade": {"crds": "CreateReplace", "cleanupOnFail": true, "remediation": {"retries": 3, "remediateLastFailure": true}},
             "timeout": chart.timeout.clone().unwrap_or_else(|| "10m".into()),
+            // Changes made in the cluster behind Helm's back are reverted,
+            // not only noticed on the next upgrade (Flux HelmRelease docs,
+            // "Drift detection").
+            "driftDetection": {"mode": "enabled"},
         });
+        match chart_ref {
+            ChartRef::Template(template) => spec["chart"] = template,
+            ChartRef::Artifact(reference) => spec["chartRef"] = reference,
+        }
         if chart.values.as_object().is_some_and(|v| !v.is_empty()) {
             spec["values"] = chart.values.clone();
         }
@@ -185,10 +187,61 @@ fn add_helm_objects(
             .units
             .get_mut(&node.dir)
             .expect("chart unit exists");
-        unit.objects.push(Object::new(json!({"apiVersion": SOURCE_API, "kind": "HelmRepository", "metadata": meta, "spec": repo})));
+        unit.objects.push(Object::new(source));
         unit.objects.push(Object::new(
             json!({"apiVersion": HELM_API, "kind": "HelmRelease", "metadata": meta, "spec": spec}),
         ));
         unit.sort();
     }
+}
+
+/// How a HelmRelease names its chart.
+enum ChartRef {
+    /// `spec.chart`: a chart template resolved from a HelmRepository.
+    Template(Value),
+    /// `spec.chartRef`: the chart artifact of an OCIRepository.
+    Artifact(Value),
+}
+
+/// The chart's source object and the HelmRelease's reference to it. OCI
+/// charts come from an OCIRepository pinned to the chart version by tag:
+/// Flux recommends it over a HelmRepository of `type: oci`, which gets no
+/// new features (Flux HelmRelease docs, "Chart reference"; OCIRepository docs,
+/// "Layer selector" for Helm chart media types).
+fn chart_source(
+    node: &crate::graph::Node,
+    chart: &crate::blueprint::model::Chart,
+    interval: &str,
+    meta: Value,
+) -> (Value, ChartRef) {
+    if let Some(registry) = chart.repo.strip_prefix("oci://") {
+        let url = format!("oci://{}/{}", registry.trim_end_matches('/'), chart.chart);
+        let source = json!({
+            "apiVersion": SOURCE_API,
+            "kind": "OCIRepository",
+            "metadata": meta,
+            "spec": {
+                "interval": interval,
+                "url": url,
+                "ref": {"tag": chart.version.0},
+                "layerSelector": {"mediaType": HELM_CHART_LAYER, "operation": "copy"},
+            },
+        });
+        let reference =
+            json!({"kind": "OCIRepository", "name": node.name, "namespace": node.namespace});
+        return (source, ChartRef::Artifact(reference));
+    }
+    let source = json!({
+        "apiVersion": SOURCE_API,
+        "kind": "HelmRepository",
+        "metadata": meta,
+        "spec": {"interval": interval, "url": chart.repo},
+    });
+    let template = json!({"spec": {
+        "chart": chart.chart,
+        "version": chart.version.0,
+        "sourceRef": {"kind": "HelmRepository", "name": node.name, "namespace": node.namespace},
+        "interval": interval,
+    }});
+    (source, ChartRef::Template(template))
 }

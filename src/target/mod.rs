@@ -1,6 +1,7 @@
 //! Stage 4, wire the GitOps target: the objects Flux or Argo CD need to
 //! deploy the rendered units in order, and the entry point the engine is
-//! bootstrapped with (`rendered/<env>/gitops/`).
+//! bootstrapped with (`rendered/<env>/gitops/`; for Argo CD the root
+//! Application that syncs it is in `rendered/<env>/bootstrap/`).
 //!
 //! `flux` is the only module that knows Flux kinds, `argocd` the only one
 //! that knows Argo CD kinds. Both order units by the one [`graph`](crate::graph).
@@ -29,6 +30,10 @@ pub const MAX_PER_DIR: usize = 50;
 /// The directory of the entry point inside an environment's tree.
 pub const ENTRY_DIR: &str = "gitops";
 
+/// Argo CD: the directory of the root Application, beside the entry point
+/// and outside anything an Application syncs; applied once by hand.
+pub const BOOTSTRAP_DIR: &str = "bootstrap";
+
 /// Adds the engine's objects to `manifests`.
 pub fn wire(env: &ResolvedEnv, graph: &Graph, manifests: &mut EnvManifests) -> Result<()> {
     let Some(gitops) = &env.blueprint.gitops else {
@@ -46,7 +51,10 @@ pub fn wire(env: &ResolvedEnv, graph: &Graph, manifests: &mut EnvManifests) -> R
     };
     let wiring = match gitops.engine {
         Engine::Flux => flux::wire(env, gitops, graph, manifests),
-        Engine::Argocd => argocd::wire(env, gitops, graph, manifests),
+        Engine::Argocd => {
+            argocd::check_names(env, graph)?;
+            argocd::wire(env, gitops, graph, manifests)
+        }
     };
     let namespace = engine_namespace(gitops);
     let mut entry = wiring.root;
@@ -67,6 +75,17 @@ pub fn wire(env: &ResolvedEnv, graph: &Graph, manifests: &mut EnvManifests) -> R
                 objects: deployers.into_iter().map(Object::new).collect(),
             });
         }
+    }
+    if gitops.engine == Engine::Argocd {
+        // The root Application sits beside the entry, not in it, so the
+        // Application it syncs never includes itself.
+        manifests.insert(Unit {
+            kind: UnitKind::Entry,
+            name: BOOTSTRAP_DIR.to_string(),
+            layer: None,
+            namespace: namespace.clone(),
+            objects: vec![Object::new(argocd::bootstrap(env, gitops))],
+        });
     }
     manifests.insert(Unit {
         kind: UnitKind::Entry,

@@ -257,7 +257,9 @@ fn unit_paths_cover_every_object_exactly_once() {
                 .files
                 .keys()
                 .filter(|f| {
-                    !f.ends_with(KUSTOMIZATION) && !f.starts_with(&format!("{env_name}/gitops/"))
+                    !f.ends_with(KUSTOMIZATION)
+                        && !f.starts_with(&format!("{env_name}/gitops/"))
+                        && !f.starts_with(&format!("{env_name}/bootstrap/"))
                 })
                 .collect();
             assert_eq!(
