@@ -32,7 +32,7 @@ pub fn write_project(n: usize, dir: &Path) -> std::io::Result<()> {
          \x20 prod: {extends: staging, domain: example.com, zones: [a, b, c], network: default-deny, production: true}\n\
          secretStores:\n  vault: {}\n\
          defaults:\n  resources: {requests: {cpu: 100m, memory: 128Mi}, limits: {cpu: 500m, memory: 256Mi}}\n\
-         \x20 ingress: {class: nginx, issuer: letsencrypt}\n\
+         \x20 ingress: {class: nginx, issuer: letsencrypt, controllerNamespace: ingress-nginx}\n\
          charts:\n  external-secrets:\n    layer: platform\n    repo: https://charts.external-secrets.io\n\
          \x20   chart: external-secrets\n    version: 2.10.0\n    provides: [external-secrets.io]\n\
          apps:\n  postgres:\n    layer: data\n    kind: StatefulSet\n    image: postgres:17.2\n    ports: {postgres: 5432}\n\

@@ -63,6 +63,13 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
         format: GraphFormat,
     },
+    /// Print who can reach whom on which port, as the rendered NetworkPolicies allow.
+    Reach {
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[arg(long, value_enum, default_value_t = ReachFormat::Text)]
+        format: ReachFormat,
+    },
     /// Print the JSON Schema of blueprint or overlay files.
     Schema {
         #[arg(long, value_enum, default_value_t = SchemaKind::Blueprint)]
@@ -127,6 +134,13 @@ pub struct PublishArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DiffFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReachFormat {
     Text,
     Markdown,
     Json,

@@ -129,7 +129,8 @@ pub fn build(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Graph> {
                 }
             }
         }
-        for u in &component.uses {
+        // What an operator manages deploys after it (through its CRDs), not before.
+        for u in component.uses.iter().filter(|u| !u.manages) {
             if let Some(j) = component_index(&u.target) {
                 edges[i].insert(j, Reason::Uses);
             }

@@ -30,6 +30,7 @@ pub mod git;
 pub mod graph;
 pub mod pointer;
 pub mod policy;
+pub mod reach;
 pub mod render;
 pub mod resolve;
 pub mod schema;

@@ -12,6 +12,7 @@ pub mod decode;
 pub mod load;
 pub mod locator;
 pub mod model;
+pub mod network;
 mod overlay_files;
 pub mod validate;
 

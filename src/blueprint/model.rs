@@ -218,7 +218,7 @@ pub struct Environment {
     /// Topology zones; with more than one, pods spread across them.
     #[serde(default)]
     pub zones: Option<Vec<String>>,
-    /// Network posture of app namespaces.
+    /// Network posture of every namespace (`namespaces.<ns>.network` overrides one).
     #[serde(default)]
     pub network: Option<NetworkPosture>,
     /// ResourceQuota for every namespace of this environment.
@@ -234,6 +234,9 @@ pub struct Environment {
     /// Switches single policy rules on or off for this environment.
     #[serde(default)]
     pub policy: Option<PolicySettings>,
+    /// Where pods reach the Kubernetes API server, for `uses: [kube-apiserver]`.
+    #[serde(default)]
+    pub api_server: Option<super::network::ApiServer>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -241,10 +244,11 @@ pub struct Environment {
 pub enum NetworkPosture {
     /// No NetworkPolicies.
     Permissive,
-    /// Pods talk freely inside their namespace; other namespaces only from
-    /// monitoring and the ingress controller.
+    /// Pods talk freely inside their namespace and send anywhere; from other
+    /// namespaces only `uses` edges, the Prometheus pods and the ingress controller.
     NamespaceIsolated,
-    /// Deny all ingress and egress; allow DNS and exactly the `uses` edges.
+    /// Deny all ingress and egress; allow DNS and exactly what the blueprint
+    /// declares: `uses`, `peers`, `egress`, ingress routes, scraping.
     DefaultDeny,
 }
 
@@ -376,6 +380,9 @@ pub struct IngressDefaults {
     /// Namespace of an ingress controller that is not a component (e.g. `kube-system`).
     #[serde(default)]
     pub controller_namespace: Option<String>,
+    /// Labels of that controller's pods; defaults by `class` (`traefik`, `nginx`).
+    #[serde(default)]
+    pub controller_selector: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -433,9 +440,13 @@ pub struct App {
     /// Namespaced RBAC rules granted to the app's ServiceAccount.
     #[serde(default)]
     pub rbac: Vec<RbacRule>,
-    /// Components this app talks to, optionally on one port: `[pgbouncer, kafka:client]`.
+    /// Components this app talks to, optionally on one port: `[pgbouncer, kafka:client]`;
+    /// `kube-apiserver` is the Kubernetes API.
     #[serde(default)]
     pub uses: Vec<String>,
+    /// Ports on which the app's own pods reach each other (replication, clustering).
+    #[serde(default)]
+    pub peers: Vec<String>,
     /// Extra egress in default-deny environments: `{"0.0.0.0/0": [443]}`.
     #[serde(default)]
     pub egress: BTreeMap<String, Vec<u32>>,
@@ -812,10 +823,31 @@ pub struct Chart {
     /// CRD API groups the chart installs, e.g. `[external-secrets.io]`.
     #[serde(default)]
     pub provides: Vec<String>,
+    /// Components the chart's pods reach (`kube-apiserver` is the Kubernetes API),
+    /// including what it manages.
     #[serde(default)]
     pub uses: Vec<String>,
+    /// Components the chart's operator manages and reaches (`[maya-db:status]`):
+    /// like `uses` for the network, but they deploy after the chart, not before.
+    #[serde(default)]
+    pub manages: Vec<String>,
+    /// Ports on which the chart's own pods reach each other.
+    #[serde(default)]
+    pub peers: Vec<String>,
+    /// Extra egress in default-deny environments: `{"0.0.0.0/0": [443]}`.
+    #[serde(default)]
+    pub egress: BTreeMap<String, Vec<u32>>,
+    /// Ports the ingress controller reaches through the chart's own Ingresses
+    /// (e.g. Grafana's): `[grafana]`.
+    #[serde(default)]
+    pub routes: Vec<String>,
+    /// For the monitoring stack: labels of its Prometheus pods (default
+    /// `app.kubernetes.io/name: prometheus`).
+    #[serde(default)]
+    pub scrapers: super::network::ScraperSelector,
     /// Labels selecting the chart's pods, for network policies; defaults to
-    /// `app.kubernetes.io/instance: <release>`.
+    /// `app.kubernetes.io/instance: <release>`, or the known labels of the
+    /// `ingress-nginx`, `traefik` and `cloudnative-pg` charts.
     #[serde(default)]
     pub selector: BTreeMap<String, String>,
     /// Ports that `uses` edges may reach on the chart's pods.
@@ -848,8 +880,15 @@ pub struct ManifestSet {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, Value>")]
     pub values: Value,
+    /// Components these pods reach (`kube-apiserver` is the Kubernetes API).
     #[serde(default)]
     pub uses: Vec<String>,
+    /// Ports on which these pods reach each other.
+    #[serde(default)]
+    pub peers: Vec<String>,
+    /// Extra egress in default-deny environments: `{"0.0.0.0/0": [443]}`.
+    #[serde(default)]
+    pub egress: BTreeMap<String, Vec<u32>>,
     /// Labels selecting the pods these manifests create, for network policies.
     #[serde(default)]
     pub selector: BTreeMap<String, String>,

@@ -985,6 +985,9 @@ pub fn validate_uses(
     let c = Check { locator };
     for component in components.values() {
         for u in &component.uses {
+            if u.target == super::network::KUBE_APISERVER && u.port.is_none() {
+                continue;
+            }
             let Some(target) = components.get(&u.target) else {
                 return Err(c.fail(
                     ErrorKind::UnknownReference,
@@ -1005,7 +1008,7 @@ pub fn validate_uses(
                     ErrorKind::InvalidValue,
                     &u.pointer,
                     format!("`{}` uses itself", component.name),
-                    "remove the entry",
+                    "to let its pods reach each other, list the ports in `peers` instead",
                 ));
             }
             if let Some(port) = &u.port
@@ -1215,7 +1218,7 @@ fn is_cron(s: &str) -> bool {
         })
 }
 
-fn is_cidr(s: &str) -> bool {
+pub fn is_cidr(s: &str) -> bool {
     let Some((addr, bits)) = s.split_once('/') else {
         return false;
     };

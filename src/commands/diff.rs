@@ -4,6 +4,10 @@
 //! compared with the committed `rendered/` (at `HEAD`, or on disk outside a
 //! git repository). With `--base REV [--head REV]` both revisions are
 //! rendered straight from git objects. Fully offline.
+//!
+//! Each changed environment also gets a reachability section: the
+//! connections its NetworkPolicies newly allow or no longer allow, from
+//! the matrices of both trees (`crate::reach`).
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -16,6 +20,7 @@ use crate::changes::{self, EnvChanges, ObjectChange};
 use crate::cli::{DiffFormat, ProjectArgs};
 use crate::error::{Error, ErrorKind, Result};
 use crate::git;
+use crate::reach::{self, Matrix, ReachChanges};
 use crate::sources::Sources;
 use crate::tree::RenderedTree;
 use crate::workspace::{self, RENDERED_DIR};
@@ -29,7 +34,7 @@ pub fn run(
 ) -> Result<u8> {
     let root = workspace::project_root(args.root.as_deref())?;
     let selection = EnvSelection::from_flags(&args.envs);
-    let (old, new) = match base {
+    let (old, new, old_sources, new_sources) = match base {
         Some(base) => {
             let checkout = git::discover(&root).ok_or_else(|| {
                 Error::plain(
@@ -37,27 +42,33 @@ pub fn run(
                     "`--base` needs the project to be in a git repository",
                 )
             })?;
-            let old = render_files(checkout.sources_at(base)?, &selection)
+            let old_sources = Arc::new(checkout.sources_at(base)?);
+            let old = render_files(old_sources.clone(), &selection)
                 .map_err(|e| e.with_note(format!("while rendering the blueprints of `{base}`")))?;
-            let new_sources = match head {
+            let new_sources = Arc::new(match head {
                 Some(head) => checkout.sources_at(head)?,
                 None => workspace::read_sources(&root)?,
-            };
-            let new = render_files(new_sources, &selection).map_err(|e| {
+            });
+            let new = render_files(new_sources.clone(), &selection).map_err(|e| {
                 e.with_note(format!(
                     "while rendering the blueprints of `{}`",
                     head.unwrap_or("the working tree")
                 ))
             })?;
-            (old, new)
+            (old, new, Some(old_sources), new_sources)
         }
         None => {
-            let committed = match git::discover(&root).filter(git::Checkout::has_head) {
-                Some(checkout) => checkout.rendered_at("HEAD", RENDERED_DIR)?,
-                None => workspace::read_rendered(&root.join(RENDERED_DIR))?,
+            let checkout = git::discover(&root).filter(git::Checkout::has_head);
+            let (committed, committed_sources) = match &checkout {
+                Some(checkout) => (
+                    checkout.rendered_at("HEAD", RENDERED_DIR)?,
+                    checkout.sources_at("HEAD").ok().map(Arc::new),
+                ),
+                None => (workspace::read_rendered(&root.join(RENDERED_DIR))?, None),
             };
-            let new = render_files(workspace::read_sources(&root)?, &selection)?;
-            (committed, new)
+            let new_sources = Arc::new(workspace::read_sources(&root)?);
+            let new = render_files(new_sources.clone(), &selection)?;
+            (committed, new, committed_sources, new_sources)
         }
     };
     let only = match &selection {
@@ -65,28 +76,92 @@ pub fn run(
         EnvSelection::Only(names) => Some(names.as_slice()),
     };
     let changes: Vec<EnvChanges> = changes::compare(&old, &new, only)?;
+    let reach = reach_changes(&old, &new, old_sources, new_sources, only)?;
     let colour = format == DiffFormat::Text
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none();
     let text = match format {
-        DiffFormat::Text => text(&changes, colour),
-        DiffFormat::Markdown => markdown(&changes),
-        DiffFormat::Json => json(&changes),
+        DiffFormat::Text => text(&changes, &reach, colour),
+        DiffFormat::Markdown => markdown(&changes, &reach),
+        DiffFormat::Json => json(&changes, &reach),
     };
     print!("{text}");
-    Ok(if changes.iter().all(EnvChanges::is_empty) {
-        EXIT_OK
-    } else {
-        EXIT_CHANGES
-    })
+    Ok(
+        if changes.iter().all(EnvChanges::is_empty) && reach.values().all(ReachChanges::is_empty) {
+            EXIT_OK
+        } else {
+            EXIT_CHANGES
+        },
+    )
 }
 
-fn render_files(sources: Sources, selection: &EnvSelection) -> Result<BTreeMap<String, Vec<u8>>> {
-    let tree: RenderedTree = compile(Arc::new(sources), selection)?;
+fn render_files(
+    sources: Arc<Sources>,
+    selection: &EnvSelection,
+) -> Result<BTreeMap<String, Vec<u8>>> {
+    let tree: RenderedTree = compile(sources, selection)?;
     Ok(tree
         .files()
         .map(|(p, t)| (p.clone(), t.clone().into_bytes()))
         .collect())
+}
+
+/// Each environment's matrix of `files`, with the pods `sources` knows
+/// (or, when those no longer load, the ones `fallback` knows).
+fn matrices(
+    files: &BTreeMap<String, Vec<u8>>,
+    sources: Option<Arc<Sources>>,
+    fallback: &Arc<Sources>,
+) -> Result<BTreeMap<String, Matrix>> {
+    let texts: Vec<(&str, std::borrow::Cow<str>)> = files
+        .iter()
+        .map(|(p, b)| (p.as_str(), String::from_utf8_lossy(b)))
+        .collect();
+    let files = || texts.iter().map(|(p, t)| (*p, t.as_ref()));
+    if let Some(sources) = sources
+        && let Ok(m) = reach::matrices(sources, files())
+    {
+        return Ok(m);
+    }
+    reach::matrices(fallback.clone(), files())
+}
+
+/// The reachability changes of every compared environment.
+fn reach_changes(
+    old: &BTreeMap<String, Vec<u8>>,
+    new: &BTreeMap<String, Vec<u8>>,
+    old_sources: Option<Arc<Sources>>,
+    new_sources: Arc<Sources>,
+    only: Option<&[String]>,
+) -> Result<BTreeMap<String, ReachChanges>> {
+    let before = matrices(old, old_sources, &new_sources)?;
+    let after = matrices(new, Some(new_sources.clone()), &new_sources)?;
+    let empty = Matrix::new();
+    let mut out = BTreeMap::new();
+    for env in before.keys().chain(after.keys()) {
+        if only.is_some_and(|o| !o.contains(env)) {
+            continue;
+        }
+        let changes = ReachChanges::between(
+            before.get(env).unwrap_or(&empty),
+            after.get(env).unwrap_or(&empty),
+        );
+        out.insert(env.clone(), changes);
+    }
+    Ok(out)
+}
+
+/// `  + web -> postgres:5432/TCP (postgres) now allowed` lines.
+fn reach_lines(changes: &ReachChanges) -> Vec<String> {
+    let allowed = changes
+        .allowed
+        .iter()
+        .map(|g| format!("+ {} now allowed", g.display()));
+    let denied = changes
+        .denied
+        .iter()
+        .map(|g| format!("- {} no longer allowed", g.display()));
+    allowed.chain(denied).collect()
 }
 
 fn paint(line: &str, colour: bool) -> String {
@@ -108,12 +183,24 @@ fn paint(line: &str, colour: bool) -> String {
 }
 
 /// For people at a terminal: grouped by environment, then object.
-pub fn text(changes: &[EnvChanges], colour: bool) -> String {
-    if changes.iter().all(EnvChanges::is_empty) {
+pub fn text(
+    changes: &[EnvChanges],
+    reach: &BTreeMap<String, ReachChanges>,
+    colour: bool,
+) -> String {
+    let none = ReachChanges::default();
+    let reach_of = |env: &str| reach.get(env).unwrap_or(&none);
+    if changes
+        .iter()
+        .all(|c| c.is_empty() && reach_of(&c.env).is_empty())
+    {
         return "no changes\n".to_string();
     }
     let mut out = String::new();
-    for env in changes.iter().filter(|c| !c.is_empty()) {
+    for env in changes
+        .iter()
+        .filter(|c| !c.is_empty() || !reach_of(&c.env).is_empty())
+    {
         out.push_str(&format!(
             "{}\n",
             paint(
@@ -132,6 +219,13 @@ pub fn text(changes: &[EnvChanges], colour: bool) -> String {
                 out.push_str(&format!("    {}\n", paint(line, colour)));
             }
         }
+        let lines = reach_lines(reach_of(&env.env));
+        if !lines.is_empty() {
+            out.push_str("  reachability\n");
+            for line in lines {
+                out.push_str(&format!("    {}\n", paint(&line, colour)));
+            }
+        }
     }
     out
 }
@@ -147,23 +241,34 @@ fn object_block(c: &ObjectChange) -> String {
 }
 
 /// For a pull request comment or `$GITHUB_STEP_SUMMARY`: a summary table, each environment folded.
-pub fn markdown(changes: &[EnvChanges]) -> String {
+pub fn markdown(changes: &[EnvChanges], reach: &BTreeMap<String, ReachChanges>) -> String {
+    let none = ReachChanges::default();
+    let reach_of = |env: &str| reach.get(env).unwrap_or(&none);
     let mut out = String::from("<!-- gitopsc-diff -->\n### gitopsc diff\n\n");
-    if changes.iter().all(EnvChanges::is_empty) {
+    if changes
+        .iter()
+        .all(|c| c.is_empty() && reach_of(&c.env).is_empty())
+    {
         out.push_str("No changes to the rendered output.\n");
         return out;
     }
-    out.push_str("| environment | added | changed | removed |\n| --- | ---: | ---: | ---: |\n");
+    out.push_str("| environment | added | changed | removed | now allowed | no longer allowed |\n| --- | ---: | ---: | ---: | ---: | ---: |\n");
     for c in changes {
+        let r = reach_of(&c.env);
         out.push_str(&format!(
-            "| {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} |\n",
             c.env,
             c.added.len(),
             c.changed.len(),
-            c.removed.len()
+            c.removed.len(),
+            r.allowed.len(),
+            r.denied.len()
         ));
     }
-    for env in changes.iter().filter(|c| !c.is_empty()) {
+    for env in changes
+        .iter()
+        .filter(|c| !c.is_empty() || !reach_of(&c.env).is_empty())
+    {
         out.push_str(&format!(
             "\n<details><summary><b>{}</b>: {}</summary>\n\n",
             env.env,
@@ -182,13 +287,37 @@ pub fn markdown(changes: &[EnvChanges]) -> String {
                 ));
             }
         }
+        out.push_str(&reach_markdown(reach_of(&env.env)));
         out.push_str("</details>\n");
     }
     out
 }
 
+/// The reachability block of one environment: what is now allowed, what no longer.
+fn reach_markdown(changes: &ReachChanges) -> String {
+    if changes.is_empty() {
+        return String::new();
+    }
+    let mut out =
+        String::from("**reachability**\n\n| | from | to | port |\n| --- | --- | --- | --- |\n");
+    for (label, list) in [
+        ("now allowed", &changes.allowed),
+        ("no longer allowed", &changes.denied),
+    ] {
+        for g in list {
+            out.push_str(&format!(
+                "| {label} | `{}` | `{}` | {} |\n",
+                g.from, g.to, g.port
+            ));
+        }
+    }
+    out.push('\n');
+    out
+}
+
 /// For tools.
-pub fn json(changes: &[EnvChanges]) -> String {
+pub fn json(changes: &[EnvChanges], reach: &BTreeMap<String, ReachChanges>) -> String {
+    let none = ReachChanges::default();
     let key = |c: &ObjectChange| json!({"kind": c.key.kind, "group": c.key.group, "namespace": c.key.namespace, "name": c.key.name});
     let envs: Vec<_> = changes
         .iter()
@@ -198,11 +327,15 @@ pub fn json(changes: &[EnvChanges]) -> String {
                 "added": e.added.iter().map(key).collect::<Vec<_>>(),
                 "changed": e.changed.iter().map(|c| { let mut k = key(c); k["diff"] = json!(changes::unified(c)); k }).collect::<Vec<_>>(),
                 "removed": e.removed.iter().map(key).collect::<Vec<_>>(),
+                "reachability": {
+                    "allowed": reach.get(&e.env).unwrap_or(&none).allowed.iter().map(super::reach::grant_json).collect::<Vec<_>>(),
+                    "denied": reach.get(&e.env).unwrap_or(&none).denied.iter().map(super::reach::grant_json).collect::<Vec<_>>(),
+                },
             })
         })
         .collect();
     let mut text = serde_json::to_string_pretty(
-        &json!({"changed": !changes.iter().all(EnvChanges::is_empty), "environments": envs}),
+        &json!({"changed": !(changes.iter().all(EnvChanges::is_empty) && reach.values().all(ReachChanges::is_empty)), "environments": envs}),
     )
     .unwrap_or_default();
     text.push('\n');

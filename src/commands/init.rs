@@ -46,6 +46,9 @@ defaults:
   resources:
     requests: {{cpu: 100m, memory: 128Mi}}
     limits: {{cpu: 500m, memory: 256Mi}}
+  # The cluster's ingress controller: prod denies all traffic by default, so its
+  # policies let these pods in. Install it as a chart and name it in `controller` instead.
+  ingress: {{class: nginx, controllerNamespace: ingress-nginx}}
 
 apps:
   web:

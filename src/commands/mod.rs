@@ -7,6 +7,7 @@ pub mod diff;
 pub mod graph;
 pub mod init;
 pub mod publish;
+pub mod reach;
 pub mod render;
 pub mod schema;
 
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> u8 {
             format,
         } => diff::run(&project, base.as_deref(), head.as_deref(), format),
         Command::Graph { project, format } => graph::run(&project, format),
+        Command::Reach { project, format } => reach::run(&project, format),
         Command::Schema { kind } => schema::run(kind),
         Command::Init { dir, name } => init::run(&dir, name.as_deref()),
         Command::Completions { shell } => completions(shell),

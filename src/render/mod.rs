@@ -111,10 +111,9 @@ impl EnvManifests {
     }
 }
 
-/// Environment-wide facts: who scrapes metrics, where the ingress controller runs.
+/// Environment-wide facts: who scrapes metrics.
 pub struct Platform {
     pub monitoring: Option<MonitoringStack>,
-    pub ingress_namespace: Option<String>,
 }
 
 pub struct MonitoringStack {
@@ -123,8 +122,8 @@ pub struct MonitoringStack {
 }
 
 fn platform(env: &ResolvedEnv) -> Platform {
-    let bp = &env.blueprint;
-    let monitoring = bp
+    let monitoring = env
+        .blueprint
         .charts
         .iter()
         .find(|(_, c)| c.provides.iter().any(|g| g == MONITORING_GROUP))
@@ -132,27 +131,15 @@ fn platform(env: &ResolvedEnv) -> Platform {
             namespace: env.components[name].namespace.clone(),
             release: c.release.clone().unwrap_or_else(|| name.clone()),
         });
-    let ingress_namespace = match (
-        &bp.defaults.ingress.controller,
-        &bp.defaults.ingress.controller_namespace,
-    ) {
-        (Some(controller), _) => env.components.get(controller).map(|c| c.namespace.clone()),
-        (None, Some(ns)) => Some(ns.clone()),
-        (None, None) => None,
-    };
-    Platform {
-        monitoring,
-        ingress_namespace,
-    }
+    Platform { monitoring }
 }
 
 fn render_component(
     env: &ResolvedEnv,
     component: &crate::resolve::Component,
-    network: &network::Network,
     platform: &Platform,
 ) -> Result<Unit> {
-    let mut objects = match component.kind {
+    let objects = match component.kind {
         ComponentKind::App => {
             let app = &env.blueprint.apps[&component.name];
             let annotations =
@@ -173,24 +160,55 @@ fn render_component(
         // Charts become objects only once the GitOps engine is known.
         ComponentKind::Chart => Vec::new(),
     };
-    let common = labels::common(&env.blueprint);
-    for (name, spec) in network::component_policies(env, network, platform, component)? {
-        objects.push(Object::new(obj! {
-            "apiVersion" => "networking.k8s.io/v1",
-            "kind" => "NetworkPolicy",
-            "metadata" => labels::metadata(&name, Some(&component.namespace), &common, &BTreeMap::new()),
-            "spec" => spec,
-        }));
-    }
-    let mut unit = Unit {
+    Ok(Unit {
         kind: UnitKind::Component(component.kind),
         name: component.name.clone(),
         layer: Some(component.layer.clone()),
         namespace: component.namespace.clone(),
         objects,
-    };
-    unit.sort();
-    Ok(unit)
+    })
+}
+
+fn network_policy(
+    env: &ResolvedEnv,
+    namespace: &str,
+    name: &str,
+    spec: serde_json::Value,
+) -> Object {
+    let common = labels::common(&env.blueprint);
+    Object::new(obj! {
+        "apiVersion" => "networking.k8s.io/v1",
+        "kind" => "NetworkPolicy",
+        "metadata" => labels::metadata(name, Some(namespace), &common, &BTreeMap::new()),
+        "spec" => spec,
+    })
+}
+
+/// Adds each unit's policies: a component's own, and a namespace's solver
+/// allowance. Links need every unit's objects first, since which issuers
+/// solve HTTP-01 is written in the manifests.
+fn add_policies(
+    env: &ResolvedEnv,
+    manifests: &mut EnvManifests,
+    postures: BTreeMap<String, crate::blueprint::model::NetworkPosture>,
+) {
+    let facts = crate::resolve::network::facts(env);
+    let http01 = network::http01_issuers(manifests.objects().map(|o| &o.value));
+    let net = network::Network::new(postures, network::links(env, &facts, &http01));
+    for unit in manifests.units.values_mut() {
+        let policies = match unit.kind {
+            UnitKind::Component(_) => match env.components.get(&unit.name) {
+                Some(c) => net.component_policies(c, &facts),
+                None => Vec::new(),
+            },
+            UnitKind::Namespace => net.group_policies(&network::solver_group(&unit.namespace)),
+            UnitKind::Entry => Vec::new(),
+        };
+        for (name, spec) in policies {
+            let object = network_policy(env, &unit.namespace, &name, spec);
+            unit.objects.push(object);
+        }
+    }
 }
 
 /// Renders every unit of the environment.
@@ -212,17 +230,21 @@ pub fn render(env: &ResolvedEnv) -> Result<EnvManifests> {
             objects,
         });
     }
-    let network = network::Network::new(env, plans.iter().map(|p| (p.name, p.posture)).collect());
     // Components render independently, so in parallel; results come back in
     // name order and the first error in that order is the one reported.
     let components: Vec<&crate::resolve::Component> = env.components.values().collect();
     let units: Vec<Result<Unit>> = components
         .par_iter()
-        .map(|component| render_component(env, component, &network, &platform))
+        .map(|component| render_component(env, component, &platform))
         .collect();
     for unit in units {
         manifests.insert(unit?);
     }
+    let postures = plans
+        .iter()
+        .map(|p| (p.name.to_string(), p.posture))
+        .collect();
+    add_policies(env, &mut manifests, postures);
     manifests.sort();
     Ok(manifests)
 }

@@ -2,11 +2,13 @@
 //! defaults, and the network policies that concern the whole namespace.
 //!
 //! Namespaces holding a Helm chart are platform namespaces: charts bring their
-//! own needs (webhooks, host ports, big pods), so the environment's posture,
-//! quota and limits reach them only through `namespaces.<name>` settings.
-//! Their Pod Security level is the one their charts' pods need (the chart's
-//! `podSecurity`, else the catalog's), unless `namespaces.<name>` sets one;
-//! a setting stricter than a chart needs is an error.
+//! own needs (webhooks, host ports, big pods), so the environment's quota and
+//! limits reach them only through `namespaces.<name>` settings. Its network
+//! posture reaches them as it reaches every namespace: a chart declares its
+//! `ports`, `uses` and `peers` like an app. Their Pod Security level is the
+//! one their charts' pods need (the chart's `podSecurity`, else the
+//! catalog's), unless `namespaces.<name>` sets one; a setting stricter than a
+//! chart needs is an error.
 
 use std::collections::BTreeMap;
 
@@ -121,11 +123,7 @@ pub fn plans(env: &ResolvedEnv) -> Vec<NamespacePlan<'_>> {
             let settings = env.blueprint.namespaces.get(name);
             NamespacePlan {
                 name,
-                posture: settings.and_then(|s| s.network).unwrap_or(if has_chart {
-                    NetworkPosture::Permissive
-                } else {
-                    env.settings.network
-                }),
+                posture: crate::resolve::network::posture(&env.blueprint, &env.settings, name),
                 quota: settings.and_then(|s| s.quota.as_ref()).or(if has_chart {
                     None
                 } else {

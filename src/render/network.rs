@@ -1,88 +1,423 @@
-//! NetworkPolicies from each namespace's posture and the `uses` graph.
+//! NetworkPolicies from each namespace's posture and the environment's links.
+//!
+//! A link is one allowed connection the blueprint implies: a `uses` edge
+//! (to a component or to the API server), `peers`, `egress` blocks, the
+//! ingress controller to what it routes to (and to ACME HTTP-01 solvers),
+//! the Prometheus pods to metrics ports, the internet to the ingress
+//! controller. Each link becomes an ingress rule at its destination and an
+//! egress rule at its source, wherever the posture there needs one.
 //!
 //! A namespace unit holds only what concerns the whole namespace (deny all,
-//! allow DNS, allow within the namespace); what concerns one component lives
-//! in that component's unit as at most two policies: who may reach it, and
-//! where it may go. So no unit grows with the number of components.
+//! allow DNS, allow within the namespace, let the HTTP-01 solvers be
+//! reached); what concerns one component lives in that component's unit as
+//! at most two policies per pod group: who may reach it, and where it may
+//! go. So no unit grows with the number of components.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use super::Platform;
-use crate::blueprint::model::{NetworkPosture, WorkloadKind};
+use crate::blueprint::model::{App, NetworkPosture, WorkloadKind};
+use crate::blueprint::network::KUBE_APISERVER;
 use crate::blueprint::validate::default_port;
-use crate::error::{ErrorKind, Result};
-use crate::resolve::{Component, ResolvedEnv};
+use crate::resolve::network::{NetworkFacts, PodGroup};
+use crate::resolve::{Component, ComponentKind, ResolvedEnv};
 
-/// A `uses` edge resolved to the ports it opens.
-pub struct Edge<'a> {
-    pub from: &'a Component,
-    pub to: &'a Component,
-    pub ports: Vec<u32>,
-    pub pointer: &'a str,
+/// Label cert-manager puts on its ACME HTTP-01 solver pods, which listen on
+/// 8089 in the namespace of the Certificate (cert-manager/cert-manager#2334).
+pub const SOLVER_LABEL: &str = "acme.cert-manager.io/http01-solver";
+pub const SOLVER_PORT: u32 = 8089;
+pub const SOLVER: &str = "acme-http01-solver";
+
+/// Where a link starts or ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    Pods(PodGroup),
+    /// A CIDR block, less the blocks in `except`.
+    Block {
+        cidr: String,
+        except: Vec<String>,
+    },
 }
 
-/// Every namespace's posture and every edge, indexed by both ends.
-pub struct Network<'a> {
-    postures: BTreeMap<&'a str, NetworkPosture>,
-    incoming: BTreeMap<&'a str, Vec<Edge<'a>>>,
-    outgoing: BTreeMap<&'a str, Vec<Edge<'a>>>,
-}
-
-impl<'a> Network<'a> {
-    pub fn new(env: &'a ResolvedEnv, postures: BTreeMap<&'a str, NetworkPosture>) -> Network<'a> {
-        let mut incoming: BTreeMap<&str, Vec<Edge>> = BTreeMap::new();
-        let mut outgoing: BTreeMap<&str, Vec<Edge>> = BTreeMap::new();
-        for from in env.components.values() {
-            for u in &from.uses {
-                let Some(to) = env.components.get(&u.target) else {
-                    continue;
-                };
-                let ports: Vec<u32> = match &u.port {
-                    Some(p) => to.ports.get(p).copied().into_iter().collect(),
-                    None => to
-                        .ports
-                        .values()
-                        .copied()
-                        .collect::<BTreeSet<_>>()
-                        .into_iter()
-                        .collect(),
-                };
-                let edge = |ports: Vec<u32>| Edge {
-                    from,
-                    to,
-                    ports,
-                    pointer: &u.pointer,
-                };
-                incoming
-                    .entry(&to.name)
-                    .or_default()
-                    .push(edge(ports.clone()));
-                outgoing.entry(&from.name).or_default().push(edge(ports));
-            }
+impl End {
+    fn block(cidr: &str) -> End {
+        End::Block {
+            cidr: cidr.to_string(),
+            except: Vec::new(),
         }
-        Network {
-            postures,
-            incoming,
-            outgoing,
+    }
+}
+
+impl End {
+    fn key(&self) -> String {
+        match self {
+            End::Pods(g) => g.name.clone(),
+            End::Block { cidr, .. } => format!("~{cidr}"),
         }
     }
 
+    fn namespace(&self) -> Option<&str> {
+        match self {
+            End::Pods(g) => Some(&g.namespace),
+            End::Block { .. } => None,
+        }
+    }
+
+    fn peer(&self) -> Value {
+        match self {
+            End::Pods(g) => json!({
+                "namespaceSelector": namespace_selector(&g.namespace),
+                "podSelector": {"matchLabels": super::labels::to_value(&g.selector)},
+            }),
+            End::Block { cidr, except } if except.is_empty() => {
+                json!({"ipBlock": {"cidr": cidr}})
+            }
+            End::Block { cidr, except } => json!({"ipBlock": {"cidr": cidr, "except": except}}),
+        }
+    }
+}
+
+/// One allowed connection, on TCP ports (none: every port).
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub from: End,
+    pub to: End,
+    pub ports: Vec<u32>,
+}
+
+/// Every namespace's posture and every link.
+pub struct Network {
+    postures: BTreeMap<String, NetworkPosture>,
+    links: Vec<Link>,
+}
+
+fn group(c: &Component) -> PodGroup {
+    PodGroup {
+        name: c.name.clone(),
+        namespace: c.namespace.clone(),
+        selector: c.selector.clone(),
+    }
+}
+
+/// The solver pods of one namespace.
+pub fn solver_group(namespace: &str) -> PodGroup {
+    PodGroup {
+        name: SOLVER.to_string(),
+        namespace: namespace.to_string(),
+        selector: BTreeMap::from([(SOLVER_LABEL.to_string(), "true".to_string())]),
+    }
+}
+
+/// The ports a `uses` edge opens: the named one, or every port but a
+/// dedicated metrics port (that one is for the scrapers).
+pub fn used_ports(env: &ResolvedEnv, to: &Component, port: Option<&str>) -> Vec<u32> {
+    if let Some(p) = port {
+        return to.ports.get(p).copied().into_iter().collect();
+    }
+    let metrics = metrics_only_port(env, to);
+    let ports: BTreeSet<u32> = to
+        .ports
+        .iter()
+        .filter(|(name, _)| Some(name.as_str()) != metrics)
+        .map(|(_, n)| *n)
+        .collect();
+    ports.into_iter().collect()
+}
+
+/// An app's metrics port name when it serves nothing else on it.
+fn metrics_only_port<'a>(env: &'a ResolvedEnv, c: &Component) -> Option<&'a str> {
+    let app = env.blueprint.apps.get(&c.name)?;
+    let name = app.metrics.as_ref()?.port.as_str();
+    let number = app.ports.get(name)?;
+    let shared = app.ports.iter().any(|(n, p)| n != name && p == number);
+    let serves_only_it = app.ports.len() == 1;
+    (!shared && !serves_only_it).then_some(name)
+}
+
+/// The ports the ingress controller routes to on an app.
+pub fn ingress_ports(app: &App) -> Vec<u32> {
+    let Some(ing) = &app.ingress else {
+        return Vec::new();
+    };
+    let ports: BTreeSet<u32> = if ing.paths.is_empty() {
+        default_port(app)
+            .and_then(|p| app.ports.get(p))
+            .copied()
+            .into_iter()
+            .collect()
+    } else {
+        ing.paths
+            .values()
+            .filter_map(|p| app.ports.get(p))
+            .copied()
+            .collect()
+    };
+    ports.into_iter().collect()
+}
+
+/// Whether an app's ingress gets its certificate through an HTTP-01 issuer.
+pub fn uses_http01(env: &ResolvedEnv, app: &App, http01: &BTreeSet<String>) -> bool {
+    let Some(ing) = &app.ingress else {
+        return false;
+    };
+    let issuer = ing
+        .issuer
+        .clone()
+        .or_else(|| env.blueprint.defaults.ingress.issuer.clone());
+    let tls = ing.tls.unwrap_or(issuer.is_some());
+    tls && issuer.is_some_and(|i| http01.contains(&i))
+}
+
+/// The names of the issuers among `objects` that solve ACME HTTP-01 challenges.
+pub fn http01_issuers<'a>(objects: impl Iterator<Item = &'a Value>) -> BTreeSet<String> {
+    objects
+        .filter(|o| {
+            matches!(o["kind"].as_str(), Some("ClusterIssuer" | "Issuer"))
+                && o.pointer("/spec/acme/solvers")
+                    .and_then(Value::as_array)
+                    .is_some_and(|s| s.iter().any(|s| s.get("http01").is_some()))
+        })
+        .filter_map(|o| o.pointer("/metadata/name").and_then(Value::as_str))
+        .map(String::from)
+        .collect()
+}
+
+/// An IPv4 block as (network, prefix length).
+fn ipv4_block(text: &str) -> Option<(u32, u32)> {
+    let (addr, prefix) = text.split_once('/')?;
+    let addr: std::net::Ipv4Addr = addr.parse().ok()?;
+    let prefix: u32 = prefix.parse().ok().filter(|p| *p <= 32)?;
+    Some((u32::from(addr), prefix))
+}
+
+/// Whether IPv4 block `inner` lies inside `outer` and is smaller, as an
+/// `ipBlock.except` entry must.
+pub fn strictly_inside(inner: &str, outer: &str) -> bool {
+    let (Some((i, ip)), Some((o, op))) = (ipv4_block(inner), ipv4_block(outer)) else {
+        return false;
+    };
+    let mask = |p: u32| if p == 0 { 0 } else { u32::MAX << (32 - p) };
+    ip > op && i & mask(op) == o & mask(op)
+}
+
+/// Every connection the environment's blueprint implies.
+pub fn links(env: &ResolvedEnv, facts: &NetworkFacts, http01: &BTreeSet<String>) -> Vec<Link> {
+    let mut out = Vec::new();
+    for from in env.components.values() {
+        for u in &from.uses {
+            if u.target == KUBE_APISERVER {
+                if let Some(api) = &facts.api_server {
+                    out.push(Link {
+                        from: End::Pods(group(from)),
+                        to: End::block(&api.cidr),
+                        ports: vec![api.port],
+                    });
+                }
+                continue;
+            }
+            let Some(to) = env.components.get(&u.target) else {
+                continue;
+            };
+            out.push(Link {
+                from: End::Pods(group(from)),
+                to: End::Pods(group(to)),
+                ports: used_ports(env, to, u.port.as_deref()),
+            });
+        }
+        let peers: BTreeSet<u32> = from
+            .peers
+            .iter()
+            .filter_map(|p| from.ports.get(p))
+            .copied()
+            .collect();
+        if !peers.is_empty() {
+            out.push(Link {
+                from: End::Pods(group(from)),
+                to: End::Pods(group(from)),
+                ports: peers.into_iter().collect(),
+            });
+        }
+        let uses_api = from.uses.iter().any(|u| u.target == KUBE_APISERVER);
+        for (cidr, ports) in &from.egress {
+            // A wide block (`0.0.0.0/0`) would open the API server to a pod
+            // that never said it calls it: cut the API server out.
+            let except = match &facts.api_server {
+                Some(api) if !uses_api && strictly_inside(&api.cidr, cidr) => {
+                    vec![api.cidr.clone()]
+                }
+                _ => Vec::new(),
+            };
+            out.push(Link {
+                from: End::Pods(group(from)),
+                to: End::Block {
+                    cidr: cidr.clone(),
+                    except,
+                },
+                ports: ports.clone(),
+            });
+        }
+    }
+    out.extend(platform_links(env, facts, http01));
+    out
+}
+
+/// What the ingress controller and the scrapers reach, and what reaches the controller.
+fn platform_links(env: &ResolvedEnv, facts: &NetworkFacts, http01: &BTreeSet<String>) -> Vec<Link> {
+    let mut out = Vec::new();
+    let mut solver_namespaces = BTreeSet::new();
+    for (name, app) in &env.blueprint.apps {
+        let c = &env.components[name];
+        // A CronJob serves nothing.
+        if app.kind == WorkloadKind::CronJob {
+            continue;
+        }
+        if let Some(controller) = &facts.ingress_controller
+            && app.ingress.is_some()
+        {
+            out.push(Link {
+                from: End::Pods(controller.clone()),
+                to: End::Pods(group(c)),
+                ports: ingress_ports(app),
+            });
+            if uses_http01(env, app, http01) {
+                solver_namespaces.insert(c.namespace.clone());
+            }
+        }
+        if let (Some(scraper), Some(m)) = (&facts.scraper, &app.metrics)
+            && let Some(port) = app.ports.get(&m.port)
+        {
+            out.push(Link {
+                from: End::Pods(scraper.clone()),
+                to: End::Pods(group(c)),
+                ports: vec![*port],
+            });
+        }
+    }
+    if let Some(controller) = &facts.ingress_controller {
+        for c in env.components.values().filter(|c| !c.routes.is_empty()) {
+            let ports: BTreeSet<u32> = c
+                .routes
+                .iter()
+                .filter_map(|p| c.ports.get(p))
+                .copied()
+                .collect();
+            out.push(Link {
+                from: End::Pods(controller.clone()),
+                to: End::Pods(group(c)),
+                ports: ports.into_iter().collect(),
+            });
+        }
+        for ns in solver_namespaces {
+            out.push(Link {
+                from: End::Pods(controller.clone()),
+                to: End::Pods(solver_group(&ns)),
+                ports: vec![SOLVER_PORT],
+            });
+        }
+        // A controller in the blueprint takes traffic from anywhere on the
+        // ports it declares; one outside it is not ours to open.
+        if let Some(c) = env.components.get(&controller.name)
+            && c.kind == ComponentKind::Chart
+        {
+            let ports: BTreeSet<u32> = c.ports.values().copied().collect();
+            out.push(Link {
+                from: End::block("0.0.0.0/0"),
+                to: End::Pods(group(c)),
+                ports: ports.into_iter().collect(),
+            });
+        }
+    }
+    out
+}
+
+impl Network {
+    pub fn new(postures: BTreeMap<String, NetworkPosture>, links: Vec<Link>) -> Network {
+        Network { postures, links }
+    }
+
+    /// The posture of a namespace; one gitopsc does not render is not ours
+    /// to close, so it counts as permissive.
     fn posture(&self, namespace: &str) -> NetworkPosture {
         self.postures
             .get(namespace)
             .copied()
             .unwrap_or(NetworkPosture::Permissive)
     }
+
+    fn needs_ingress_rule(&self, link: &Link, at: &PodGroup) -> bool {
+        match self.posture(&at.namespace) {
+            NetworkPosture::DefaultDeny => true,
+            NetworkPosture::NamespaceIsolated => link.from.namespace() != Some(&at.namespace),
+            NetworkPosture::Permissive => false,
+        }
+    }
+
+    fn needs_egress_rule(&self, at: &PodGroup) -> bool {
+        self.posture(&at.namespace) == NetworkPosture::DefaultDeny
+    }
+
+    /// The policies of one pod group, by name: one listing who may reach
+    /// it (a rule per allowed source), one listing where it may go (a rule
+    /// per destination). Two objects whatever the fan-in, and a reviewer
+    /// reads each allow-list in one place.
+    pub fn group_policies(&self, g: &PodGroup) -> Vec<(String, Value)> {
+        let mut ingress: Vec<(String, Value)> = Vec::new();
+        let mut egress: Vec<(String, Value)> = Vec::new();
+        for link in &self.links {
+            if link.to == End::Pods(g.clone()) && self.needs_ingress_rule(link, g) {
+                ingress.push((link.from.key(), rule("from", &link.from, &link.ports)));
+            }
+            if link.from == End::Pods(g.clone()) && self.needs_egress_rule(g) {
+                egress.push((link.to.key(), rule("to", &link.to, &link.ports)));
+            }
+        }
+        let mut out = Vec::new();
+        for (direction, mut rules) in [("Ingress", ingress), ("Egress", egress)] {
+            if rules.is_empty() {
+                continue;
+            }
+            rules.sort_by(|a, b| a.0.cmp(&b.0));
+            rules.dedup();
+            let key = direction.to_ascii_lowercase();
+            out.push((
+                format!("{key}-{}", g.name),
+                json!({
+                    "podSelector": {"matchLabels": super::labels::to_value(&g.selector)},
+                    "policyTypes": [direction],
+                    key: rules.into_iter().map(|(_, r)| r).collect::<Vec<_>>(),
+                }),
+            ));
+        }
+        out
+    }
+
+    /// The policies of a component's unit: its own pods', and the
+    /// scrapers' when it is the monitoring stack.
+    pub fn component_policies(&self, c: &Component, facts: &NetworkFacts) -> Vec<(String, Value)> {
+        let mut out = self.group_policies(&group(c));
+        if let Some(scraper) = &facts.scraper
+            && scraper.namespace == c.namespace
+            && c.provides
+                .iter()
+                .any(|g| g == crate::resolve::network::MONITORING_GROUP)
+        {
+            out.extend(self.group_policies(scraper));
+        }
+        out
+    }
+}
+
+fn rule(direction: &str, peer: &End, ports: &[u32]) -> Value {
+    let mut rule = json!({direction: [peer.peer()]});
+    if let Some(p) = port_list(ports) {
+        rule["ports"] = p;
+    }
+    rule
 }
 
 fn namespace_selector(ns: &str) -> Value {
     json!({"matchLabels": {"kubernetes.io/metadata.name": ns}})
-}
-
-fn selector_value(c: &Component) -> Value {
-    json!({"matchLabels": super::labels::to_value(&c.selector)})
 }
 
 fn port_list(ports: &[u32]) -> Option<Value> {
@@ -94,38 +429,6 @@ fn port_list(ports: &[u32]) -> Option<Value> {
                 .collect(),
         )
     })
-}
-
-fn ingress_rule(from: Value, ports: &[u32]) -> Value {
-    let mut rule = json!({"from": [from]});
-    if let Some(p) = port_list(ports) {
-        rule["ports"] = p;
-    }
-    rule
-}
-
-fn peer(ns: &str, selector: Value) -> Value {
-    json!({"namespaceSelector": namespace_selector(ns), "podSelector": selector})
-}
-
-fn require_selector(env: &ResolvedEnv, c: &Component, edge_pointer: &str) -> Result<()> {
-    if c.selector.is_empty() {
-        return Err(env
-            .locator
-            .error(
-                ErrorKind::InvalidValue,
-                edge_pointer,
-                format!(
-                    "cannot write a network policy for `{}`: it declares no pod `selector`",
-                    c.name
-                ),
-            )
-            .with_help(format!(
-                "add `selector:` (the labels of its pods) to `{}`",
-                c.name
-            )));
-    }
-    Ok(())
 }
 
 /// The policies of a namespace as a whole, by name.
@@ -159,121 +462,17 @@ pub fn namespace_policies(posture: NetworkPosture) -> Vec<(String, Value)> {
     }
 }
 
-/// The policies about one component, by name: one listing who may reach it
-/// (a rule per allowed source), one listing where it may go (a rule per
-/// destination). Two objects whatever the fan-in, so no unit grows with the
-/// number of clients, and a reviewer reads each allow-list in one place.
-pub fn component_policies(
-    env: &ResolvedEnv,
-    net: &Network,
-    platform: &Platform,
-    c: &Component,
-) -> Result<Vec<(String, Value)>> {
-    let here = net.posture(&c.namespace);
-    let mut ingress: Vec<(String, Value)> = Vec::new();
-    let mut egress: Vec<(String, Value)> = Vec::new();
-    for edge in net.incoming.get(c.name.as_str()).into_iter().flatten() {
-        let needed = match here {
-            NetworkPosture::DefaultDeny => true,
-            NetworkPosture::NamespaceIsolated => edge.from.namespace != c.namespace,
-            NetworkPosture::Permissive => false,
-        };
-        if needed {
-            require_selector(env, edge.from, edge.pointer)?;
-            require_selector(env, c, edge.pointer)?;
-            ingress.push((
-                edge.from.name.clone(),
-                ingress_rule(
-                    peer(&edge.from.namespace, selector_value(edge.from)),
-                    &edge.ports,
-                ),
-            ));
-        }
-    }
-    if here == NetworkPosture::DefaultDeny {
-        for edge in net.outgoing.get(c.name.as_str()).into_iter().flatten() {
-            require_selector(env, c, edge.pointer)?;
-            require_selector(env, edge.to, edge.pointer)?;
-            let mut rule = json!({"to": [peer(&edge.to.namespace, selector_value(edge.to))]});
-            if let Some(p) = port_list(&edge.ports) {
-                rule["ports"] = p;
-            }
-            egress.push((edge.to.name.clone(), rule));
-        }
-    }
-    if here != NetworkPosture::Permissive
-        && let Some(app) = env.blueprint.apps.get(&c.name)
-    {
-        // A CronJob serves nothing, but it may still need to reach out.
-        if app.kind != WorkloadKind::CronJob {
-            ingress.extend(platform_ingress(app, platform));
-        }
-        if here == NetworkPosture::DefaultDeny {
-            for (cidr, ports) in &app.egress {
-                let mut rule = json!({"to": [{"ipBlock": {"cidr": cidr}}]});
-                if let Some(p) = port_list(ports) {
-                    rule["ports"] = p;
-                }
-                egress.push((format!("~{cidr}"), rule));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for (direction, mut rules) in [("Ingress", ingress), ("Egress", egress)] {
-        if rules.is_empty() {
-            continue;
-        }
-        rules.sort_by(|a, b| a.0.cmp(&b.0));
-        let key = direction.to_ascii_lowercase();
-        out.push((
-            format!("{key}-{}", c.name),
-            json!({
-                "podSelector": selector_value(c),
-                "policyTypes": [direction],
-                key: rules.into_iter().map(|(_, r)| r).collect::<Vec<_>>(),
-            }),
-        ));
-    }
-    Ok(out)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Rules letting the ingress controller reach an app's routed ports and the
-/// monitoring stack its metrics port, keyed for a stable order.
-fn platform_ingress(
-    app: &crate::blueprint::model::App,
-    platform: &Platform,
-) -> Vec<(String, Value)> {
-    let mut out = Vec::new();
-    if let (Some(ing), Some(ns)) = (&app.ingress, &platform.ingress_namespace) {
-        let mut ports: Vec<u32> = if ing.paths.is_empty() {
-            default_port(app)
-                .and_then(|p| app.ports.get(p))
-                .copied()
-                .into_iter()
-                .collect()
-        } else {
-            ing.paths
-                .values()
-                .filter_map(|p| app.ports.get(p))
-                .copied()
-                .collect()
-        };
-        ports.sort_unstable();
-        ports.dedup();
-        out.push((
-            "~ingress-controller".to_string(),
-            ingress_rule(json!({"namespaceSelector": namespace_selector(ns)}), &ports),
-        ));
+    #[test]
+    fn an_except_block_must_lie_strictly_inside() {
+        assert!(strictly_inside("10.244.0.0/30", "0.0.0.0/0"));
+        assert!(strictly_inside("10.0.1.0/24", "10.0.0.0/16"));
+        assert!(!strictly_inside("10.0.0.0/16", "10.0.0.0/16"));
+        assert!(!strictly_inside("10.1.0.0/24", "10.0.0.0/16"));
+        assert!(!strictly_inside("10.0.0.0/8", "10.0.0.0/16"));
+        assert!(!strictly_inside("fd00::/64", "::/0"));
     }
-    if let (Some(m), Some(mon)) = (&app.metrics, &platform.monitoring) {
-        let ports: Vec<u32> = app.ports.get(&m.port).copied().into_iter().collect();
-        out.push((
-            "~monitoring".to_string(),
-            ingress_rule(
-                json!({"namespaceSelector": namespace_selector(&mon.namespace)}),
-                &ports,
-            ),
-        ));
-    }
-    out
 }

@@ -8,6 +8,8 @@ use crate::error::{ErrorKind, Result};
 use crate::pointer;
 use crate::suggest;
 
+use super::known_charts;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ComponentKind {
     App,
@@ -33,6 +35,8 @@ pub struct Use {
     pub port: Option<String>,
     /// Pointer of the entry, for errors.
     pub pointer: String,
+    /// A `manages` entry: reached, but no deployment dependency.
+    pub manages: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +52,12 @@ pub struct Component {
     /// Labels selecting the component's pods (empty when unknown).
     pub selector: BTreeMap<String, String>,
     pub ports: BTreeMap<String, u32>,
+    /// Port names on which the component's pods reach each other.
+    pub peers: Vec<String>,
+    /// CIDR -> ports the component's pods may reach outside the cluster.
+    pub egress: BTreeMap<String, Vec<u32>>,
+    /// Port names the ingress controller routes to through the component's own Ingresses.
+    pub routes: Vec<String>,
     /// CRD API groups the component installs.
     pub provides: Vec<String>,
 }
@@ -69,8 +79,12 @@ struct Draft<'a> {
     layer: &'a str,
     namespace: Option<&'a str>,
     uses: &'a [String],
+    manages: &'a [String],
     selector: BTreeMap<String, String>,
     ports: BTreeMap<String, u32>,
+    peers: &'a [String],
+    egress: &'a BTreeMap<String, Vec<u32>>,
+    routes: &'a [String],
     provides: Vec<String>,
 }
 
@@ -82,26 +96,44 @@ fn drafts(bp: &Blueprint) -> Vec<Draft<'_>> {
         layer: &a.layer,
         namespace: a.namespace.as_deref(),
         uses: &a.uses,
+        manages: &[],
         selector: app_selector(system, name),
         ports: a.ports.clone(),
+        peers: &a.peers,
+        egress: &a.egress,
+        routes: &[],
         provides: Vec::new(),
     });
-    let charts = bp.charts.iter().map(|(name, c)| Draft {
-        name,
-        kind: ComponentKind::Chart,
-        layer: &c.layer,
-        namespace: c.namespace.as_deref(),
-        uses: &c.uses,
-        selector: if c.selector.is_empty() {
-            BTreeMap::from([(
-                "app.kubernetes.io/instance".to_string(),
-                c.release.clone().unwrap_or_else(|| name.clone()),
-            )])
-        } else {
-            c.selector.clone()
-        },
-        ports: c.ports.clone(),
-        provides: c.provides.clone(),
+    let charts = bp.charts.iter().map(|(name, c)| {
+        let release = c.release.clone().unwrap_or_else(|| name.clone());
+        let namespace = c
+            .namespace
+            .clone()
+            .unwrap_or_else(|| default_namespace(bp, name, &c.layer));
+        let known = known_charts::known(&c.chart, &release, &namespace);
+        Draft {
+            name,
+            kind: ComponentKind::Chart,
+            layer: &c.layer,
+            namespace: c.namespace.as_deref(),
+            uses: &c.uses,
+            manages: &c.manages,
+            selector: match (&known, c.selector.is_empty()) {
+                (_, false) => c.selector.clone(),
+                (Some(k), true) => k.selector.clone(),
+                (None, true) => {
+                    BTreeMap::from([("app.kubernetes.io/instance".to_string(), release.clone())])
+                }
+            },
+            ports: match &known {
+                Some(k) if c.ports.is_empty() => k.ports.clone(),
+                _ => c.ports.clone(),
+            },
+            peers: &c.peers,
+            egress: &c.egress,
+            routes: &c.routes,
+            provides: c.provides.clone(),
+        }
     });
     let manifests = bp.manifests.iter().map(|(name, m)| Draft {
         name,
@@ -109,11 +141,47 @@ fn drafts(bp: &Blueprint) -> Vec<Draft<'_>> {
         layer: &m.layer,
         namespace: m.namespace.as_deref(),
         uses: &m.uses,
+        manages: &[],
         selector: m.selector.clone(),
         ports: m.ports.clone(),
+        peers: &m.peers,
+        egress: &m.egress,
+        routes: &[],
         provides: Vec::new(),
     });
     apps.chain(charts).chain(manifests).collect()
+}
+
+/// `target[:port]` entries of a `uses` or `manages` list.
+fn use_entries(at: &str, key: &str, list: &[String]) -> Vec<Use> {
+    list.iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let (target, port) = match entry.split_once(':') {
+                Some((t, p)) => (t.to_string(), Some(p.to_string())),
+                None => (entry.clone(), None),
+            };
+            Use {
+                target,
+                port,
+                pointer: pointer::push(&pointer::push(at, key), &i.to_string()),
+                manages: key == "manages",
+            }
+        })
+        .collect()
+}
+
+/// The namespace of a component that names none, by `system.namespaces`.
+fn default_namespace(bp: &Blueprint, name: &str, layer: &str) -> String {
+    match bp.system.namespaces {
+        NamespaceStrategy::PerLayer => layer.to_string(),
+        NamespaceStrategy::PerComponent => name.to_string(),
+        NamespaceStrategy::Single => bp
+            .system
+            .namespace
+            .clone()
+            .unwrap_or_else(|| bp.system.name.clone()),
+    }
 }
 
 /// Places every component; names must be unique across apps, charts and manifests.
@@ -145,32 +213,10 @@ pub fn place(bp: &Blueprint, locator: &Locator) -> Result<BTreeMap<String, Compo
         };
         let namespace = match d.namespace {
             Some(ns) => ns.to_string(),
-            None => match bp.system.namespaces {
-                NamespaceStrategy::PerLayer => d.layer.to_string(),
-                NamespaceStrategy::PerComponent => d.name.to_string(),
-                NamespaceStrategy::Single => bp
-                    .system
-                    .namespace
-                    .clone()
-                    .unwrap_or_else(|| bp.system.name.clone()),
-            },
+            None => default_namespace(bp, d.name, d.layer),
         };
-        let uses = d
-            .uses
-            .iter()
-            .enumerate()
-            .map(|(i, entry)| {
-                let (target, port) = match entry.split_once(':') {
-                    Some((t, p)) => (t.to_string(), Some(p.to_string())),
-                    None => (entry.clone(), None),
-                };
-                Use {
-                    target,
-                    port,
-                    pointer: pointer::push(&pointer::push(&at, "uses"), &i.to_string()),
-                }
-            })
-            .collect();
+        let mut uses = use_entries(&at, "uses", d.uses);
+        uses.extend(use_entries(&at, "manages", d.manages));
         out.insert(
             d.name.to_string(),
             Component {
@@ -183,6 +229,9 @@ pub fn place(bp: &Blueprint, locator: &Locator) -> Result<BTreeMap<String, Compo
                 uses,
                 selector: d.selector,
                 ports: d.ports,
+                peers: d.peers.to_vec(),
+                egress: d.egress.clone(),
+                routes: d.routes.to_vec(),
                 provides: d.provides,
             },
         );

@@ -21,6 +21,8 @@ pub struct EnvSettings {
     pub container_defaults: Option<Resources>,
     pub production: bool,
     pub policy: PolicySettings,
+    /// Where pods reach the Kubernetes API server, when the environment says.
+    pub api_server: Option<crate::blueprint::network::ApiServer>,
     /// The environments whose overlays apply, root first, ending with this one.
     pub chain: Vec<String>,
 }
@@ -98,6 +100,7 @@ pub fn settings(merged: &Value, chain: &[String], locator: &Locator) -> Result<E
         container_defaults: env.container_defaults,
         production: env.production.unwrap_or(false),
         policy: env.policy.unwrap_or_default(),
+        api_server: env.api_server,
         chain: chain.to_vec(),
         name,
     })

@@ -9,6 +9,8 @@
 
 pub mod components;
 mod environments;
+pub mod known_charts;
+pub mod network;
 mod templating;
 
 use std::collections::BTreeMap;
@@ -59,6 +61,7 @@ pub fn resolve(project: &Project, name: &str) -> Result<ResolvedEnv> {
     credentials::check(&merged, &blueprint, &locator, &project.sources)?;
     let components = components::place(&blueprint, &locator)?;
     validate::validate_uses(&blueprint, &components, &locator)?;
+    network::check(&blueprint, &settings, &components, &locator)?;
     Ok(ResolvedEnv {
         name: name.to_string(),
         settings,

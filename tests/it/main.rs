@@ -17,5 +17,6 @@ mod inputs;
 mod mutations;
 mod precommit;
 mod publish;
+mod reach;
 mod verify;
 mod wiring;

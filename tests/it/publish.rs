@@ -112,7 +112,8 @@ fn publishing_twice_makes_one_commit_with_provenance() {
         "{message}"
     );
     assert!(
-        message.contains("\nprod: 17 added, 0 changed, 0 removed\n"),
+        // The 18th: the policy that lets the ingress controller reach `web`.
+        message.contains("\nprod: 18 added, 0 changed, 0 removed\n"),
         "{message}"
     );
     assert!(

@@ -1,0 +1,72 @@
+//! What gitopsc knows about common charts' pods, so a blueprint need not
+//! spell it out: the labels of the pods a network rule means, and the
+//! ports they serve. A chart's own `selector` and `ports` replace these.
+
+use std::collections::BTreeMap;
+
+/// Pod labels and ports of one well-known chart.
+pub struct KnownChart {
+    pub selector: BTreeMap<String, String>,
+    pub ports: BTreeMap<String, u32>,
+}
+
+fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn ports(pairs: &[(&str, u32)]) -> BTreeMap<String, u32> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+/// The defaults for chart `chart` installed as `release` in `namespace`.
+pub fn known(chart: &str, release: &str, namespace: &str) -> Option<KnownChart> {
+    match chart {
+        // The controller pods only, not the admission job: labels and the
+        // container ports `http` and `https` of the chart's controller Deployment.
+        "ingress-nginx" => Some(KnownChart {
+            selector: labels(&[
+                ("app.kubernetes.io/name", "ingress-nginx"),
+                ("app.kubernetes.io/instance", release),
+                ("app.kubernetes.io/component", "controller"),
+            ]),
+            ports: ports(&[("http", 80), ("https", 443)]),
+        }),
+        // The traefik chart labels its pods `<release>-<namespace>` and
+        // listens on 8000 (web) and 8443 (websecure).
+        "traefik" => Some(KnownChart {
+            selector: labels(&[
+                ("app.kubernetes.io/name", "traefik"),
+                (
+                    "app.kubernetes.io/instance",
+                    &format!("{release}-{namespace}"),
+                ),
+            ]),
+            ports: ports(&[("web", 8000), ("websecure", 8443)]),
+        }),
+        // The operator pod, not the PostgreSQL instances it creates.
+        "cloudnative-pg" => Some(KnownChart {
+            selector: labels(&[
+                ("app.kubernetes.io/name", "cloudnative-pg"),
+                ("app.kubernetes.io/instance", release),
+            ]),
+            ports: BTreeMap::new(),
+        }),
+        _ => None,
+    }
+}
+
+/// Labels of an ingress controller that is not a component, by ingress class.
+pub fn controller_by_class(class: &str) -> Option<BTreeMap<String, String>> {
+    match class {
+        // k3s and RKE2 run Traefik in kube-system with this label.
+        "traefik" => Some(labels(&[("app.kubernetes.io/name", "traefik")])),
+        "nginx" => Some(labels(&[
+            ("app.kubernetes.io/name", "ingress-nginx"),
+            ("app.kubernetes.io/component", "controller"),
+        ])),
+        _ => None,
+    }
+}
