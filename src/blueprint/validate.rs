@@ -742,12 +742,12 @@ fn check_workload_kind(c: &Check, at: &str, app: &App) -> Result<()> {
                     "add e.g. `schedule: \"0 3 * * *\"`",
                 ));
             };
-            if !is_cron(schedule) {
+            if let Err(why) = crate::cron::parse(schedule) {
                 return Err(c.fail(
                     ErrorKind::InvalidValue,
                     &field("schedule"),
-                    format!("`{schedule}` is not a cron schedule"),
-                    "use five fields: minute hour day-of-month month day-of-week",
+                    format!("`{schedule}` is not a cron schedule: {why}"),
+                    "use five fields: minute (0-59) hour (0-23) day-of-month (1-31) month (1-12) day-of-week (0-7), or a macro such as `@daily`",
                 ));
             }
             for (name, present) in [
@@ -1120,28 +1120,7 @@ fn is_env_name(s: &str) -> bool {
 
 /// The Kubernetes resource quantity grammar.
 pub fn is_quantity(s: &str) -> bool {
-    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
-    let number_end = body
-        .find(|ch: char| !(ch.is_ascii_digit() || ch == '.'))
-        .unwrap_or(body.len());
-    let (number, suffix) = body.split_at(number_end);
-    let digits_ok = !number.is_empty() && number != "." && number.matches('.').count() <= 1;
-    if !digits_ok {
-        return false;
-    }
-    const SUFFIXES: [&str; 16] = [
-        "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P", "E",
-    ];
-    if SUFFIXES.contains(&suffix) {
-        return true;
-    }
-    match suffix.strip_prefix(['e', 'E']) {
-        Some(exp) => {
-            let exp = exp.strip_prefix(['+', '-']).unwrap_or(exp);
-            !exp.is_empty() && exp.chars().all(|ch| ch.is_ascii_digit())
-        }
-        None => false,
-    }
+    crate::quantity::parse(s).is_some()
 }
 
 fn quantity_suggestion(s: &str) -> Option<String> {
@@ -1195,27 +1174,6 @@ pub fn is_duration(s: &str) -> bool {
 fn is_int_or_percent(s: &str) -> bool {
     let number = s.strip_suffix('%').unwrap_or(s);
     !number.is_empty() && number.chars().all(|ch| ch.is_ascii_digit())
-}
-
-fn is_cron(s: &str) -> bool {
-    if s.starts_with('@') {
-        return [
-            "@yearly",
-            "@annually",
-            "@monthly",
-            "@weekly",
-            "@daily",
-            "@midnight",
-            "@hourly",
-        ]
-        .contains(&s);
-    }
-    let fields: Vec<&str> = s.split_whitespace().collect();
-    fields.len() == 5
-        && fields.iter().all(|f| {
-            f.chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || "*/,-?".contains(ch))
-        })
 }
 
 pub fn is_cidr(s: &str) -> bool {
@@ -1282,7 +1240,5 @@ mod tests {
         assert!(!is_port_name("a-very-long-port-name"));
         assert!(is_cidr("10.0.0.0/8"));
         assert!(!is_cidr("10.0.0.0/33"));
-        assert!(is_cron("*/5 * * * *"));
-        assert!(!is_cron("every day"));
     }
 }

@@ -18,7 +18,6 @@ pub mod api_rules;
 pub mod credentials;
 pub mod identity;
 pub mod pod_security;
-pub mod quantity;
 pub mod system_namespaces;
 
 use std::collections::BTreeSet;

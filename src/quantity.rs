@@ -1,6 +1,7 @@
 //! Kubernetes resource quantities (`500m`, `1.5Gi`, `2e3`), parsed as the API
-//! server parses them (k8s.io/apimachinery `resource.ParseQuantity`), to
-//! compare requests with limits.
+//! server parses them (k8s.io/apimachinery `resource.ParseQuantity`): the
+//! early check on the blueprint and the final check (limits >= requests)
+//! share it.
 
 /// The value of a quantity in base units, or `None` when it does not parse.
 pub fn parse(text: &str) -> Option<f64> {
