@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCompleter;
+
+use crate::complete;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -21,7 +24,7 @@ pub struct ProjectArgs {
     #[arg(long, value_name = "DIR", env = "GITOPSC_ROOT")]
     pub root: Option<PathBuf>,
     /// Only these environments (repeatable); all by default.
-    #[arg(long = "env", value_name = "NAME")]
+    #[arg(long = "env", value_name = "NAME", add = ArgValueCompleter::new(complete::environments))]
     pub envs: Vec<String>,
 }
 
@@ -83,7 +86,7 @@ pub enum Command {
     },
     /// Commit the rendered tree to the GitOps repository.
     Publish(PublishArgs),
-    /// Print shell completions.
+    /// Print the shell code that completes gitopsc, environment names included.
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,

@@ -23,6 +23,7 @@ pub mod changes;
 pub mod cli;
 pub mod commands;
 pub mod compat;
+pub mod complete;
 pub mod credential;
 pub mod cron;
 pub mod error;
@@ -159,7 +160,7 @@ fn compile_env_stages(project: &Project, name: &str) -> Result<EnvTree> {
     let mut manifests = render::render(&env)?;
     let graph = graph::build(&env, &manifests)?;
     target::wire(&env, &graph, &mut manifests)?;
-    render::patches::apply(&env, &mut manifests)?;
+    render::patches::apply(&env, &mut manifests, &policy::patch_rule())?;
     manifests.sort();
     policy::check(&env, &manifests)?;
     compat::check(&env, &manifests)?;

@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 // A render allocates and frees hundreds of thousands of small values; mimalloc
 // does that about 40% faster than the system allocator (measured on the
@@ -16,6 +16,8 @@ fn main() -> ExitCode {
     // render drops by a fifth, for a few per cent of time.
     // SAFETY: sets a process-wide allocator option before any thread starts.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+    // A shell asking for completions (`COMPLETE=bash gitopsc -- ...`) is answered and exits here.
+    clap_complete::CompleteEnv::with_factory(gitopsc::cli::Cli::command).complete();
     let cli = gitopsc::cli::Cli::parse();
     ExitCode::from(gitopsc::commands::run(cli))
 }

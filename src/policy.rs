@@ -16,6 +16,7 @@ use crate::blueprint::model::{App, WorkloadKind};
 use crate::error::{ErrorKind, Result};
 use crate::pointer::push;
 use crate::render::app::minimum_replicas;
+use crate::render::patches::ObjectRule;
 use crate::render::{EnvManifests, UnitKind};
 use crate::resolve::{ComponentKind, ResolvedEnv};
 
@@ -99,8 +100,12 @@ pub fn check(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<()> {
                 };
                 return Err(env
                     .locator
-                    .error(ErrorKind::Policy, &field, format!("{} {problem}", object.id().display()))
-                    .with_help("privileged pods, host namespaces and hostPath volumes are refused in every environment"));
+                    .error(
+                        ErrorKind::Policy,
+                        &field,
+                        format!("{} {problem}", object.id().display()),
+                    )
+                    .with_help(HOST_ACCESS_HELP));
             }
         }
     }
@@ -239,6 +244,17 @@ fn check_app(env: &ResolvedEnv, name: &str, app: &App) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+const HOST_ACCESS_HELP: &str =
+    "privileged pods, host namespaces and hostPath volumes are refused in every environment";
+
+/// The rule overlays' patches must keep on each object they change.
+pub fn patch_rule() -> ObjectRule<'static> {
+    ObjectRule {
+        problem: &host_access,
+        help: HOST_ACCESS_HELP,
+    }
 }
 
 /// What makes a pod reach into its host, if anything.

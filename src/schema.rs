@@ -30,6 +30,11 @@ pub fn overlay() -> Value {
     )
     .unwrap_or(Value::Null);
     value["title"] = json!("gitopsc overlay");
+    if let Some(Value::Object(props)) = value.get_mut("properties") {
+        for (key, _) in crate::blueprint::load::BLUEPRINT_ONLY {
+            props.remove(key);
+        }
+    }
     // An overlay with nothing but comments is an empty document: YAML null.
     if let Some(Value::String(kind)) = value.get("type").cloned() {
         value["type"] = json!([kind, "null"]);
@@ -147,6 +152,10 @@ mod tests {
         let s = overlay();
         assert!(s.get("required").is_none());
         assert!(s["properties"]["patches"].is_object());
+        assert!(
+            s["properties"].get("environments").is_none(),
+            "overlays cannot set environments"
+        );
         let apps = &s["properties"]["apps"]["anyOf"];
         assert_eq!(apps[1], json!({"type": "null"}));
         assert!(!to_text(&s).contains("\"required\": [\n    \"system\""));

@@ -32,6 +32,9 @@ pub enum SourceFile {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sources {
     files: BTreeMap<String, SourceFile>,
+    /// Regular files with more than one hard link, and their link count: such
+    /// a file may be a file from elsewhere on the machine (the loader decides).
+    hard_links: BTreeMap<String, u64>,
 }
 
 impl Sources {
@@ -45,6 +48,21 @@ impl Sources {
 
     pub fn insert_text(&mut self, path: impl Into<String>, text: &str) {
         self.insert(path, SourceFile::Regular(Arc::from(text.as_bytes())));
+    }
+
+    /// Records that the regular file at `path` has `links` hard links (more than one).
+    pub fn mark_hard_linked(&mut self, path: impl Into<String>, links: u64) {
+        self.hard_links.insert(path.into(), links);
+    }
+
+    /// The first hard-linked file in path order, with its link count.
+    pub fn first_hard_linked(&self) -> Option<(&str, u64)> {
+        self.hard_links.iter().next().map(|(p, n)| (p.as_str(), *n))
+    }
+
+    /// The same files with the same contents, however they are linked on disk.
+    pub fn same_files(&self, other: &Sources) -> bool {
+        self.files == other.files
     }
 
     pub fn get(&self, path: &str) -> Option<&SourceFile> {
@@ -85,6 +103,13 @@ impl Sources {
                 }
             }
         }
+        // Link counts decide whether a render is refused, so they count too.
+        for (path, links) in &self.hard_links {
+            hasher.update(b"h");
+            hasher.update(path.as_bytes());
+            hasher.update(b"\0");
+            hasher.update(links.to_le_bytes());
+        }
         hex(&hasher.finalize())
     }
 }
@@ -120,6 +145,20 @@ mod tests {
         let mut c = Sources::new();
         c.insert_text("blueprints/other.yaml", "x");
         assert_ne!(a.digest(), c.digest());
+    }
+
+    #[test]
+    fn hard_links_count_in_the_digest_but_not_in_the_files() {
+        let mut a = Sources::new();
+        a.insert_text("blueprints/system.yaml", "x");
+        let mut linked = a.clone();
+        linked.mark_hard_linked("blueprints/system.yaml", 2);
+        assert_ne!(a.digest(), linked.digest());
+        assert!(a.same_files(&linked));
+        assert_eq!(
+            linked.first_hard_linked(),
+            Some(("blueprints/system.yaml", 2))
+        );
     }
 
     #[test]

@@ -49,7 +49,11 @@ pub fn read_sources(root: &Path) -> Result<Sources> {
             let file = if file_type.is_symlink() {
                 SourceFile::Symlink
             } else if file_type.is_file() {
-                read_input(entry.path())?
+                let (file, links) = read_input(entry.path())?;
+                if links > 1 {
+                    sources.mark_hard_linked(rel.clone(), links);
+                }
+                file
             } else {
                 return Err(not_a_regular_file(entry.path()));
             };
@@ -62,8 +66,9 @@ pub fn read_sources(root: &Path) -> Result<Sources> {
 /// Reads one input without ever blocking or reading without bound: opened
 /// non-blocking and without following links, judged by `fstat` on the open
 /// file (so a file swapped for a FIFO or device after the walk is still
-/// refused), and read at most one byte past the size limit.
-fn read_input(path: &Path) -> Result<SourceFile> {
+/// refused), and read at most one byte past the size limit. Also returns the
+/// file's hard link count, from the same `fstat`.
+fn read_input(path: &Path) -> Result<(SourceFile, u64)> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let file = fs::OpenOptions::new()
@@ -75,17 +80,18 @@ fn read_input(path: &Path) -> Result<SourceFile> {
     if !meta.file_type().is_file() {
         return Err(not_a_regular_file(path));
     }
+    let links = std::os::unix::fs::MetadataExt::nlink(&meta);
     if meta.len() > MAX_FILE_BYTES as u64 {
-        return Ok(SourceFile::TooLarge(meta.len()));
+        return Ok((SourceFile::TooLarge(meta.len()), links));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.take(MAX_FILE_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(path, &e))?;
     if bytes.len() > MAX_FILE_BYTES {
-        return Ok(SourceFile::TooLarge(bytes.len() as u64));
+        return Ok((SourceFile::TooLarge(bytes.len() as u64), links));
     }
-    Ok(SourceFile::Regular(Arc::from(bytes)))
+    Ok((SourceFile::Regular(Arc::from(bytes)), links))
 }
 
 fn not_a_regular_file(path: &Path) -> Error {
@@ -103,6 +109,17 @@ fn walk_error(dir: &Path, err: walkdir::Error) -> Error {
         .into_io_error()
         .unwrap_or_else(|| std::io::Error::other("walk failed"));
     Error::io(&path, &io)
+}
+
+/// The blueprint file's bytes, if it is a regular file of a readable size
+/// (for shell completion, which must not fail or follow links).
+pub fn read_blueprint(root: &Path) -> Option<Vec<u8>> {
+    let path = root.join(crate::sources::BLUEPRINT_FILE);
+    let metadata = fs::symlink_metadata(&path).ok()?;
+    if !metadata.is_file() || metadata.len() > MAX_FILE_BYTES as u64 {
+        return None;
+    }
+    fs::read(path).ok()
 }
 
 /// `root`-relative path with `/` separators.
@@ -415,12 +432,31 @@ fn swap_in(staging: &Path, rendered: &Path) -> Result<()> {
             // No atomic exchange on this system: retire the old tree first, so an
             // interruption leaves it recoverable beside `rendered` (see `recover_interrupted`).
             let old = sibling(rendered, OLD_MARK)?;
-            fs::rename(rendered, &old).map_err(|e| Error::io(rendered, &e))?;
+            fs::rename(rendered, &old).map_err(|e| swap_error(rendered, &e))?;
             fs::rename(staging, rendered).map_err(|e| Error::io(rendered, &e))?;
             let _ = fs::remove_dir_all(&old);
             Ok(())
         }
     }
+}
+
+/// Why `rendered` could not be moved aside: a mount point (EBUSY) or another
+/// file system than its parent (EXDEV) cannot be renamed, and the swap needs that.
+fn swap_error(rendered: &Path, err: &std::io::Error) -> Error {
+    if !matches!(err.raw_os_error(), Some(libc::EBUSY | libc::EXDEV)) {
+        return Error::io(rendered, err);
+    }
+    Error::plain(
+        ErrorKind::Io,
+        format!(
+            "cannot replace `{}`: it is a mount point or on another file system than its parent ({err})",
+            rendered.display()
+        ),
+    )
+    .with_help(
+        "the atomic swap needs a directory it can replace: mount the parent directory instead, \
+         or render elsewhere with `--out DIR` and copy the tree",
+    )
 }
 
 #[cfg(target_os = "linux")]
@@ -587,8 +623,12 @@ mod tests {
         }
     }
 
+    /// A directory inside the target directory (two levels above this test
+    /// binary in `deps/`), so unit tests write nothing outside it.
     fn temp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("gitopsc-ws-{name}-{}", std::process::id()));
+        let exe = std::env::current_exe().unwrap();
+        let target = exe.ancestors().nth(3).unwrap().join("tmp");
+        let dir = target.join(format!("gitopsc-ws-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         dir
@@ -661,6 +701,18 @@ mod tests {
             ["dev", "prod"]
         );
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_tree_that_cannot_be_renamed_gets_advice() {
+        let path = Path::new("rendered");
+        for errno in [libc::EBUSY, libc::EXDEV] {
+            let err = swap_error(path, &std::io::Error::from_raw_os_error(errno));
+            assert!(err.message.contains("mount point"), "{}", err.message);
+            assert!(err.help.as_deref().unwrap_or("").contains("--out DIR"));
+        }
+        let other = swap_error(path, &std::io::Error::from_raw_os_error(libc::EACCES));
+        assert!(other.help.is_none() && other.message.starts_with("cannot access"));
     }
 
     #[test]

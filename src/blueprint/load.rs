@@ -10,8 +10,9 @@ use serde_json::Value;
 use super::decode::{DecodeError, DecodeErrorKind, decode};
 use super::locator::Locator;
 use super::model::{Blueprint, Environment};
+use super::overlay_files::overlay_files;
 use crate::error::{Error, ErrorKind, Origin, Result};
-use crate::sources::{BLUEPRINT_FILE, OVERLAYS_DIR, SourceFile, Sources};
+use crate::sources::{BLUEPRINT_FILE, SourceFile, Sources};
 use crate::suggest;
 use crate::yaml::{Document, parse_document};
 
@@ -160,10 +161,9 @@ fn read_document(sources: &Sources, path: &str) -> Result<Arc<Document>> {
 
 /// Loads the blueprint and overlays, checking types and names as written.
 pub fn load(sources: Arc<Sources>) -> Result<Project> {
-    let prefix = format!("{OVERLAYS_DIR}/");
-    let overlay_files: Vec<(&str, &str)> = sources
-        .under(&prefix)
-        .filter_map(|(path, _)| overlay_env_name(&path[prefix.len()..]).map(|env| (path, env)))
+    let overlay_files: Vec<(&str, &str)> = overlay_files(&sources)?
+        .into_iter()
+        .map(|(env, path)| (path, env))
         .collect();
     // The blueprint and the overlays parse independently, so at the same time.
     let (blueprint, parsed) = rayon::join(
@@ -179,6 +179,7 @@ pub fn load(sources: Arc<Sources>) -> Result<Project> {
     let base_locator = Locator::new(vec![blueprint.clone()]);
     let base: Blueprint =
         decode(&blueprint.value, "").map_err(|e| decode_error(e, &base_locator))?;
+    refuse_hard_links(&sources, &base)?;
     let mut overlays = BTreeMap::new();
     for ((path, env), overlay) in overlay_files.iter().zip(parsed) {
         check_overlay_env(&base, path, env)?;
@@ -192,6 +193,25 @@ pub fn load(sources: Arc<Sources>) -> Result<Project> {
         environments: base.environments,
         overlays,
     })
+}
+
+/// Refuses a hard-linked input unless the blueprint allows them: such a file
+/// may be a file from outside the project that only looks like one of its own.
+fn refuse_hard_links(sources: &Sources, base: &Blueprint) -> Result<()> {
+    let Some((path, links)) = sources.first_hard_linked() else {
+        return Ok(());
+    };
+    if base.inputs.allow_hard_links {
+        return Ok(());
+    }
+    Err(Error::at(
+        ErrorKind::Include,
+        Origin::file_start(path),
+        format!("`{path}` has {links} hard links, so it may be a file from outside the project"),
+    )
+    .with_help(
+        "replace it with a copy of its own (`cp --remove-destination`), or accept hard links with `inputs: {allowHardLinks: true}` in the blueprint",
+    ))
 }
 
 /// An overlay file, or `None` for one of only comments (it changes nothing; not a mistake).
@@ -220,13 +240,33 @@ fn check_overlay_env(base: &Blueprint, path: &str, env: &str) -> Result<()> {
     )))
 }
 
-/// `prod.yaml` -> `prod`; files in subdirectories or with other extensions are not overlays.
-fn overlay_env_name(file: &str) -> Option<&str> {
-    if file.contains('/') {
-        return None;
+/// Blueprint keys an overlay may not set: `load` reads them from the blueprint
+/// alone, before any overlay applies, so an overlay's value would be ignored.
+pub const BLUEPRINT_ONLY: [(&str, &str); 2] = [
+    (
+        "inputs",
+        "which files are inputs is decided before any overlay is read: set `inputs:` in the blueprint",
+    ),
+    (
+        "environments",
+        "environments and their settings live in the blueprint's `environments:`; an overlay changes what an environment renders, and `extends` decides which overlays it inherits",
+    ),
+];
+
+/// Refuses a key of [`BLUEPRINT_ONLY`] where the overlay writes it.
+fn refuse_blueprint_only(doc: &Arc<Document>, map: &serde_json::Map<String, Value>) -> Result<()> {
+    for (key, help) in BLUEPRINT_ONLY {
+        if map.contains_key(key) {
+            let locator = Locator::new(vec![doc.clone()]);
+            return Err(Error::at(
+                ErrorKind::UnknownField,
+                locator.key(&crate::pointer::from_tokens([key])),
+                format!("an overlay cannot set `{key}`"),
+            )
+            .with_help(help));
+        }
     }
-    file.strip_suffix(".yaml")
-        .or_else(|| file.strip_suffix(".yml"))
+    Ok(())
 }
 
 fn read_overlay(doc: Arc<Document>) -> Result<Overlay> {
@@ -239,6 +279,7 @@ fn read_overlay(doc: Arc<Document>) -> Result<Overlay> {
         )
         .with_help("write the blueprint keys to change, e.g. `apps: {api: {replicas: 3}}`, and `patches:` for object patches"));
     };
+    refuse_blueprint_only(&doc, map)?;
     let mut merge = map.clone();
     let patches = match merge.remove("patches") {
         None | Some(Value::Null) => Vec::new(),

@@ -13,6 +13,7 @@ pub mod load;
 pub mod locator;
 pub mod model;
 pub mod network;
+mod overlay_files;
 pub mod validate;
 
 pub use load::{ObjectPatch, Overlay, PatchTarget, Project, load};

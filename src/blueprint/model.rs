@@ -45,6 +45,21 @@ pub struct Blueprint {
     /// Extra manifests kept as minijinja templates beside the blueprint.
     #[serde(default)]
     pub manifests: BTreeMap<String, ManifestSet>,
+    /// Which project files gitopsc accepts as input.
+    #[serde(default)]
+    pub inputs: Inputs,
+}
+
+/// Which project files gitopsc accepts as input.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Inputs {
+    /// Accept files with more than one hard link. Off by default: a hard link
+    /// can make a file from elsewhere on the machine (say, a system file) look
+    /// like a project file; turn it on where a tool links inputs on purpose
+    /// (a build sandbox, `cp -al` snapshots).
+    #[serde(default)]
+    pub allow_hard_links: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

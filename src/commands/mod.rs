@@ -11,9 +11,8 @@ pub mod reach;
 pub mod render;
 pub mod schema;
 
-use clap::CommandFactory;
-
 use crate::cli::{Cli, Command};
+use crate::error::{Error, ErrorKind, Result};
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_CHANGES: u8 = 1;
@@ -33,15 +32,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Reach { project, format } => reach::run(&project, format),
         Command::Schema { kind } => schema::run(kind),
         Command::Init { dir, name } => init::run(&dir, name.as_deref()),
-        Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "gitopsc",
-                &mut std::io::stdout(),
-            );
-            Ok(EXIT_OK)
-        }
+        Command::Completions { shell } => completions(shell),
         Command::Publish(args) => publish::run(&args),
     };
     match result {
@@ -51,6 +42,23 @@ pub fn run(cli: Cli) -> u8 {
             EXIT_ERROR
         }
     }
+}
+
+/// The registration script of `shell`: it calls `COMPLETE=<shell> gitopsc` at
+/// each TAB, so completions (environment names included) always match the
+/// installed binary and the project at hand.
+fn completions(shell: clap_complete::Shell) -> Result<u8> {
+    use clap_complete::env::Shells;
+    let name = shell.to_string();
+    let shells = Shells::builtins();
+    let completer = shells
+        .completer(&name)
+        .ok_or_else(|| Error::plain(ErrorKind::Usage, format!("no completions for `{name}`")))?;
+    let mut out = std::io::stdout().lock();
+    completer
+        .write_registration("COMPLETE", "gitopsc", "gitopsc", "gitopsc", &mut out)
+        .map_err(|e| Error::io(std::path::Path::new("<stdout>"), &e))?;
+    Ok(EXIT_OK)
 }
 
 /// Notices of the compiled environments, one line each on stderr.

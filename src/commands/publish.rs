@@ -12,7 +12,7 @@ use crate::changes;
 use crate::cli::{PublishArgs, PublishLayout};
 use crate::error::{Error, ErrorKind, Result};
 use crate::git::publish::{self as git_publish, Identity, Outcome, Request, SourceCommit, Target};
-use crate::git::{self, Checkout};
+use crate::git::{self, Checkout, target};
 use crate::tree::{EnvTree, RenderedTree};
 use crate::workspace;
 use crate::{EnvSelection, compile};
@@ -50,8 +50,9 @@ pub fn run(args: &PublishArgs) -> Result<u8> {
     let path = agreed(&tree, args.path.as_deref(), "path", "--path", |d| {
         d.path.clone()
     })?
-    .trim_matches('/')
+    .trim_end_matches('/')
     .to_string();
+    target::check_path(&path, from(args.path.is_some(), "--path", "gitops.path"))?;
     let (author, committer) = identities(args, git_publish::configured_identity(&checkout.repo))?;
     let cache = args.cache.clone().unwrap_or_else(default_cache);
     let plans: Vec<(String, Vec<&EnvTree>)> = match args.layout {
@@ -59,6 +60,10 @@ pub fn run(args: &PublishArgs) -> Result<u8> {
             let branch = agreed(&tree, args.branch.as_deref(), "branch", "--branch", |d| {
                 d.branch.clone()
             })?;
+            target::check_branch(
+                &branch,
+                from(args.branch.is_some(), "--branch", "gitops.branch"),
+            )?;
             vec![(branch, tree.envs.values().collect())]
         }
         PublishLayout::Branch => tree
@@ -72,6 +77,16 @@ pub fn run(args: &PublishArgs) -> Result<u8> {
             })
             .collect(),
     };
+    if args.layout == PublishLayout::Branch {
+        for (branch, _) in &plans {
+            target::check_branch(branch, "--branch-prefix and the environment")?;
+        }
+    }
+    let target = Target::parse(&repo);
+    let branches: Vec<String> = plans.iter().map(|(b, _)| b.clone()).collect();
+    target::check_not_source(&checkout, &target, &branches)?;
+    let token_set = std::env::var_os(target::TOKEN_VAR).is_some_and(|t| !t.is_empty());
+    target::check_transport(&target, token_set)?;
     let whole = selection == EnvSelection::All && args.layout == PublishLayout::Path;
     for (branch, envs) in plans {
         let owned: Vec<String> = if whole {
@@ -85,7 +100,7 @@ pub fn run(args: &PublishArgs) -> Result<u8> {
             commit_message(previous, &files, &path, &env_names, &source, &source_repo)
         };
         let request = Request {
-            target: Target::parse(&repo),
+            target: target.clone(),
             branch: branch.clone(),
             owned,
             files: files.clone(),
@@ -134,7 +149,7 @@ fn source_inputs(
     rev: &str,
 ) -> Result<crate::sources::Sources> {
     let committed = checkout.sources_at(rev)?;
-    if !explicit && workspace::read_sources(root)? != committed {
+    if !explicit && !workspace::read_sources(root)?.same_files(&committed) {
         return Err(Error::plain(ErrorKind::Usage, "blueprints/ or overlays/ have changes not committed to HEAD")
             .with_help("commit them first, so the published commit names the source it came from (or pass --source-rev)"));
     }
@@ -177,6 +192,11 @@ fn agreed(
             "publish them one at a time with --env, or pass {flag_name}"
         ))),
     }
+}
+
+/// Where a publish setting came from, for messages.
+fn from(flag_given: bool, flag: &'static str, field: &'static str) -> &'static str {
+    if flag_given { flag } else { field }
 }
 
 /// Author and committer as git would pick them: flags, then `GIT_AUTHOR_*` /

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use git2::{ObjectType, Repository, TreeWalkMode, TreeWalkResult};
 
 pub mod publish;
+pub mod target;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::sources::{BLUEPRINTS_DIR, OVERLAYS_DIR, SourceFile, Sources};
@@ -26,9 +27,13 @@ pub struct Checkout {
     pub prefix: String,
 }
 
-/// Finds the repository around `root`, if any.
+/// Finds the repository around `root`, if any. Like git itself, the search
+/// upwards stops at the directories in `GIT_CEILING_DIRECTORIES`.
 pub fn discover(root: &Path) -> Option<Checkout> {
-    let repo = Repository::discover(root).ok()?;
+    let ceilings: Vec<std::path::PathBuf> = std::env::var_os("GIT_CEILING_DIRECTORIES")
+        .map(|dirs| std::env::split_paths(&dirs).collect())
+        .unwrap_or_default();
+    let repo = Repository::open_ext(root, git2::RepositoryOpenFlags::empty(), &ceilings).ok()?;
     let workdir = repo.workdir()?.canonicalize().ok()?;
     let root = root.canonicalize().ok()?;
     let rel = root.strip_prefix(&workdir).ok()?;

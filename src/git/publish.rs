@@ -779,10 +779,16 @@ fn callbacks<'a>() -> RemoteCallbacks<'a> {
         let user = username.unwrap_or("git");
         if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) && !tried.contains(CredentialType::USER_PASS_PLAINTEXT) {
             tried |= CredentialType::USER_PASS_PLAINTEXT;
-            if let Some((name, token)) = URL_CREDENTIALS.with(|c| c.borrow().clone()) {
+            let url_credentials = URL_CREDENTIALS.with(|c| c.borrow().clone());
+            let token = std::env::var(super::target::TOKEN_VAR).ok();
+            // A redirect or a local target's `origin` may still be plain HTTP.
+            if (url_credentials.is_some() || token.is_some()) && super::target::is_plain_http(_url) {
+                return Err(git2::Error::from_str("refusing to send credentials over plain HTTP; use https://"));
+            }
+            if let Some((name, token)) = url_credentials {
                 return git2::Cred::userpass_plaintext(&name, &token);
             }
-            if let Ok(token) = std::env::var("GITOPSC_GIT_TOKEN") {
+            if let Some(token) = token {
                 let name = std::env::var("GITOPSC_GIT_USER").unwrap_or_else(|_| "x-access-token".into());
                 return git2::Cred::userpass_plaintext(&name, &token);
             }

@@ -1,17 +1,31 @@
 //! Overlays' RFC 6902 operations, applied to the rendered objects they select.
+//!
+//! A patch can break a rule that every object must keep (the policy stage
+//! owns the rules and hands one in as an [`ObjectRule`]): then the error
+//! points at the operation that broke it, not at the blueprint the object
+//! came from.
+
+use serde_json::Value;
 
 use json_patch::PatchOperation;
 
 use super::EnvManifests;
 use super::object::{Object, PatchedField};
 use crate::blueprint::{Locator, ObjectPatch};
-use crate::error::{ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::resolve::ResolvedEnv;
 
-/// Applies every patch of the environment; a patch that selects nothing is an error.
-pub fn apply(env: &ResolvedEnv, manifests: &mut EnvManifests) -> Result<()> {
+/// A rule on single objects: what is wrong with one, if anything, and how to fix it.
+pub struct ObjectRule<'a> {
+    pub problem: &'a dyn Fn(&Value) -> Option<String>,
+    pub help: &'a str,
+}
+
+/// Applies every patch of the environment; a patch that selects nothing, or
+/// that makes an object break `rule`, is an error at the patch.
+pub fn apply(env: &ResolvedEnv, manifests: &mut EnvManifests, rule: &ObjectRule) -> Result<()> {
     for patch in &env.patches {
-        apply_one(patch, manifests)?;
+        apply_one(patch, manifests, rule)?;
     }
     Ok(())
 }
@@ -31,7 +45,7 @@ fn record_writes(patch: &ObjectPatch, locator: &Locator, object: &mut Object) {
     }
 }
 
-fn apply_one(patch: &ObjectPatch, manifests: &mut EnvManifests) -> Result<()> {
+fn apply_one(patch: &ObjectPatch, manifests: &mut EnvManifests, rule: &ObjectRule) -> Result<()> {
     let locator = Locator::new(vec![patch.doc.clone()]);
     let target = &patch.target;
     let mut matched = 0;
@@ -47,6 +61,10 @@ fn apply_one(patch: &ObjectPatch, manifests: &mut EnvManifests) -> Result<()> {
             continue;
         }
         matched += 1;
+        // Only an object that kept the rule before can be broken by this patch.
+        let before = (rule.problem)(&object.value)
+            .is_none()
+            .then(|| object.value.clone());
         json_patch::patch(&mut object.value, &patch.operations).map_err(|e| {
             let at = format!("{}/ops/{}/path", patch.pointer, e.operation);
             locator
@@ -55,31 +73,66 @@ fn apply_one(patch: &ObjectPatch, manifests: &mut EnvManifests) -> Result<()> {
         })?;
         object.refresh();
         record_writes(patch, &locator, object);
+        if let Some(before) = before
+            && let Some(problem) = (rule.problem)(&object.value)
+        {
+            return Err(broken_rule(patch, &locator, &before, rule, &id, &problem));
+        }
     }
     if matched == 0 {
-        let what = format!(
-            "{}{}{}",
-            target.kind,
-            target
-                .namespace
-                .as_ref()
-                .map(|n| format!(" in namespace `{n}`"))
-                .unwrap_or_default(),
-            target
-                .name
-                .as_ref()
-                .map(|n| format!(" named `{n}`"))
-                .unwrap_or_default()
-        );
-        return Err(locator
-            .error(
-                ErrorKind::Patch,
-                &format!("{}/target", patch.pointer),
-                format!(
-                    "patch target selects no object: no {what} is rendered in this environment"
-                ),
-            )
-            .with_help("check the kind, name and namespace against the rendered tree"));
+        return Err(selects_nothing(patch, &locator));
     }
     Ok(())
+}
+
+/// The error at the first operation after which `before` breaks the rule.
+fn broken_rule(
+    patch: &ObjectPatch,
+    locator: &Locator,
+    before: &Value,
+    rule: &ObjectRule,
+    id: &super::ObjectId,
+    problem: &str,
+) -> Error {
+    let mut value = before.clone();
+    let culprit = patch.operations.iter().position(|op| {
+        json_patch::patch(&mut value, std::slice::from_ref(op)).is_ok()
+            && (rule.problem)(&value).is_some()
+    });
+    let at = match culprit {
+        Some(j) => format!("{}/ops/{j}", patch.pointer),
+        None => patch.pointer.clone(),
+    };
+    locator
+        .error(
+            ErrorKind::Policy,
+            &at,
+            format!("after this patch, {} {problem}", id.display()),
+        )
+        .with_help(rule.help)
+}
+
+fn selects_nothing(patch: &ObjectPatch, locator: &Locator) -> Error {
+    let target = &patch.target;
+    let what = format!(
+        "{}{}{}",
+        target.kind,
+        target
+            .namespace
+            .as_ref()
+            .map(|n| format!(" in namespace `{n}`"))
+            .unwrap_or_default(),
+        target
+            .name
+            .as_ref()
+            .map(|n| format!(" named `{n}`"))
+            .unwrap_or_default()
+    );
+    locator
+        .error(
+            ErrorKind::Patch,
+            &format!("{}/target", patch.pointer),
+            format!("patch target selects no object: no {what} is rendered in this environment"),
+        )
+        .with_help("check the kind, name and namespace against the rendered tree")
 }

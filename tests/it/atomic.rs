@@ -11,7 +11,7 @@ mod synthetic;
 
 #[test]
 fn a_render_killed_at_any_moment_leaves_the_old_or_the_new_tree() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir();
     let project = dir.path();
     synthetic::write_project(200, project).unwrap();
     assert_eq!(gitopsc(&["render"], project).code, 0);
@@ -36,7 +36,7 @@ fn a_render_killed_at_any_moment_leaves_the_old_or_the_new_tree() {
             .collect();
         fs::write(&overlay, kept).unwrap();
     }
-    let fresh = tempfile::tempdir().unwrap();
+    let fresh = crate::support::tempdir();
     let out = fresh.path().join("rendered");
     assert_eq!(
         gitopsc(&["render", "--out", out.to_str().unwrap()], project).code,
@@ -62,7 +62,7 @@ fn a_render_killed_at_any_moment_leaves_the_old_or_the_new_tree() {
 
     let mut saw_old = 0;
     for step in 1..=12u32 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gitopsc"))
+        let mut child = crate::support::hermetic(&mut Command::new(env!("CARGO_BIN_EXE_gitopsc")))
             .arg("render")
             .current_dir(project)
             .stdout(Stdio::null())
@@ -98,5 +98,78 @@ fn a_render_killed_at_any_moment_leaves_the_old_or_the_new_tree() {
     assert!(
         leftovers.is_empty(),
         "interrupted renders leave nothing behind: {leftovers:?}"
+    );
+}
+
+/// `unshare` arguments that give a private mount namespace here: as an
+/// unprivileged user through a user namespace, or as root directly. Mounts
+/// made inside end with the process, so nothing outlives the test.
+fn mount_namespace() -> &'static [&'static str] {
+    const CHOICES: [&[&str]; 2] = [&["--user", "--map-root-user", "--mount"], &["--mount"]];
+    CHOICES
+        .into_iter()
+        .find(|args| {
+            crate::support::hermetic(&mut Command::new("unshare"))
+                .args(*args)
+                .args(["sh", "-c", "mount -t tmpfs tmpfs /tmp"])
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .expect("this test needs unshare(1) with a user or mount namespace (util-linux)")
+}
+
+/// A `rendered/` that is a mount point cannot be renamed (EBUSY), so the
+/// atomic swap cannot replace it: the error says so and what to do instead.
+#[test]
+fn a_rendered_mount_point_is_refused_with_advice_and_left_as_it_was() {
+    let dir = crate::support::tempdir();
+    let project = dir.path().join("project");
+    assert_eq!(
+        gitopsc(
+            &["init", "--name", "shop", project.to_str().unwrap()],
+            dir.path()
+        )
+        .code,
+        0
+    );
+    let store = dir.path().join("volume");
+    crate::support::copy_dir(&project.join("rendered"), &store);
+    let overlay = project.join("overlays/prod.yaml");
+    let text = fs::read_to_string(&overlay).unwrap();
+    fs::write(&overlay, text.replace("replicas: 2", "replicas: 3")).unwrap();
+    let before = read_tree(&store);
+    let script = format!(
+        "mount --bind '{}' rendered && exec '{}' render",
+        store.display(),
+        env!("CARGO_BIN_EXE_gitopsc")
+    );
+    let out = crate::support::hermetic(&mut Command::new("unshare"))
+        .args(mount_namespace())
+        .args(["sh", "-c", &script])
+        .current_dir(&project)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("it is a mount point or on another file system than its parent"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("render elsewhere with `--out DIR`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(read_tree(&store), before, "the mounted tree is untouched");
+    let leftovers: Vec<_> = fs::read_dir(&project)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("gitopsc"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "no staging left behind: {leftovers:?}"
     );
 }

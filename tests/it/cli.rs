@@ -3,11 +3,13 @@
 
 use std::fs;
 
-use crate::support::{copy_dir, copy_inputs, filter, git, gitopsc, projects, repo_root};
+use crate::support::{
+    copy_dir, copy_inputs, filter, git, gitopsc, gitopsc_env, projects, repo_root,
+};
 
 /// A temp copy of the repo's own project, rendered.
 fn rendered_project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir();
     copy_inputs(&repo_root(), dir.path());
     copy_dir(&repo_root().join("rendered"), &dir.path().join("rendered"));
     dir
@@ -23,8 +25,11 @@ fn check_is_quiet_when_fresh_and_names_stale_files() {
         "{}",
         fresh.stderr
     );
-    let answer =
-        gitopsc::commands::check::staleness(dir.path(), &gitopsc::EnvSelection::All).unwrap();
+    // Every environment by name: answered from the index like `All`, but this
+    // in-process call keeps no stat cache, which would land in the user's cache
+    // directory (the binary's goes under the target directory, see `support`).
+    let every = gitopsc::EnvSelection::Only(vec!["dev".into(), "prod".into(), "staging".into()]);
+    let answer = gitopsc::commands::check::staleness(dir.path(), &every).unwrap();
     assert!(
         answer.is_fresh() && !answer.rendered,
         "unchanged inputs are answered from the index, without a render"
@@ -124,7 +129,7 @@ fn check_fails_with_exit_2_on_bad_input() {
 
 /// A git repository holding a fresh starter project, committed.
 fn starter_repo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir();
     let run = gitopsc(&["init", "--name", "shop", "."], dir.path());
     assert_eq!(run.code, 0, "{}", run.stderr);
     git(dir.path(), &["init", "-q", "-b", "main"]);
@@ -196,7 +201,7 @@ fn diff_previews_the_working_tree_and_compares_revisions() {
 
 #[test]
 fn init_writes_a_project_that_passes_check() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir();
     let run = gitopsc(&["init", "new-project"], dir.path());
     assert_eq!(run.code, 0, "{}", run.stderr);
     let project = dir.path().join("new-project");
@@ -254,15 +259,124 @@ fn the_readme_shows_the_current_graph() {
     assert_eq!(many.code, 2);
 }
 
-#[test]
-fn completions_cover_the_commands() {
-    let run = gitopsc(&["completions", "bash"], &repo_root());
-    assert_eq!(run.code, 0);
-    for command in [
-        "render", "check", "diff", "graph", "schema", "init", "publish",
-    ] {
-        assert!(run.stdout.contains(command), "{command}");
+/// Runs bash with `gitopsc completions bash` sourced and presses TAB after
+/// `words` (the last one being completed), the way bash's programmable
+/// completion calls the function it registered; prints COMPREPLY a line each.
+fn bash_complete(words: &[&str], cwd: &std::path::Path, env: &[(&str, &str)]) -> Vec<String> {
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_gitopsc"))
+        .parent()
+        .unwrap();
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let script = format!(
+        "source <(gitopsc completions bash)\n\
+         COMP_WORDS=({})\nCOMP_CWORD={}\nCOMP_TYPE=9\n\
+         _clap_complete_gitopsc gitopsc {} {}\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        quoted.join(" "),
+        words.len() - 1,
+        quoted[words.len() - 1],
+        quoted[words.len() - 2],
+    );
+    let mut cmd = std::process::Command::new("bash");
+    crate::support::hermetic(&mut cmd);
+    cmd.args(["--norc", "--noprofile", "-c", &script])
+        .current_dir(cwd)
+        .env_remove("GITOPSC_ROOT")
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin_dir.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        );
+    for (k, v) in env {
+        cmd.env(k, v);
     }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn env_completes_to_the_projects_environment_names_in_bash() {
+    let root = repo_root();
+    let maya = root.join("examples/maya");
+    let names = |words: &[&str], cwd: &std::path::Path| bash_complete(words, cwd, &[]);
+    assert_eq!(
+        names(&["gitopsc", "render", "--env", ""], &root),
+        ["dev", "prod", "staging"]
+    );
+    assert_eq!(
+        names(&["gitopsc", "check", "--env", "st"], &root),
+        ["staging"]
+    );
+    let elsewhere = crate::support::tempdir();
+    let maya_root = maya.display().to_string();
+    assert_eq!(
+        names(
+            &["gitopsc", "diff", "--root", &maya_root, "--env", "p"],
+            elsewhere.path()
+        ),
+        ["prod"],
+        "the project named by --root"
+    );
+    assert_eq!(
+        bash_complete(
+            &["gitopsc", "graph", "--env", ""],
+            elsewhere.path(),
+            &[("GITOPSC_ROOT", &maya_root)]
+        ),
+        ["dev", "prod", "staging"],
+        "or by GITOPSC_ROOT"
+    );
+    assert!(
+        names(&["gitopsc", "render", "--env", ""], elsewhere.path()).is_empty(),
+        "no blueprint, no names (and no file names either)"
+    );
+    assert!(names(&["gitopsc", "pub"], &root).contains(&"publish".to_string()));
+}
+
+/// zsh's and fish's registered functions call the binary the same way with
+/// their own variables (clap_complete's `env` shells); their answers, through it.
+#[test]
+fn env_completes_in_zsh_and_fish_too() {
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let script = gitopsc(&["completions", shell], &repo_root());
+        assert_eq!(script.code, 0, "{shell}: {}", script.stderr);
+        assert!(
+            script.stdout.contains("COMPLETE"),
+            "{shell}: {}",
+            script.stdout
+        );
+    }
+    let words = ["--", "gitopsc", "render", "--env", "d"];
+    let zsh = gitopsc_env(
+        &words,
+        &repo_root(),
+        &[("COMPLETE", "zsh"), ("_CLAP_COMPLETE_INDEX", "3")],
+    );
+    assert_eq!(
+        (zsh.code, zsh.stdout.as_str()),
+        (0, "dev"),
+        "{}",
+        zsh.stderr
+    );
+    let fish = gitopsc_env(&words, &repo_root(), &[("COMPLETE", "fish")]);
+    assert_eq!(
+        (fish.code, fish.stdout.trim_end()),
+        (0, "dev"),
+        "{}",
+        fish.stderr
+    );
 }
 
 /// Colour as no-color.org and FORCE_COLOR / CLICOLOR_FORCE say: an empty

@@ -4,8 +4,8 @@ use crate::support::{copy_inputs, gitopsc_env, read_tree, repo_root};
 
 #[test]
 fn rendering_is_byte_identical_across_paths_and_thread_counts() {
-    let short = tempfile::tempdir().unwrap();
-    let long = tempfile::tempdir().unwrap();
+    let short = crate::support::tempdir();
+    let long = crate::support::tempdir();
     let long_root = long.path().join("a/much/longer/checkout path/with spaces");
     for root in [short.path(), long_root.as_path()] {
         copy_inputs(&repo_root(), root);

@@ -17,7 +17,7 @@ fn an_image_bump_changes_one_object_per_environment() {
         )
     };
     let render = |tag: &str| {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::support::tempdir();
         write_case(&blueprint(tag), dir.path());
         let sources = workspace::read_sources(dir.path()).unwrap();
         compile(Arc::new(sources), &EnvSelection::All).unwrap_or_else(|e| panic!("{}", e.render()))
@@ -43,7 +43,7 @@ fn an_image_bump_changes_one_object_per_environment() {
 /// extends, the rest in declared order, never alphabetically.
 #[test]
 fn environments_come_in_promotion_order() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir();
     write_case(
         "-- blueprints/system.yaml --\nsystem: {name: demo}\nlayers: [apps]\nenvironments:\n  prod: {extends: staging}\n  dev: {}\n  staging: {extends: dev}\n  dr: {extends: prod}\n  sandbox: {}\n",
         dir.path(),

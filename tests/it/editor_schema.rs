@@ -12,20 +12,23 @@ use crate::support::{gitopsc, projects, repo_root};
 const CHECK_JSONSCHEMA: &str = "check-jsonschema==0.39.0";
 
 fn check_jsonschema() -> PathBuf {
-    let venv = repo_root().join("target/test-tools/check-jsonschema-0.39.0");
+    // Kept between runs inside the target directory (`.ci/run` reuses it).
+    let venv =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("test-tools/check-jsonschema-0.39.0");
     let exe = venv.join("bin/check-jsonschema");
     if !exe.exists() {
-        let made = Command::new("python3")
+        let made = crate::support::hermetic(&mut Command::new("python3"))
             .args(["-m", "venv"])
             .arg(&venv)
             .status()
             .unwrap();
         assert!(made.success(), "python3 -m venv");
-        let pip = Command::new(venv.join("bin/pip"))
+        let pip = crate::support::hermetic(&mut Command::new(venv.join("bin/pip")))
             .args([
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
+                "--no-cache-dir",
                 CHECK_JSONSCHEMA,
             ])
             .output()
@@ -40,7 +43,7 @@ fn check_jsonschema() -> PathBuf {
 }
 
 fn validate(schema: &Path, files: &[PathBuf]) -> (bool, String) {
-    let out = Command::new(check_jsonschema())
+    let out = crate::support::hermetic(&mut Command::new(check_jsonschema()))
         .arg("--schemafile")
         .arg(schema)
         .args(files)
@@ -66,7 +69,7 @@ fn overlays(project: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn every_example_and_the_starter_pass_their_own_schema_and_typos_fail() {
-    let starter_dir = tempfile::tempdir().unwrap();
+    let starter_dir = crate::support::tempdir();
     let run = gitopsc(
         &["init", "--name", "starter", "starter"],
         starter_dir.path(),
@@ -87,7 +90,7 @@ fn every_example_and_the_starter_pass_their_own_schema_and_typos_fail() {
             assert!(ok, "{name}: overlays\n{out}");
         }
     }
-    let scratch = tempfile::tempdir().unwrap();
+    let scratch = crate::support::tempdir();
     let schemas = repo_root().join("blueprints/.schema");
     let write = |name: &str, text: &str| {
         let p = scratch.path().join(name);

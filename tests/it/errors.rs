@@ -15,7 +15,7 @@ fn every_invalid_fixture_is_a_located_error_that_writes_nothing() {
             .unwrap_or_else(|| panic!("{} names its error kind", path.display()))
             .trim()
             .to_string();
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::support::tempdir();
         write_case(&case, dir.path());
         let rendered = dir.path().join("rendered");
         fs::create_dir_all(rendered.join("dev")).unwrap();

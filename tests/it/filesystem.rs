@@ -34,8 +34,8 @@ fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn render_never_writes_through_a_symlink() {
-    let dir = tempfile::tempdir().unwrap();
-    let elsewhere = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir();
+    let elsewhere = crate::support::tempdir();
     fs::write(elsewhere.path().join("precious.txt"), "keep me\n").unwrap();
     project(dir.path(), 1);
     fs::create_dir_all(dir.path().join("rendered")).unwrap();
@@ -58,10 +58,13 @@ fn render_never_writes_through_a_symlink() {
 
 #[test]
 fn fifos_and_devices_are_refused_before_they_are_opened() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir();
     project(dir.path(), 1);
     let fifo = dir.path().join("blueprints/config.yaml");
-    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    let made = crate::support::hermetic(&mut Command::new("mkfifo"))
+        .arg(&fifo)
+        .status()
+        .unwrap();
     assert!(made.success());
     // A blocking read of the FIFO would hang; the watchdog is the test's own timeout.
     let run = gitopsc(&["render"], dir.path());
@@ -72,7 +75,7 @@ fn fifos_and_devices_are_refused_before_they_are_opened() {
 
 #[test]
 fn out_cannot_replace_a_file_the_project_or_its_inputs() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir();
     project(dir.path(), 1);
     fs::write(dir.path().join("notes.txt"), "mine\n").unwrap();
     for (out, expect) in [
@@ -95,7 +98,7 @@ fn out_cannot_replace_a_file_the_project_or_its_inputs() {
 
 #[test]
 fn user_directories_keep_mode_and_owner() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir();
     project(dir.path(), 1);
     assert_eq!(gitopsc(&["render"], dir.path()).code, 0);
     let mine = dir.path().join("rendered/dev/notes");
@@ -121,7 +124,7 @@ fn user_directories_keep_mode_and_owner() {
 /// and the tree left is exactly one input's tree with an index that matches.
 #[test]
 fn concurrent_renders_never_lose_or_mix_an_update() {
-    let base = tempfile::tempdir().unwrap();
+    let base = crate::support::tempdir();
     let out = base.path().join("shared");
     let mut expected = Vec::new();
     for n in 1..=6 {
@@ -144,7 +147,7 @@ fn concurrent_renders_never_lose_or_mix_an_update() {
     for round in 0..3 {
         let children: Vec<_> = (1..=6)
             .map(|n| {
-                Command::new(env!("CARGO_BIN_EXE_gitopsc"))
+                crate::support::hermetic(&mut Command::new(env!("CARGO_BIN_EXE_gitopsc")))
                     .args(["render", "--root"])
                     .arg(base.path().join(format!("p{n}")))
                     .arg("--out")

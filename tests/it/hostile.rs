@@ -13,7 +13,7 @@ const MINIMAL: &str = "system: {name: demo}\nlayers: [apps]\nenvironments: {dev:
 /// Runs `gitopsc render` with memory capped by `ulimit -v`; a hang is killed
 /// after five minutes and fails the test (a watchdog, not a timing assertion).
 fn render_capped(dir: &Path) -> (i32, String) {
-    let mut child = Command::new("bash")
+    let mut child = crate::support::hermetic(&mut Command::new("bash"))
         .arg("-c")
         .arg(format!(
             "ulimit -v 1048576; exec '{}' render",
@@ -50,7 +50,7 @@ fn assert_refused(dir: &Path, expect: &str) {
 }
 
 fn project(files: &[(&str, &[u8])]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir();
     for (path, bytes) in files {
         let target = dir.path().join(path);
         fs::create_dir_all(target.parent().unwrap()).unwrap();
@@ -157,7 +157,7 @@ fn symlinks_out_of_the_project_are_refused() {
     fs::create_dir_all(dir.path().join("blueprints/config")).unwrap();
     std::os::unix::fs::symlink("/etc/passwd", dir.path().join("blueprints/config/passwd")).unwrap();
     assert_refused(dir.path(), "symbolic link");
-    let linked = tempfile::tempdir().unwrap();
+    let linked = crate::support::tempdir();
     let outside = linked.path().join("system.yaml");
     fs::write(&outside, MINIMAL).unwrap();
     fs::create_dir_all(linked.path().join("p/blueprints")).unwrap();
@@ -167,7 +167,7 @@ fn symlinks_out_of_the_project_are_refused() {
 
 #[test]
 fn the_empty_blueprint_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir();
     write_case("-- blueprints/system.yaml --\n", dir.path());
     assert_refused(dir.path(), "empty");
 }

@@ -12,6 +12,8 @@ mod errors;
 mod examples;
 mod filesystem;
 mod hostile;
+mod hygiene;
+mod inputs;
 mod mutations;
 mod precommit;
 mod publish;

@@ -9,22 +9,29 @@ use crate::support::{gitopsc, repo_root};
 
 const PRE_COMMIT: &str = "pre-commit==4.7.0";
 
+/// The test's caches, kept between runs: inside the target directory (as
+/// cargo names it, following `CARGO_TARGET_DIR`), never in the user's home.
+fn tools() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("test-tools")
+}
+
 /// A cached virtual environment with the pinned client; built on first use.
 fn pre_commit() -> PathBuf {
-    let venv = repo_root().join("target/test-tools/pre-commit-4.7.0");
+    let venv = tools().join("pre-commit-4.7.0");
     let exe = venv.join("bin/pre-commit");
     if !exe.exists() {
-        let status = Command::new("python3")
+        let status = crate::support::hermetic(&mut Command::new("python3"))
             .args(["-m", "venv"])
             .arg(&venv)
             .status()
             .expect("python3 runs");
         assert!(status.success(), "python3 -m venv");
-        let pip = Command::new(venv.join("bin/pip"))
+        let pip = crate::support::hermetic(&mut Command::new(venv.join("bin/pip")))
             .args([
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
+                "--no-cache-dir",
                 PRE_COMMIT,
             ])
             .output()
@@ -39,17 +46,14 @@ fn pre_commit() -> PathBuf {
 }
 
 fn sh(dir: &Path, program: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new(program)
+    let out = crate::support::hermetic(&mut Command::new(program))
         .args(args)
         .current_dir(dir)
-        .env(
-            "PRE_COMMIT_HOME",
-            repo_root().join("target/test-tools/pre-commit-home"),
-        )
-        .env(
-            "CARGO_TARGET_DIR",
-            repo_root().join("target/test-tools/hook-build"),
-        )
+        // pre-commit clones the hook repository and sets CARGO_HOME (crate
+        // downloads) under its home; the hook's build goes to CARGO_TARGET_DIR.
+        .env("PRE_COMMIT_HOME", tools().join("pre-commit-home"))
+        .env("CARGO_TARGET_DIR", tools().join("hook-build"))
+        .env("PIP_NO_CACHE_DIR", "1")
         .env("GIT_AUTHOR_NAME", "Test")
         .env("GIT_AUTHOR_EMAIL", "test@example.com")
         .env("GIT_COMMITTER_NAME", "Test")
@@ -102,10 +106,10 @@ fn hooks_snapshot(into: &Path) {
 fn the_hooks_fail_on_a_stale_tree_and_pass_on_a_fresh_one() {
     let client = pre_commit();
     let client = client.to_str().unwrap();
-    let snapshot = tempfile::tempdir().unwrap();
+    let snapshot = crate::support::tempdir();
     hooks_snapshot(snapshot.path());
     let (_, rev) = sh(snapshot.path(), "git", &["rev-parse", "HEAD"]);
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir();
     let project = dir.path();
     assert_eq!(gitopsc(&["init", "--name", "shop", "."], project).code, 0);
     let config = format!(

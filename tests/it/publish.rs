@@ -20,7 +20,7 @@ struct Setup {
 
 impl Setup {
     fn new() -> Setup {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::support::tempdir();
         let project = dir.path().join("project");
         fs::create_dir_all(&project).unwrap();
         let run = gitopsc_env(&["init", "--name", "shop", "."], &project, &[]);
@@ -393,7 +393,7 @@ fn eight_racing_publishers_all_land_on_a_linear_history() {
         .enumerate()
         .map(|(i, sha)| {
             let cache = s.dir.path().join(format!("cache-{i}"));
-            Command::new(env!("CARGO_BIN_EXE_gitopsc"))
+            crate::support::hermetic(&mut Command::new(env!("CARGO_BIN_EXE_gitopsc")))
                 .args([
                     "publish",
                     "--repo",
@@ -460,7 +460,7 @@ fn a_killed_publisher_leaves_the_target_consistent() {
             "more",
         );
         let cache = s.dir.path().join("cache");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gitopsc"))
+        let mut child = crate::support::hermetic(&mut Command::new(env!("CARGO_BIN_EXE_gitopsc")))
             .args([
                 "publish",
                 "--repo",
@@ -479,7 +479,7 @@ fn a_killed_publisher_leaves_the_target_consistent() {
         let _ = child.kill();
         let _ = child.wait();
         fsck(&s.remote());
-        let tip = Command::new("git")
+        let tip = crate::support::hermetic(&mut Command::new("git"))
             .args(["rev-parse", "--verify", "-q", "main"])
             .current_dir(s.remote())
             .output()
@@ -530,7 +530,7 @@ impl Daemon {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new("git")
+        let child = crate::support::hermetic(&mut Command::new("git"))
             .args([
                 "daemon",
                 "--reuseaddr",
@@ -615,7 +615,7 @@ fn a_push_the_remote_rejects_is_reported_at_once() {
     let s = Setup::new();
     let hook = s.remote().join("hooks/pre-receive");
     fs::write(&hook, "#!/bin/sh\necho 'main is protected' >&2\nexit 1\n").unwrap();
-    Command::new("chmod")
+    crate::support::hermetic(&mut Command::new("chmod"))
         .arg("755")
         .arg(&hook)
         .status()
@@ -719,5 +719,172 @@ fn push_sends_what_an_earlier_publish_left_unpushed() {
         again.stdout.contains("nothing to publish"),
         "{}",
         again.stdout
+    );
+}
+
+/// Every refusal below happens before anything is fetched or written.
+fn assert_refused(run: &crate::support::Run, expect: &str, s: &Setup) {
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(expect),
+        "{expect:?} in:\n{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("refs/heads/"),
+        "a message of our own, not libgit2's: {}",
+        run.stderr
+    );
+    assert_eq!(git(&s.remote(), &["for-each-ref"]), "", "nothing pushed");
+    assert!(!s.dir.path().join("cache").exists(), "nothing cloned");
+}
+
+#[test]
+fn publish_refuses_bad_branches_and_paths_with_its_own_message() {
+    let s = Setup::new();
+    // `git check-ref-format --branch` refuses these; libgit2 alone would create
+    // `refs/heads/HEAD`.
+    for branch in ["HEAD", "a..b", "-x", "x.lock", "has space"] {
+        let flag = format!("--branch={branch}");
+        let run = s.publish(&[flag.as_str()]);
+        assert_refused(
+            &run,
+            &format!("`{branch}` (--branch) is not a valid branch name"),
+            &s,
+        );
+    }
+    let prefix = s.publish(&["--layout", "branch", "--branch-prefix", "a..b"]);
+    assert_refused(&prefix, "is not a valid branch name", &s);
+    for (path, why) in [
+        ("/abs", "is absolute"),
+        ("../up", "`..`"),
+        ("a/./b", "`.`"),
+        (".git/hooks", "`.git`"),
+    ] {
+        let run = s.publish(&["--path", path]);
+        assert_refused(&run, &format!("the path `{path}` (--path) "), &s);
+        assert!(run.stderr.contains(why), "{}", run.stderr);
+    }
+    let trailing = s.publish(&["--path", "deploy/"]);
+    assert_eq!(
+        trailing.code, 0,
+        "a trailing slash is fine: {}",
+        trailing.stderr
+    );
+    let stat = git(&s.remote(), &["show", "--stat", "--format=", "main"]);
+    assert!(stat.contains("deploy/prod/"), "{stat}");
+}
+
+#[test]
+fn publish_refuses_the_source_branch_of_the_source_repository() {
+    let s = Setup::new();
+    let project = s.project().display().to_string();
+    let before = git(&s.project(), &["rev-parse", "main"]);
+    for repo in [project.clone(), format!("file://{project}")] {
+        let run = gitopsc_env(
+            &["publish", "--repo", &repo, "--branch", "main"],
+            &s.project(),
+            &AUTHOR,
+        );
+        assert_refused(&run, "the target is the source repository", &s);
+    }
+    assert_eq!(git(&s.project(), &["rev-parse", "main"]), before);
+    // Another branch of the same repository is the layout of Argo CD's source
+    // hydrator (hydrated manifests on a branch of the dry source's repository).
+    let run = gitopsc_env(
+        &["publish", "--repo", &project, "--layout", "branch"],
+        &s.project(),
+        &AUTHOR,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(git(&s.project(), &["rev-parse", "main"]), before);
+    assert!(
+        git(&s.project(), &["branch", "--list", "environments/*"]).contains("environments/prod")
+    );
+}
+
+/// A server that answers every request with `401` asking for Basic credentials,
+/// and records the request heads it saw.
+fn asks_for_credentials() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/gitops.git", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            log.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&head).into_owned());
+            let _ = stream.write_all(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn a_token_never_travels_over_plain_http() {
+    let s = Setup::new();
+    let (url, seen) = asks_for_credentials();
+    let token = ("GITOPSC_GIT_TOKEN", "s3cret-token-value");
+    let mut env = AUTHOR.to_vec();
+    env.push(token);
+    let cache = s.dir.path().join("cache").display().to_string();
+    let direct = gitopsc_env(
+        &["publish", "--repo", &url, "--cache", &cache],
+        &s.project(),
+        &env,
+    );
+    assert_refused(
+        &direct,
+        "refusing to send GITOPSC_GIT_TOKEN over plain HTTP",
+        &s,
+    );
+    assert!(seen.lock().unwrap().is_empty(), "refused before connecting");
+    let in_url = url.replace("http://", "http://ci:s3cret-in-url@");
+    let from_url = gitopsc_env(
+        &["publish", "--repo", &in_url, "--cache", &cache],
+        &s.project(),
+        &AUTHOR,
+    );
+    assert_refused(
+        &from_url,
+        "refusing to send the URL's credentials over plain HTTP",
+        &s,
+    );
+    assert!(
+        !from_url.stderr.contains("s3cret-in-url"),
+        "{}",
+        from_url.stderr
+    );
+    assert!(seen.lock().unwrap().is_empty(), "refused before connecting");
+
+    // A local target whose `origin` is plain HTTP: the credential callback refuses.
+    let local = s.dir.path().join("gitops");
+    git(s.dir.path(), &["init", "-q", "gitops"]);
+    git(&local, &["commit", "-q", "--allow-empty", "-m", "Initial"]);
+    git(&local, &["remote", "add", "origin", &url]);
+    let path = local.display().to_string();
+    let pushed = gitopsc_env(&["publish", "--repo", &path, "--push"], &s.project(), &env);
+    assert_eq!(pushed.code, 2, "{}", pushed.stderr);
+    assert!(
+        pushed.stderr.contains("over plain HTTP"),
+        "{}",
+        pushed.stderr
+    );
+    assert!(!pushed.stderr.contains(token.1), "{}", pushed.stderr);
+    let requests = seen.lock().unwrap().clone();
+    assert!(!requests.is_empty(), "the fetch reached the server");
+    assert!(
+        requests
+            .iter()
+            .all(|r| !r.to_ascii_lowercase().contains("authorization")),
+        "no credentials sent: {requests:?}"
     );
 }

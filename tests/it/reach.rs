@@ -156,7 +156,7 @@ fn a_statefulset_reaches_its_peers_and_metrics_stay_with_the_scrapers() {
 /// `gitopsc init`'s starter: its web app is reachable through its ingress in prod.
 #[test]
 fn the_starter_is_reachable_through_its_ingress_in_prod() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir();
     let run = gitopsc(&["init", "--name", "shop"], dir.path());
     assert_eq!(run.code, 0, "{}", run.stderr);
     let m = prod_of(dir.path());
@@ -205,7 +205,7 @@ fn reach_prints_markdown_and_json() {
 /// and no longer allow, in text, markdown and JSON.
 #[test]
 fn diff_reports_what_a_change_opens_and_closes() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir();
     let project = dir.path();
     assert_eq!(gitopsc(&["init", "--name", "shop"], project).code, 0);
     crate::support::git(project, &["init", "-q", "-b", "main"]);

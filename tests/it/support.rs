@@ -15,6 +15,38 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Where the suite writes: a directory inside the target directory (cargo's
+/// `CARGO_TARGET_TMPDIR`, which follows `CARGO_TARGET_DIR`), so `cargo test`
+/// leaves nothing in the system's temp directory or the user's caches.
+pub fn scratch() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("it");
+    fs::create_dir_all(&dir).expect("the target directory is writable");
+    dir
+}
+
+/// A fresh temporary directory under [`scratch`], removed when dropped.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("case-")
+        .tempdir_in(scratch())
+        .expect("a temporary directory under the target directory")
+}
+
+/// The user cache directory gitopsc sees in tests (its `check` stat cache,
+/// `publish`'s clones): under [`scratch`], never the user's own.
+pub fn cache_home() -> PathBuf {
+    scratch().join("cache-home")
+}
+
+/// Environment for every child process of the suite: caches and temp files
+/// under [`scratch`], and git's repository search stopped there, so a test
+/// project inside the target directory never finds the gitopsc repository.
+pub fn hermetic(cmd: &mut Command) -> &mut Command {
+    cmd.env("XDG_CACHE_HOME", cache_home())
+        .env("TMPDIR", scratch())
+        .env("GIT_CEILING_DIRECTORIES", scratch())
+}
+
 /// The repo's own project and every example, by name.
 pub fn projects() -> Vec<(String, PathBuf)> {
     let root = repo_root();
@@ -49,6 +81,7 @@ pub fn gitopsc(args: &[&str], cwd: &Path) -> Run {
 
 pub fn gitopsc_env(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gitopsc"));
+    hermetic(&mut cmd);
     cmd.args(args)
         .current_dir(cwd)
         .env("NO_COLOR", "1")
@@ -148,7 +181,7 @@ pub fn copy_dir_bytes(files: &BTreeMap<String, Vec<u8>>, dir: &Path) {
 
 /// Runs the git CLI in `dir` with a fixed identity; panics with git's message on failure.
 pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
+    let out = hermetic(&mut Command::new("git"))
         .args([
             "-c",
             "user.name=Dev",

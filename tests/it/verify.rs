@@ -122,7 +122,7 @@ fn no_credential_shaped_literal_reaches_the_output_from_any_place() {
     for round in 0..20 {
         for place in 0..7 {
             let (literal, secret) = credential(&mut rng);
-            let dir = tempfile::tempdir().unwrap();
+            let dir = crate::support::tempdir();
             write_case(&case(place, &literal), dir.path());
             let sources = workspace::read_sources(dir.path()).unwrap();
             match compile(Arc::new(sources), &EnvSelection::All) {
@@ -159,7 +159,7 @@ fn no_credential_shaped_literal_reaches_the_output_from_any_place() {
 /// labels, quota or default-deny policy, and the user is told.
 #[test]
 fn system_namespaces_are_never_owned() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir();
     let blueprint = format!(
         "-- blueprints/system.yaml --\n{}{APP}    replicas: 2\n  coredns-probe:\n    layer: apps\n    namespace: kube-system\n    image: ghcr.io/acme/probe:1.0.0\n    ports: {{http: 8080}}\n    replicas: 2\n",
         BASE.replace(
@@ -201,7 +201,7 @@ fn system_namespaces_are_never_owned() {
 /// A ConfigMap over the API server's 1 MiB limit is refused before it is written.
 #[test]
 fn oversized_config_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::tempdir();
     write_case(
         &format!(
             "-- blueprints/system.yaml --\n{BASE}{APP}    config: {{mountPath: /etc/api, files: {{big.txt: config/big.txt}}}}\n"
@@ -234,13 +234,13 @@ fn a_credential_waiver_is_scoped_and_shown() {
             "-- blueprints/system.yaml --\n{BASE}{APP}    env: {{BUILD_ID: {build_id}}}\n{waiver}  other:\n    layer: apps\n    image: ghcr.io/acme/other:1.0.0\n    ports: {{http: 8080}}\n"
         )
     };
-    let refused = tempfile::tempdir().unwrap();
+    let refused = crate::support::tempdir();
     write_case(&with(""), refused.path());
     let run = gitopsc(&["render"], refused.path());
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(!run.stderr.contains(build_id), "{}", run.stderr);
 
-    let waived = tempfile::tempdir().unwrap();
+    let waived = crate::support::tempdir();
     write_case(
         &with("    waivers: {\"credential:BUILD_ID\": a public build identifier and no secret}\n"),
         waived.path(),
@@ -259,7 +259,7 @@ fn a_credential_waiver_is_scoped_and_shown() {
     );
 
     // The waiver belongs to `api`: the same value on `other` is still refused.
-    let scoped = tempfile::tempdir().unwrap();
+    let scoped = crate::support::tempdir();
     let text =
         with("    waivers: {\"credential:BUILD_ID\": a public build identifier and no secret}\n")
             + &format!("    env: {{BUILD_ID: {build_id}}}\n");
