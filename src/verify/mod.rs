@@ -9,7 +9,7 @@
 //!
 //! One file per check, run in this order: [`identity`], [`system_namespaces`],
 //! then per object [`credentials`] (first, so no later message can quote a
-//! secret), [`api_rules`], [`pod_security`]. A check reports a
+//! secret), [`api_rules`], [`pod_security`], [`images`]. A check reports a
 //! [`Violation`] (object, JSON pointer, message); this module turns it into a
 //! located error: the overlay patch that last wrote the field, else the
 //! template that rendered the object, else the component in the blueprint.
@@ -17,6 +17,7 @@
 pub mod api_rules;
 pub mod credentials;
 pub mod identity;
+pub mod images;
 pub mod pod_security;
 pub mod system_namespaces;
 
@@ -69,13 +70,19 @@ pub fn verify(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Vec<Notice>
     let plans = crate::render::namespaces::plans(env);
     let levels = pod_security::namespace_levels(&plans);
     for unit in manifests.units.values() {
-        let waived = credential_waivers(env, unit);
+        let waivers = unit_waivers(env, unit);
+        let credential_keys: BTreeSet<&str> = waivers
+            .iter()
+            .filter_map(|k| k.strip_prefix(credentials::WAIVER_PREFIX))
+            .collect();
+        let image_rules = images::ImageRules::for_unit(env, &waivers);
         for object in &unit.objects {
             // Credentials first: a later check's message may quote the value.
             let checks = [
-                credentials::check(&waived, object),
+                credentials::check(&credential_keys, object),
                 api_rules::check(object),
                 pod_security::check(&levels, object),
+                images::check(&image_rules, object),
             ];
             for result in checks {
                 result.map_err(|v| fail(unit, object, v))?;
@@ -85,9 +92,9 @@ pub fn verify(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Vec<Notice>
     Ok(notices)
 }
 
-/// Keys the blueprint says hold no credential: `defaults.waivers` for every
-/// unit, and the app's own waivers for its unit.
-fn credential_waivers<'a>(env: &'a ResolvedEnv, unit: &Unit) -> BTreeSet<&'a str> {
+/// The waivers a unit's objects may use: `defaults.waivers` for every unit,
+/// and an app's own for its unit.
+fn unit_waivers<'a>(env: &'a ResolvedEnv, unit: &Unit) -> BTreeSet<&'a str> {
     let bp = &env.blueprint;
     let app = match unit.kind {
         UnitKind::Component(ComponentKind::App) => bp.apps.get(&unit.name),
@@ -97,7 +104,7 @@ fn credential_waivers<'a>(env: &'a ResolvedEnv, unit: &Unit) -> BTreeSet<&'a str
         .waivers
         .keys()
         .chain(app.into_iter().flat_map(|a| a.waivers.keys()))
-        .filter_map(|k| k.strip_prefix(credentials::WAIVER_PREFIX))
+        .map(String::as_str)
         .collect()
 }
 

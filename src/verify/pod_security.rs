@@ -134,7 +134,7 @@ fn labels_match(namespace: &Value, level: PodSecurityLevel) -> Result<(), Violat
 type Found = Option<(String, String)>;
 
 /// The pod spec of a pod-creating object, and its JSON pointer.
-fn pod_spec(object: &Value) -> Option<(String, &Value)> {
+pub(super) fn pod_spec(object: &Value) -> Option<(String, &Value)> {
     let at = match object.get("kind")?.as_str()? {
         "Pod" => "/spec",
         "Deployment"
