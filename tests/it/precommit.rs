@@ -130,6 +130,17 @@ fn the_hooks_fail_on_a_stale_tree_and_pass_on_a_fresh_one() {
     let (ok, out) = run("gitopsc-check", &["--all-files"]);
     assert!(ok, "a fresh tree passes:\n{out}");
 
+    // A hand-edit of rendered/ alone is caught: the hook fires on rendered/ too.
+    let edited = project.join("rendered/dev/apps/web/deployment-web.yaml");
+    let original = std::fs::read_to_string(&edited).unwrap();
+    std::fs::write(&edited, original.replacen("replicas: 1", "replicas: 30", 1)).unwrap();
+    let (ok, out) = run(
+        "gitopsc-check",
+        &["--files", "rendered/dev/apps/web/deployment-web.yaml"],
+    );
+    assert!(!ok, "a hand-edited rendered/ is blocked:\n{out}");
+    std::fs::write(&edited, original).unwrap();
+
     let overlay = project.join("overlays/prod.yaml");
     std::fs::write(
         &overlay,
@@ -150,7 +161,7 @@ fn the_hooks_fail_on_a_stale_tree_and_pass_on_a_fresh_one() {
     let (ok, out) = run("gitopsc-check", &["--files", ".pre-commit-config.yaml"]);
     assert!(
         ok && out.contains("Skipped"),
-        "files outside blueprints/ and overlays/ do not run the hook:\n{out}"
+        "files outside blueprints/, overlays/ and rendered/ do not run the hook:\n{out}"
     );
 
     let (ok, out) = run("gitopsc-render", &["--all-files"]);
