@@ -61,6 +61,15 @@ impl Setup {
         gitopsc_env(&args, &self.project(), &AUTHOR)
     }
 
+    /// A clone of the remote with one commit on `main`, pushed: a local target.
+    fn local_target(&self) -> PathBuf {
+        let local = self.dir.path().join("gitops");
+        git(self.dir.path(), &["clone", "-q", &self.url(), "gitops"]);
+        git(&local, &["commit", "-q", "--allow-empty", "-m", "Initial"]);
+        git(&local, &["push", "-q", "origin", "HEAD:main"]);
+        local
+    }
+
     fn commit_change(&self, file: &str, from: &str, to: &str, message: &str) -> String {
         let path = self.project().join(file);
         let text = fs::read_to_string(&path).unwrap();
@@ -251,10 +260,7 @@ fn one_branch_per_environment() {
 #[test]
 fn a_local_target_gets_the_commit_on_its_branch_and_can_push() {
     let s = Setup::new();
-    let local = s.dir.path().join("gitops");
-    git(s.dir.path(), &["clone", "-q", &s.url(), "gitops"]);
-    git(&local, &["commit", "-q", "--allow-empty", "-m", "Initial"]);
-    git(&local, &["push", "-q", "origin", "HEAD:main"]);
+    let local = s.local_target();
     let path = local.display().to_string();
     let run = gitopsc_env(&["publish", "--repo", &path], &s.project(), &AUTHOR);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -683,10 +689,7 @@ fn publish_never_writes_through_a_symlink_in_a_local_target() {
 #[test]
 fn push_sends_what_an_earlier_publish_left_unpushed() {
     let s = Setup::new();
-    let local = s.dir.path().join("gitops");
-    git(s.dir.path(), &["clone", "-q", &s.url(), "gitops"]);
-    git(&local, &["commit", "-q", "--allow-empty", "-m", "Initial"]);
-    git(&local, &["push", "-q", "origin", "HEAD:main"]);
+    let local = s.local_target();
     let path = local.display().to_string();
     let first = gitopsc_env(&["publish", "--repo", &path], &s.project(), &AUTHOR);
     assert_eq!(first.code, 0, "{}", first.stderr);
