@@ -15,10 +15,10 @@
 
 use std::collections::BTreeSet;
 
+use super::Matrix;
 use super::endpoint::{Endpoint, Place, Port, Protocol};
 use super::inventory::{INTERNET, Inventory, KUBE_DNS, solver_name};
 use super::policy::Cidr;
-use super::{Grant, Matrix};
 use crate::blueprint::model::{NetworkPosture, WorkloadKind};
 use crate::blueprint::network::KUBE_APISERVER;
 use crate::resolve::ResolvedEnv;
@@ -231,22 +231,7 @@ pub fn expected(env: &ResolvedEnv, inventory: &Inventory) -> Matrix {
             .map(|c| c.namespace.as_str())
             .collect(),
     };
-    let mut out = Matrix::new();
-    for from in inventory.senders() {
-        for to in inventory.receivers() {
-            if !inventory.asks(from, to) {
-                continue;
-            }
-            for port in &to.ports {
-                if model.egress_ok(from, to, port) && model.ingress_ok(from, to, port) {
-                    out.insert(Grant {
-                        from: from.name.clone(),
-                        to: to.name.clone(),
-                        port: port.clone(),
-                    });
-                }
-            }
-        }
-    }
-    out
+    super::matrix_where(inventory, |from, to, port| {
+        model.egress_ok(from, to, port) && model.ingress_ok(from, to, port)
+    })
 }

@@ -42,6 +42,16 @@ pub type Matrix = BTreeSet<Grant>;
 
 /// The matrix of an inventory: every sender against every port of every receiver.
 pub fn matrix(inventory: &Inventory) -> Matrix {
+    matrix_where(inventory, |from, to, port| {
+        inventory.policies.allows(from, to, port)
+    })
+}
+
+/// Every sender, receiver and port the inventory asks about for which `allowed` holds.
+pub fn matrix_where(
+    inventory: &Inventory,
+    allowed: impl Fn(&Endpoint, &Endpoint, &Port) -> bool,
+) -> Matrix {
     let mut out = Matrix::new();
     for from in inventory.senders() {
         for to in inventory.receivers() {
@@ -49,7 +59,7 @@ pub fn matrix(inventory: &Inventory) -> Matrix {
                 continue;
             }
             for port in &to.ports {
-                if inventory.policies.allows(from, to, port) {
+                if allowed(from, to, port) {
                     out.insert(Grant {
                         from: from.name.clone(),
                         to: to.name.clone(),
