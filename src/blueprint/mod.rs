@@ -1,7 +1,7 @@
 //! Stage 1, load: the blueprint and overlays, parsed, typed and located.
 //!
 //! Owns the blueprint format (`model`), typed decoding with error positions
-//! (`decode`, `locator`), reading the project's files into a [`Project`]
+//! (`decode`, `locator`), the service-mesh vocabulary (`mesh`), reading the project's files into a [`Project`]
 //! (`load`), the checks on a resolved blueprint (`validate`) and what gitopsc
 //! knows of well-known charts (`catalog`). Knows nothing
 //! of environments' merging (that is `resolve`) or of Kubernetes objects.
@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod decode;
 pub mod load;
 pub mod locator;
+pub mod mesh;
 pub mod model;
 pub mod network;
 mod overlay_files;

@@ -48,6 +48,10 @@ pub struct Blueprint {
     /// Which project files gitopsc accepts as input.
     #[serde(default)]
     pub inputs: Inputs,
+    /// The service mesh every environment's namespaces join (an environment's
+    /// or a namespace's `mesh` overrides it field by field).
+    #[serde(default)]
+    pub mesh: Option<super::mesh::Mesh>,
 }
 
 /// Which project files gitopsc accepts as input.
@@ -237,6 +241,9 @@ pub struct Environment {
     /// Where pods reach the Kubernetes API server, for `uses: [kube-apiserver]`.
     #[serde(default)]
     pub api_server: Option<super::network::ApiServer>,
+    /// The service mesh of this environment, over the top-level `mesh`.
+    #[serde(default)]
+    pub mesh: Option<super::mesh::Mesh>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -290,6 +297,9 @@ pub struct NamespaceSettings {
     /// Extra labels on the Namespace object.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// The service mesh of this namespace, over the environment's.
+    #[serde(default)]
+    pub mesh: Option<super::mesh::Mesh>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -847,7 +857,8 @@ pub struct Chart {
     pub scrapers: super::network::ScraperSelector,
     /// Labels selecting the chart's pods, for network policies; defaults to
     /// `app.kubernetes.io/instance: <release>`, or the known labels of the
-    /// `ingress-nginx`, `traefik` and `cloudnative-pg` charts.
+    /// `ingress-nginx`, `traefik`, `cloudnative-pg`, `istiod` and
+    /// `linkerd-control-plane` charts.
     #[serde(default)]
     pub selector: BTreeMap<String, String>,
     /// Ports that `uses` edges may reach on the chart's pods.

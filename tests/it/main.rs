@@ -14,6 +14,7 @@ mod filesystem;
 mod hostile;
 mod hygiene;
 mod inputs;
+mod mesh;
 mod mutations;
 mod precommit;
 mod publish;
