@@ -18,5 +18,6 @@ mod mutations;
 mod precommit;
 mod publish;
 mod reach;
+mod structure;
 mod verify;
 mod wiring;
