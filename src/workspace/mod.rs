@@ -228,16 +228,3 @@ fn absolute_best_effort(path: &Path) -> PathBuf {
     }
     out
 }
-
-pub fn project_root(root: Option<&Path>) -> Result<PathBuf> {
-    let root = root
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    if !root.is_dir() {
-        return Err(Error::plain(
-            ErrorKind::Usage,
-            format!("project root `{}` is not a directory", root.display()),
-        ));
-    }
-    Ok(root)
-}

@@ -4,6 +4,7 @@ mod support;
 
 mod atomic;
 mod cli;
+mod cli_options;
 mod determinism;
 mod diffs;
 mod editor_schema;
