@@ -107,7 +107,7 @@ fn declared(env: &ResolvedEnv, inventory: &Inventory) -> BTreeSet<Declared> {
         let c = &env.components[name];
         if let (Some(controller), Some(ing)) = (&facts.ingress_controller, &app.ingress) {
             let routed: Vec<&String> = if ing.paths.is_empty() {
-                crate::blueprint::validate::default_port(app)
+                crate::blueprint::apps::default_port(app)
                     .map(|p| app.ports.get_key_value(p).map(|(k, _)| k))
                     .into_iter()
                     .flatten()

@@ -61,18 +61,22 @@ pub struct Unit {
     pub objects: Vec<Object>,
 }
 
+/// The directory of the entry point inside an environment's tree.
+pub const ENTRY_DIR: &str = "gitops";
+
+/// Argo CD: the directory of the root Application, beside the entry point
+/// and outside anything an Application syncs; applied once by hand.
+pub const BOOTSTRAP_DIR: &str = "bootstrap";
+
 impl Unit {
     /// The unit's directory inside `rendered/<env>/`.
     pub fn dir(&self) -> String {
         match (&self.kind, &self.layer) {
             (UnitKind::Namespace, _) => format!("namespaces/{}", self.name),
-            (UnitKind::Entry, _)
-                if self.name == crate::target::ENTRY_DIR
-                    || self.name == crate::target::BOOTSTRAP_DIR =>
-            {
+            (UnitKind::Entry, _) if self.name == ENTRY_DIR || self.name == BOOTSTRAP_DIR => {
                 self.name.clone()
             }
-            (UnitKind::Entry, _) => format!("{}/{}", crate::target::ENTRY_DIR, self.name),
+            (UnitKind::Entry, _) => format!("{}/{}", ENTRY_DIR, self.name),
             (_, Some(layer)) => format!("{layer}/{}", self.name),
             (_, None) => self.name.clone(),
         }
@@ -143,8 +147,10 @@ fn render_component(
     let objects = match component.kind {
         ComponentKind::App => {
             let app = &env.blueprint.apps[&component.name];
-            let annotations =
-                crate::policy::workload_annotations(&env.blueprint.defaults.waivers, app);
+            let annotations = crate::blueprint::waivers::workload_annotations(
+                &env.blueprint.defaults.waivers,
+                app,
+            );
             app::render_app(
                 env,
                 &component.name,

@@ -17,9 +17,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
+use crate::blueprint::apps::default_port;
 use crate::blueprint::model::{App, NetworkPosture, WorkloadKind};
 use crate::blueprint::network::KUBE_APISERVER;
-use crate::blueprint::validate::default_port;
 use crate::resolve::network::{NetworkFacts, PodGroup};
 use crate::resolve::{Component, ComponentKind, ResolvedEnv};
 

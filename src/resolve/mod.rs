@@ -63,7 +63,7 @@ pub fn resolve(project: &Project, name: &str) -> Result<ResolvedEnv> {
     mesh::check(&blueprint, &settings.chain, &locator)?;
     credentials::check(&merged, &blueprint, &locator, &project.sources)?;
     let components = components::place(&blueprint, &locator)?;
-    validate::validate_uses(&blueprint, &components, &locator)?;
+    components::check_uses(&blueprint, &components, &locator)?;
     network::check(&blueprint, &settings, &components, &locator)?;
     Ok(ResolvedEnv {
         name: name.to_string(),

@@ -20,5 +20,6 @@ mod mutations;
 mod precommit;
 mod publish;
 mod reach;
+mod structure;
 mod verify;
 mod wiring;
