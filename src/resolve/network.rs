@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use crate::blueprint::Locator;
 use crate::blueprint::model::{Blueprint, NetworkPosture};
 use crate::blueprint::network::{ApiServer, KUBE_APISERVER};
-use crate::blueprint::validate::is_cidr;
+use crate::blueprint::syntax::is_cidr;
 use crate::error::{ErrorKind, Result};
 use crate::pointer::push;
 use crate::suggest;
