@@ -16,6 +16,7 @@ mod hostile;
 mod hygiene;
 mod inputs;
 mod mutations;
+mod overlays;
 mod precommit;
 mod publish;
 mod reach;
