@@ -61,7 +61,8 @@ pub struct Chart {
     pub scrapers: super::network::ScraperSelector,
     /// Labels selecting the chart's pods, for network policies; defaults to
     /// `app.kubernetes.io/instance: <release>`, or the known labels of the
-    /// `ingress-nginx`, `traefik` and `cloudnative-pg` charts.
+    /// `ingress-nginx`, `traefik`, `cloudnative-pg`, `istiod` and
+    /// `linkerd-control-plane` charts.
     #[serde(default)]
     pub selector: BTreeMap<String, String>,
     /// Ports that `uses` edges may reach on the chart's pods.

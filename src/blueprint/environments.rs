@@ -52,6 +52,9 @@ pub struct Environment {
     /// Where pods reach the Kubernetes API server, for `uses: [kube-apiserver]`.
     #[serde(default)]
     pub api_server: Option<super::network::ApiServer>,
+    /// The service mesh of this environment, over the top-level `mesh`.
+    #[serde(default)]
+    pub mesh: Option<super::mesh::Mesh>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

@@ -4,7 +4,7 @@
 //! types), one module per concept with its types beside its checks (`apps`,
 //! `charts`, `environments`, `gitops`, `image`, `ingress`, `namespaces`,
 //! `network`, `probes`, `resources`, `scaling`, `secrets`, `volumes`,
-//! `waivers`), the lexical forms of values (`syntax`), the located failure
+//! `waivers`, `mesh`), the lexical forms of values (`syntax`), the located failure
 //! the checks share (`check`), typed decoding with error positions
 //! (`decode`, `locator`), reading the project's files into a [`Project`]
 //! (`load`), the entry to the checks on a resolved blueprint (`validate`) and
@@ -23,6 +23,7 @@ pub mod image;
 pub mod ingress;
 pub mod load;
 pub mod locator;
+pub mod mesh;
 pub mod model;
 pub mod namespaces;
 pub mod network;

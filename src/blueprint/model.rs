@@ -62,6 +62,10 @@ pub struct Blueprint {
     /// Which project files gitopsc accepts as input.
     #[serde(default)]
     pub inputs: Inputs,
+    /// The service mesh every environment's namespaces join (an environment's
+    /// or a namespace's `mesh` overrides it field by field).
+    #[serde(default)]
+    pub mesh: Option<super::mesh::Mesh>,
 }
 
 /// Which project files gitopsc accepts as input.

@@ -27,6 +27,9 @@ pub struct NamespaceSettings {
     /// Extra labels on the Namespace object.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// The service mesh of this namespace, over the environment's.
+    #[serde(default)]
+    pub mesh: Option<super::mesh::Mesh>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

@@ -5,7 +5,8 @@
 //! dedicated metrics port), `uses: [kube-apiserver]`, `peers`, `egress`
 //! blocks, DNS to kube-dns, the ingress controller to the ports its apps
 //! route to and to the HTTP-01 solvers of their namespaces, the Prometheus
-//! pods to metrics ports, and the internet to an ingress controller chart.
+//! pods to metrics ports, the internet to an ingress controller chart, and
+//! every injected mesh proxy to its control plane.
 //!
 //! Postures, as documented: `permissive` admits everything; in a
 //! `namespace-isolated` namespace a pod takes anything from its own
@@ -151,7 +152,19 @@ fn declared(env: &ResolvedEnv, inventory: &Inventory) -> BTreeSet<Declared> {
             ));
         }
     }
+    out.extend(mesh_declared(env));
     out
+}
+
+/// Every injected mesh proxy to its control plane, as the mesh documents it.
+fn mesh_declared(env: &ResolvedEnv) -> impl Iterator<Item = Declared> + '_ {
+    crate::resolve::mesh::proxy_edges(env)
+        .into_iter()
+        .flat_map(|(from, plane, ports)| {
+            ports
+                .iter()
+                .map(move |p| Declared::To(from.name.clone(), plane.name.clone(), *p))
+        })
 }
 
 /// Namespaces whose rendered Ingresses get HTTP-01 solver pods.

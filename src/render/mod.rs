@@ -1,8 +1,8 @@
 //! Stage 3, render: Kubernetes objects from a resolved environment.
 //!
 //! Owns the objects themselves (workloads, services, config, secrets
-//! references, routing, scaling, namespaces and network policy, extra
-//! manifests) grouped into deployable [`Unit`]s: one per namespace and one per
+//! references, routing, scaling, namespaces and network policy, service-mesh
+//! policy, extra manifests) grouped into deployable [`Unit`]s: one per namespace and one per
 //! component. Knows nothing of Flux or Argo CD (that is `target`) nor of files
 //! (that is `tree`). Does no I/O.
 
@@ -20,6 +20,7 @@ macro_rules! obj {
 pub mod app;
 pub mod extra;
 pub mod labels;
+pub mod mesh;
 pub mod namespaces;
 pub mod network;
 pub mod object;
@@ -217,6 +218,21 @@ fn add_policies(
     }
 }
 
+/// Adds the mesh's policies to the units of the components they belong to.
+fn add_mesh_objects(
+    env: &ResolvedEnv,
+    manifests: &mut EnvManifests,
+    plans: &[namespaces::NamespacePlan],
+    scraped: bool,
+) {
+    for (component, objects) in mesh::objects(env, plans, scraped) {
+        let c = &env.components[&component];
+        if let Some(unit) = manifests.units.get_mut(&format!("{}/{}", c.layer, c.name)) {
+            unit.objects.extend(objects);
+        }
+    }
+}
+
 /// Renders every unit of the environment.
 pub fn render(env: &ResolvedEnv) -> Result<EnvManifests> {
     let platform = platform(env);
@@ -226,6 +242,7 @@ pub fn render(env: &ResolvedEnv) -> Result<EnvManifests> {
     };
     namespaces::check_pod_security(env)?;
     let plans = namespaces::plans(env);
+    mesh::check(env, &plans)?;
     for plan in &plans {
         let objects = namespaces::render_namespace(env, plan)?;
         manifests.insert(Unit {
@@ -246,6 +263,7 @@ pub fn render(env: &ResolvedEnv) -> Result<EnvManifests> {
     for unit in units {
         manifests.insert(unit?);
     }
+    add_mesh_objects(env, &mut manifests, &plans, platform.monitoring.is_some());
     let postures = plans
         .iter()
         .map(|p| (p.name.to_string(), p.posture))

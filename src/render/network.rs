@@ -4,7 +4,7 @@
 //! (to a component or to the API server), `peers`, `egress` blocks, the
 //! ingress controller to what it routes to (and to ACME HTTP-01 solvers),
 //! the Prometheus pods to metrics ports, the internet to the ingress
-//! controller. Each link becomes an ingress rule at its destination and an
+//! controller, every injected mesh proxy to its control plane. Each link becomes an ingress rule at its destination and an
 //! egress rule at its source, wherever the posture there needs one.
 //!
 //! A namespace unit holds only what concerns the whole namespace (deny all,
@@ -259,7 +259,20 @@ pub fn links(env: &ResolvedEnv, facts: &NetworkFacts, http01: &BTreeSet<String>)
         }
     }
     out.extend(platform_links(env, facts, http01));
+    out.extend(mesh_links(env));
     out
+}
+
+/// Every injected proxy reaches its control plane, so no app has to say it.
+fn mesh_links(env: &ResolvedEnv) -> Vec<Link> {
+    crate::resolve::mesh::proxy_edges(env)
+        .into_iter()
+        .map(|(from, plane, ports)| Link {
+            from: End::Pods(group(from)),
+            to: End::Pods(group(plane)),
+            ports: ports.to_vec(),
+        })
+        .collect()
 }
 
 /// What the ingress controller and the scrapers reach, and what reaches the controller.

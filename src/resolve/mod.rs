@@ -1,8 +1,10 @@
 //! Stage 2, resolve: one environment's view of the blueprint.
 //!
 //! Owns `extends` (an environment starts from its parent's settings, and
-//! from its overlays with `inheritOverlays`), overlay merging (RFC 7386, root environment first), template
-//! strings (`{{ env.domain }}`), and the facts every later stage needs about a
+//! from its overlays with `inheritOverlays`: `overlays`), overlay merging
+//! (RFC 7386, root environment first), template strings
+//! (`{{ env.domain }}`), the service mesh each namespace joins (`mesh`), and
+//! the facts every later stage needs about a
 //! component: layer position, namespace, selector and ports. The result, a
 //! [`ResolvedEnv`], is typed and validated: nothing unresolved reaches
 //! rendering. Does no I/O.
@@ -10,6 +12,7 @@
 pub mod components;
 mod environments;
 pub mod known_charts;
+pub mod mesh;
 pub mod network;
 pub mod overlays;
 mod templating;
@@ -62,6 +65,7 @@ pub fn resolve(project: &Project, name: &str) -> Result<ResolvedEnv> {
     templating::expand(&mut merged, &settings, &locator)?;
     let blueprint: Blueprint = decode(&merged, "").map_err(|e| decode_error(e, &locator))?;
     validate::validate(&blueprint, &settings, &locator, &project.sources)?;
+    mesh::check(&blueprint, &settings.chain, &locator)?;
     credentials::check(&merged, &blueprint, &locator, &project.sources)?;
     let components = components::place(&blueprint, &locator)?;
     components::check_uses(&blueprint, &components, &locator)?;

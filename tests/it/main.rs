@@ -15,6 +15,7 @@ mod filesystem;
 mod hostile;
 mod hygiene;
 mod inputs;
+mod mesh;
 mod mutations;
 mod overlays;
 mod precommit;
