@@ -2,7 +2,7 @@
 //!
 //! Owns the blueprint format (`model`), typed decoding with error positions
 //! (`decode`, `locator`), reading the project's files into a [`Project`]
-//! (`load`), the checks on a resolved blueprint (`validate`) and what gitopsc
+//! (`load`), the checks on a resolved blueprint (`validate`), the routing API and gateways (`routing`) and what gitopsc
 //! knows of well-known charts (`catalog`). Knows nothing
 //! of environments' merging (that is `resolve`) or of Kubernetes objects.
 
@@ -14,6 +14,7 @@ pub mod locator;
 pub mod model;
 pub mod network;
 mod overlay_files;
+pub mod routing;
 pub mod validate;
 
 pub use load::{ObjectPatch, Overlay, PatchTarget, Project, load};

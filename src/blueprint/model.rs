@@ -45,6 +45,9 @@ pub struct Blueprint {
     /// Extra manifests kept as minijinja templates beside the blueprint.
     #[serde(default)]
     pub manifests: BTreeMap<String, ManifestSet>,
+    /// Gateway API Gateways that apps' routes attach to under `routing: gateway-api`.
+    #[serde(default)]
+    pub gateways: BTreeMap<String, super::routing::Gateway>,
     /// Which project files gitopsc accepts as input.
     #[serde(default)]
     pub inputs: Inputs,
@@ -85,6 +88,10 @@ pub struct System {
     /// Pod Security labels, quota, limits or namespace-wide network policy.
     #[serde(default)]
     pub system_namespaces: Vec<String>,
+    /// How apps' `ingress:` renders: `ingress` (default) or `gateway-api`;
+    /// `environments.<env>.routing` overrides it.
+    #[serde(default)]
+    pub routing: Option<super::routing::RoutingApi>,
 }
 
 /// Namespaces no blueprint owns, whatever it says.
@@ -237,6 +244,9 @@ pub struct Environment {
     /// Where pods reach the Kubernetes API server, for `uses: [kube-apiserver]`.
     #[serde(default)]
     pub api_server: Option<super::network::ApiServer>,
+    /// `ingress` or `gateway-api`: overrides `system.routing` here.
+    #[serde(default)]
+    pub routing: Option<super::routing::RoutingApi>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -744,6 +754,9 @@ pub struct Ingress {
     pub tls: Option<bool>,
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
+    /// Gateway API: the gateway the route attaches to (default: the only one).
+    #[serde(default)]
+    pub gateway: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]

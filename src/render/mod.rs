@@ -1,7 +1,7 @@
 //! Stage 3, render: Kubernetes objects from a resolved environment.
 //!
 //! Owns the objects themselves (workloads, services, config, secrets
-//! references, routing, scaling, namespaces and network policy, extra
+//! references, routing (Ingress or Gateway API), scaling, namespaces and network policy, extra
 //! manifests) grouped into deployable [`Unit`]s: one per namespace and one per
 //! component. Knows nothing of Flux or Argo CD (that is `target`) nor of files
 //! (that is `tree`). Does no I/O.
@@ -19,6 +19,7 @@ macro_rules! obj {
 
 pub mod app;
 pub mod extra;
+pub mod gateway;
 pub mod labels;
 pub mod namespaces;
 pub mod network;
@@ -157,6 +158,7 @@ fn render_component(
             &component.name,
             &env.blueprint.manifests[&component.name],
         )?,
+        ComponentKind::Gateway => gateway::render_gateway(env, &component.name),
         // Charts become objects only once the GitOps engine is known.
         ComponentKind::Chart => Vec::new(),
     };

@@ -3,12 +3,14 @@
 //! Owns `extends` (an environment starts from its parent's settings and
 //! overlays), overlay merging (RFC 7386, root environment first), template
 //! strings (`{{ env.domain }}`), and the facts every later stage needs about a
-//! component: layer position, namespace, selector and ports. The result, a
+//! component: layer position, namespace, selector and ports (a Gateway's
+//! proxies included). The result, a
 //! [`ResolvedEnv`], is typed and validated: nothing unresolved reaches
 //! rendering. Does no I/O.
 
 pub mod components;
 mod environments;
+mod gateways;
 pub mod known_charts;
 pub mod network;
 mod templating;
@@ -59,7 +61,8 @@ pub fn resolve(project: &Project, name: &str) -> Result<ResolvedEnv> {
     let blueprint: Blueprint = decode(&merged, "").map_err(|e| decode_error(e, &locator))?;
     validate::validate(&blueprint, &settings, &locator, &project.sources)?;
     credentials::check(&merged, &blueprint, &locator, &project.sources)?;
-    let components = components::place(&blueprint, &locator)?;
+    crate::blueprint::routing::check(&blueprint, settings.routing, &locator)?;
+    let components = components::place(&blueprint, settings.routing, &locator)?;
     validate::validate_uses(&blueprint, &components, &locator)?;
     network::check(&blueprint, &settings, &components, &locator)?;
     Ok(ResolvedEnv {
