@@ -16,6 +16,16 @@ use crate::complete;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Colour: `auto` follows the terminal, `NO_COLOR`, `FORCE_COLOR` and `CLICOLOR_FORCE`.
+    #[arg(long, value_enum, global = true, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -42,6 +52,12 @@ pub enum Command {
     Check {
         #[command(flatten)]
         project: ProjectArgs,
+        /// Print nothing: the exit code says fresh (0), stale (1) or error (2).
+        #[arg(long, short, conflicts_with = "format")]
+        quiet: bool,
+        /// `json`: per environment, `ok` or `stale` and the changed, missing and extra paths.
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
     },
     /// Show what a change does to each environment's objects.
     Diff {
@@ -136,6 +152,12 @@ pub struct PublishArgs {
 pub enum DiffFormat {
     Text,
     Markdown,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Text,
     Json,
 }
 

@@ -1,6 +1,7 @@
 //! Shell completion of values that depend on the project: `--env` offers the
 //! environment names of the blueprint that the command line being completed
-//! would use (its `--root`, else `GITOPSC_ROOT`, else the current directory).
+//! would use (its `--root`, else `GITOPSC_ROOT`, else the project found from the
+//! current directory).
 //!
 //! Completion runs the binary itself (clap_complete's `CompleteEnv`): the
 //! shell calls `COMPLETE=<shell> gitopsc -- <words>` at each TAB. Nothing here
@@ -26,11 +27,11 @@ pub fn environments(current: &OsStr) -> Vec<CompletionCandidate> {
         .collect()
 }
 
-/// The `--root` of the words being completed, else `GITOPSC_ROOT`, else `.`.
+/// The `--root` of the words being completed, else `GITOPSC_ROOT`, else the discovered root.
 fn project_root(words: Vec<OsString>) -> PathBuf {
     root_flag(&words)
         .or_else(|| std::env::var_os("GITOPSC_ROOT").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("."))
+        .unwrap_or_else(|| crate::discovery::project_root(None).unwrap_or_else(|_| ".".into()))
 }
 
 /// The last `--root DIR` or `--root=DIR` among `words` (the last one wins, as in parsing).

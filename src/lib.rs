@@ -26,6 +26,7 @@ pub mod compat;
 pub mod complete;
 pub mod credential;
 pub mod cron;
+pub mod discovery;
 pub mod error;
 pub mod git;
 pub mod graph;

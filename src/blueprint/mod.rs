@@ -1,21 +1,42 @@
 //! Stage 1, load: the blueprint and overlays, parsed, typed and located.
 //!
-//! Owns the blueprint format (`model`), typed decoding with error positions
+//! Owns the blueprint format (`model`, the root, naming every concept's
+//! types), one module per concept with its types beside its checks (`apps`,
+//! `charts`, `environments`, `gitops`, `image`, `ingress`, `namespaces`,
+//! `network`, `probes`, `resources`, `scaling`, `secrets`, `volumes`,
+//! `waivers`, `mesh`, `routing`: the routing API and `gateways:`), the lexical forms of values (`syntax`), the located failure
+//! the checks share (`check`), typed decoding with error positions
 //! (`decode`, `locator`), reading the project's files into a [`Project`]
-//! (`load`), the checks on a resolved blueprint (`validate`), the routing API and gateways (`routing`) and what gitopsc
-//! knows of well-known charts (`catalog`). Knows nothing
-//! of environments' merging (that is `resolve`) or of Kubernetes objects.
+//! (`load`), the entry to the checks on a resolved blueprint (`validate`) and
+//! what gitopsc knows of well-known charts (`catalog`). Knows nothing of
+//! environments' merging (that is `resolve`) or of Kubernetes objects.
 
+pub mod apps;
 pub mod catalog;
+pub mod charts;
+mod check;
 pub mod credentials;
 pub mod decode;
+pub mod environments;
+pub mod gitops;
+pub mod image;
+pub mod ingress;
 pub mod load;
 pub mod locator;
+pub mod mesh;
 pub mod model;
+pub mod namespaces;
 pub mod network;
 mod overlay_files;
+pub mod probes;
+pub mod resources;
 pub mod routing;
+pub mod scaling;
+pub mod secrets;
+pub mod syntax;
 pub mod validate;
+pub mod volumes;
+pub mod waivers;
 
 pub use load::{ObjectPatch, Overlay, PatchTarget, Project, load};
 pub use locator::Locator;

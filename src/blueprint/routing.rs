@@ -5,15 +5,15 @@
 //! listener host for every route host.
 //!
 //! Kept apart from `model` because only routing needs these facts; `model`
-//! holds the one-line hooks (`system.routing`, `environments.<e>.routing`,
-//! `gateways`, `ingress.gateway`).
+//! holds the one-line hooks (`system.routing`, `gateways`), as do
+//! `environments` (`routing`) and `ingress` (`gateway`).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::locator::Locator;
 use super::model::{App, Blueprint, Ingress};
-use super::validate::{is_dns_label, is_dns_subdomain};
+use super::syntax::{is_dns_label, is_dns_subdomain};
 use crate::error::{ErrorKind, Result};
 use crate::pointer::{from_tokens, push};
 use crate::suggest;

@@ -7,15 +7,16 @@
 //! hashed. Otherwise the tree is compiled in memory and compared file by
 //! file. Nothing in the project is written.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 
 use rayon::prelude::*;
+use serde_json::json;
 
 use super::{EXIT_CHANGES, EXIT_OK};
-use crate::cli::ProjectArgs;
+use crate::cli::{CheckFormat, ProjectArgs};
 use crate::error::Result;
 use crate::sources::{Sources, sha256_hex};
 use crate::tree::{INDEX_FILE, Index, tool_version};
@@ -37,29 +38,50 @@ impl Staleness {
     pub fn is_fresh(&self) -> bool {
         self.changed.is_empty() && self.missing.is_empty() && self.extra.is_empty()
     }
+
+    /// Every stale file with its label (`changed`, `missing`, `extra`), in that order.
+    pub fn labelled(&self) -> impl Iterator<Item = (&'static str, &String)> {
+        let label = |name: &'static str| move |file| (name, file);
+        (self.changed.iter().map(label("changed")))
+            .chain(self.missing.iter().map(label("missing")))
+            .chain(self.extra.iter().map(label("extra")))
+    }
 }
 
-pub fn run(args: &ProjectArgs) -> Result<u8> {
-    let root = workspace::project_root(args.root.as_deref())?;
+pub fn run(args: &ProjectArgs, quiet: bool, format: CheckFormat) -> Result<u8> {
+    let root = crate::discovery::project_root(args.root.as_deref())?;
     let selection = EnvSelection::from_flags(&args.envs);
     let staleness = staleness(&root, &selection)?;
+    let code = if staleness.is_fresh() {
+        EXIT_OK
+    } else {
+        EXIT_CHANGES
+    };
+    if quiet {
+        return Ok(code);
+    }
+    match format {
+        CheckFormat::Json => {
+            let envs = environment_order(&root, &selection)?;
+            print!("{}", json_report(&staleness, &envs));
+        }
+        CheckFormat::Text => print!("{}", text_report(&staleness, args)),
+    }
+    Ok(code)
+}
+
+/// `rendered/ is up to date`, or the stale files and the command that renews them.
+fn text_report(staleness: &Staleness, args: &ProjectArgs) -> String {
     if staleness.is_fresh() {
-        println!("rendered/ is up to date");
-        return Ok(EXIT_OK);
+        return "rendered/ is up to date\n".to_string();
     }
     let count = staleness.changed.len() + staleness.missing.len() + staleness.extra.len();
-    println!(
-        "rendered/ is stale ({count} file{}):",
+    let mut out = format!(
+        "rendered/ is stale ({count} file{}):\n",
         if count == 1 { "" } else { "s" }
     );
-    for (label, files) in [
-        ("changed", &staleness.changed),
-        ("missing", &staleness.missing),
-        ("extra", &staleness.extra),
-    ] {
-        for file in files {
-            println!("  {label:<8} {RENDERED_DIR}/{file}");
-        }
+    for (label, file) in staleness.labelled() {
+        out.push_str(&format!("  {label:<8} {RENDERED_DIR}/{file}\n"));
     }
     let env_flags: String = args.envs.iter().map(|e| format!(" --env {e}")).collect();
     let root_flag = args
@@ -67,8 +89,75 @@ pub fn run(args: &ProjectArgs) -> Result<u8> {
         .as_ref()
         .map(|r| format!(" --root {}", r.display()))
         .unwrap_or_default();
-    println!("run `gitopsc render{root_flag}{env_flags}` to update it");
-    Ok(EXIT_CHANGES)
+    out.push_str(&format!(
+        "run `gitopsc render{root_flag}{env_flags}` to update it\n"
+    ));
+    out
+}
+
+/// The checked environments in promotion order. The fast paths never load
+/// the blueprint, so this does, for the names alone.
+fn environment_order(root: &Path, selection: &EnvSelection) -> Result<Vec<String>> {
+    let project = crate::blueprint::load(Arc::new(workspace::read_sources(root)?))?;
+    let selected = selection.names(&project)?;
+    Ok(crate::resolve::promotion_order(&project)
+        .into_iter()
+        .filter(|env| selected.contains(env))
+        .collect())
+}
+
+/// The `--format json` answer, documented in the README: the overall
+/// `status`, one entry per environment (in promotion order, then any
+/// directory of an environment the blueprint no longer has), and `tree` for
+/// the files outside environment directories (the index). Paths are relative
+/// to the project root, as the text report prints them.
+fn json_report(staleness: &Staleness, envs: &[String]) -> String {
+    let mut groups: BTreeMap<String, [Vec<String>; 3]> = BTreeMap::new();
+    let mut tree: [Vec<String>; 3] = Default::default();
+    for (label, file) in staleness.labelled() {
+        let slot = match label {
+            "changed" => 0,
+            "missing" => 1,
+            _ => 2,
+        };
+        let path = format!("{RENDERED_DIR}/{file}");
+        match file.split_once('/') {
+            Some((env, _)) => groups.entry(env.to_string()).or_default()[slot].push(path),
+            None => tree[slot].push(path),
+        }
+    }
+    let entry = |lists: &[Vec<String>; 3]| {
+        let fresh = lists.iter().all(Vec::is_empty);
+        json!({
+            "status": if fresh { "ok" } else { "stale" },
+            "changed": lists[0],
+            "missing": lists[1],
+            "extra": lists[2],
+        })
+    };
+    let gone: Vec<&String> = groups.keys().filter(|e| !envs.contains(e)).collect();
+    let environments: Vec<_> = envs
+        .iter()
+        .chain(gone)
+        .map(|env| {
+            let mut value = json!({"name": env});
+            let lists = groups.get(env).cloned().unwrap_or_default();
+            if let (Some(out), serde_json::Value::Object(fields)) =
+                (value.as_object_mut(), entry(&lists))
+            {
+                out.extend(fields);
+            }
+            value
+        })
+        .collect();
+    let report = json!({
+        "status": if staleness.is_fresh() { "ok" } else { "stale" },
+        "environments": environments,
+        "tree": entry(&tree),
+    });
+    let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 /// Compares `rendered/` with what the project's blueprints render.

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::EXIT_OK;
-use crate::blueprint::validate::is_dns_label;
+use crate::blueprint::syntax::is_dns_label;
 use crate::error::{Error, ErrorKind, Result};
 use crate::schema;
 use crate::sources::BLUEPRINT_FILE;

@@ -19,15 +19,20 @@ pub const EXIT_CHANGES: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
 pub fn run(cli: Cli) -> u8 {
+    let color = cli.color;
     let result = match cli.command {
         Command::Render { project, out } => render::run(&project, out.as_deref()),
-        Command::Check { project } => check::run(&project),
+        Command::Check {
+            project,
+            quiet,
+            format,
+        } => check::run(&project, quiet, format),
         Command::Diff {
             project,
             base,
             head,
             format,
-        } => diff::run(&project, base.as_deref(), head.as_deref(), format),
+        } => diff::run(&project, base.as_deref(), head.as_deref(), format, color),
         Command::Graph { project, format } => graph::run(&project, format),
         Command::Reach { project, format } => reach::run(&project, format),
         Command::Schema { kind } => schema::run(kind),
@@ -70,10 +75,17 @@ pub fn print_notices(tree: &crate::tree::RenderedTree) {
     }
 }
 
-/// Colour for a terminal, as no-color.org and the `FORCE_COLOR` /
-/// `CLICOLOR_FORCE` conventions say: a non-empty `NO_COLOR` turns it off,
-/// a forcing variable (not `0`) turns it on, otherwise a terminal gets it.
-pub fn colour_wanted(terminal: bool) -> bool {
+/// Colour for a terminal: `--color always|never` decides; with `auto`, as
+/// no-color.org and the `FORCE_COLOR` / `CLICOLOR_FORCE` conventions say: a
+/// non-empty `NO_COLOR` turns it off, a forcing variable (not `0`) turns it
+/// on, otherwise a terminal gets it.
+pub fn colour_wanted(choice: crate::cli::ColorChoice, terminal: bool) -> bool {
+    use crate::cli::ColorChoice;
+    match choice {
+        ColorChoice::Always => return true,
+        ColorChoice::Never => return false,
+        ColorChoice::Auto => {}
+    }
     let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     if set("NO_COLOR").is_some() {
         return false;

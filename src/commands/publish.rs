@@ -21,7 +21,7 @@ use crate::{EnvSelection, compile};
 pub const METADATA_FILE: &str = "hydrator.metadata";
 
 pub fn run(args: &PublishArgs) -> Result<u8> {
-    let root = workspace::project_root(args.project.root.as_deref())?;
+    let root = crate::discovery::project_root(args.project.root.as_deref())?;
     let checkout = git::discover(&root).ok_or_else(|| {
         Error::plain(
             ErrorKind::Usage,

@@ -13,7 +13,7 @@ use crate::reach::{self, Grant, Matrix};
 use crate::{EnvSelection, compile, workspace};
 
 pub fn run(args: &ProjectArgs, format: ReachFormat) -> Result<u8> {
-    let root = workspace::project_root(args.root.as_deref())?;
+    let root = crate::discovery::project_root(args.root.as_deref())?;
     let sources = Arc::new(workspace::read_sources(&root)?);
     let tree = compile(sources.clone(), &EnvSelection::from_flags(&args.envs))?;
     let matrices = reach::matrices(sources, tree.files().map(|(p, t)| (p.as_str(), t.as_str())))?;

@@ -10,7 +10,7 @@ use crate::workspace::{self, RENDERED_DIR};
 use crate::{EnvSelection, compile};
 
 pub fn run(args: &ProjectArgs, out: Option<&Path>) -> Result<u8> {
-    let root = workspace::project_root(args.root.as_deref())?;
+    let root = crate::discovery::project_root(args.root.as_deref())?;
     if let Some(out) = out {
         workspace::check_output_dir(&root, out)?;
     }

@@ -56,13 +56,12 @@ impl Checkout {
 
     /// Files under `dir` (project-relative) at revision `rev`, by project-relative path.
     fn files_at(&self, rev: &str, dir: &str) -> Result<BTreeMap<String, SourceFile>> {
-        let object = self
-            .repo
-            .revparse_single(rev)
-            .map_err(|e| git_error(&format!("cannot resolve revision `{rev}`"), &e))?;
+        let object = self.repo.revparse_single(rev).map_err(|e| {
+            self.shallow_hint(git_error(&format!("cannot resolve revision `{rev}`"), &e))
+        })?;
         let tree = object
             .peel_to_tree()
-            .map_err(|e| git_error(&format!("`{rev}` has no tree"), &e))?;
+            .map_err(|e| self.shallow_hint(git_error(&format!("`{rev}` has no tree"), &e)))?;
         let mut out = BTreeMap::new();
         let full = self.join(dir);
         let Ok(entry) = tree.get_path(Path::new(&full)) else {
@@ -131,6 +130,18 @@ impl Checkout {
                 _ => None,
             })
             .collect())
+    }
+
+    /// In a shallow clone (CI's default checkout) a revision that is not
+    /// found was most likely never fetched: say how to fetch it.
+    fn shallow_hint(&self, err: Error) -> Error {
+        if !self.repo.is_shallow() {
+            return err;
+        }
+        err.with_help(
+            "this is a shallow clone, which lacks older commits and other branches: \
+             fetch the history (`actions/checkout` with `fetch-depth: 0`, or `git fetch --unshallow`)",
+        )
     }
 
     /// True when the repository has a commit at HEAD.

@@ -6,8 +6,8 @@
 //! blocks, DNS to kube-dns, the ingress controller to the ports its apps
 //! route to and to the HTTP-01 solvers of their namespaces, a gateway's
 //! proxies to the ports of the apps routed through it, the internet to the
-//! proxies, the Prometheus
-//! pods to metrics ports, and the internet to an ingress controller chart.
+//! proxies, the Prometheus pods to metrics ports, the internet to an ingress
+//! controller chart, and every injected mesh proxy to its control plane.
 //!
 //! Postures, as documented: `permissive` admits everything; in a
 //! `namespace-isolated` namespace a pod takes anything from its own
@@ -109,7 +109,7 @@ fn declared(env: &ResolvedEnv, inventory: &Inventory) -> BTreeSet<Declared> {
         let c = &env.components[name];
         if let (Some(controller), Some(ing)) = (facts.router(&env.blueprint, app), &app.ingress) {
             let routed: Vec<&String> = if ing.paths.is_empty() {
-                crate::blueprint::validate::default_port(app)
+                crate::blueprint::apps::default_port(app)
                     .map(|p| app.ports.get_key_value(p).map(|(k, _)| k))
                     .into_iter()
                     .flatten()
@@ -159,7 +159,19 @@ fn declared(env: &ResolvedEnv, inventory: &Inventory) -> BTreeSet<Declared> {
             ));
         }
     }
+    out.extend(mesh_declared(env));
     out
+}
+
+/// Every injected mesh proxy to its control plane, as the mesh documents it.
+fn mesh_declared(env: &ResolvedEnv) -> impl Iterator<Item = Declared> + '_ {
+    crate::resolve::mesh::proxy_edges(env)
+        .into_iter()
+        .flat_map(|(from, plane, ports)| {
+            ports
+                .iter()
+                .map(move |p| Declared::To(from.name.clone(), plane.name.clone(), *p))
+        })
 }
 
 /// Namespaces whose rendered Ingresses get HTTP-01 solver pods.

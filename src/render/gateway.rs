@@ -1,7 +1,8 @@
 //! Gateway API objects: a gateway's unit (the Gateway with one listener per
 //! host, the cert-manager Certificates of its HTTPS listeners, the route
 //! that redirects plain HTTP to HTTPS) and an app's routes (`HTTPRoute`,
-//! `GRPCRoute` for gRPC ports) attached to their listeners by `sectionName`.
+//! `GRPCRoute` for gRPC ports) attached to their listeners by `sectionName`;
+//! and the internet's way to the gateway's proxies.
 //!
 //! Everything a Gateway references lives in its own namespace (the
 //! certificates' Secrets), and routes reference only their own app's
@@ -18,10 +19,13 @@ use serde_json::{Value, json};
 use super::AppContext;
 use super::labels;
 use super::object::Object;
+use crate::blueprint::apps::default_port;
 use crate::blueprint::model::{App, Blueprint, Ingress};
 use crate::blueprint::routing::{self, Gateway, is_grpc_port, listener_host};
-use crate::blueprint::validate::default_port;
 use crate::resolve::ResolvedEnv;
+use crate::resolve::network::NetworkFacts;
+
+use super::network::{End, Link};
 
 /// The API version of the Gateway API kinds gitopsc writes (standard channel).
 pub const GATEWAY_API: &str = "gateway.networking.k8s.io/v1";
@@ -258,6 +262,26 @@ fn grpc_rule(path: &str, backends: Value) -> Value {
         m["method"] = json!(method);
     }
     json!({"matches": [{"method": m}], "backendRefs": backends})
+}
+
+/// A gateway's proxies take traffic from anywhere on their listeners' ports.
+pub fn internet_links(env: &ResolvedEnv, facts: &NetworkFacts) -> Vec<Link> {
+    facts
+        .gateways
+        .values()
+        .map(|proxies| {
+            let ports: BTreeSet<u32> = env.components[&proxies.name]
+                .ports
+                .values()
+                .copied()
+                .collect();
+            Link {
+                from: End::block("0.0.0.0/0"),
+                to: End::Pods(proxies.clone()),
+                ports: ports.into_iter().collect(),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::blueprint::model::{App, Blueprint};
-use crate::blueprint::validate::is_label_value;
+use crate::blueprint::syntax::is_label_value;
 use crate::resolve::components::app_selector;
 
 pub const MANAGED_BY: &str = "gitopsc";

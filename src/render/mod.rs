@@ -1,8 +1,9 @@
 //! Stage 3, render: Kubernetes objects from a resolved environment.
 //!
 //! Owns the objects themselves (workloads, services, config, secrets
-//! references, routing (Ingress or Gateway API), scaling, namespaces and network policy, extra
-//! manifests) grouped into deployable [`Unit`]s: one per namespace and one per
+//! references, routing (Ingress or Gateway API), scaling, namespaces and
+//! network policy, service-mesh policy, extra manifests) grouped into
+//! deployable [`Unit`]s: one per namespace and one per
 //! component. Knows nothing of Flux or Argo CD (that is `target`) nor of files
 //! (that is `tree`). Does no I/O.
 
@@ -21,6 +22,7 @@ pub mod app;
 pub mod extra;
 pub mod gateway;
 pub mod labels;
+pub mod mesh;
 pub mod namespaces;
 pub mod network;
 pub mod object;
@@ -61,18 +63,22 @@ pub struct Unit {
     pub objects: Vec<Object>,
 }
 
+/// The directory of the entry point inside an environment's tree.
+pub const ENTRY_DIR: &str = "gitops";
+
+/// Argo CD: the directory of the root Application, beside the entry point
+/// and outside anything an Application syncs; applied once by hand.
+pub const BOOTSTRAP_DIR: &str = "bootstrap";
+
 impl Unit {
     /// The unit's directory inside `rendered/<env>/`.
     pub fn dir(&self) -> String {
         match (&self.kind, &self.layer) {
             (UnitKind::Namespace, _) => format!("namespaces/{}", self.name),
-            (UnitKind::Entry, _)
-                if self.name == crate::target::ENTRY_DIR
-                    || self.name == crate::target::BOOTSTRAP_DIR =>
-            {
+            (UnitKind::Entry, _) if self.name == ENTRY_DIR || self.name == BOOTSTRAP_DIR => {
                 self.name.clone()
             }
-            (UnitKind::Entry, _) => format!("{}/{}", crate::target::ENTRY_DIR, self.name),
+            (UnitKind::Entry, _) => format!("{}/{}", ENTRY_DIR, self.name),
             (_, Some(layer)) => format!("{layer}/{}", self.name),
             (_, None) => self.name.clone(),
         }
@@ -143,8 +149,10 @@ fn render_component(
     let objects = match component.kind {
         ComponentKind::App => {
             let app = &env.blueprint.apps[&component.name];
-            let annotations =
-                crate::policy::workload_annotations(&env.blueprint.defaults.waivers, app);
+            let annotations = crate::blueprint::waivers::workload_annotations(
+                &env.blueprint.defaults.waivers,
+                app,
+            );
             app::render_app(
                 env,
                 &component.name,
@@ -213,6 +221,21 @@ fn add_policies(
     }
 }
 
+/// Adds the mesh's policies to the units of the components they belong to.
+fn add_mesh_objects(
+    env: &ResolvedEnv,
+    manifests: &mut EnvManifests,
+    plans: &[namespaces::NamespacePlan],
+    scraped: bool,
+) {
+    for (component, objects) in mesh::objects(env, plans, scraped) {
+        let c = &env.components[&component];
+        if let Some(unit) = manifests.units.get_mut(&format!("{}/{}", c.layer, c.name)) {
+            unit.objects.extend(objects);
+        }
+    }
+}
+
 /// Renders every unit of the environment.
 pub fn render(env: &ResolvedEnv) -> Result<EnvManifests> {
     let platform = platform(env);
@@ -222,6 +245,7 @@ pub fn render(env: &ResolvedEnv) -> Result<EnvManifests> {
     };
     namespaces::check_pod_security(env)?;
     let plans = namespaces::plans(env);
+    mesh::check(env, &plans)?;
     for plan in &plans {
         let objects = namespaces::render_namespace(env, plan)?;
         manifests.insert(Unit {
@@ -242,6 +266,7 @@ pub fn render(env: &ResolvedEnv) -> Result<EnvManifests> {
     for unit in units {
         manifests.insert(unit?);
     }
+    add_mesh_objects(env, &mut manifests, &plans, platform.monitoring.is_some());
     let postures = plans
         .iter()
         .map(|p| (p.name.to_string(), p.posture))

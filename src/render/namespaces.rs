@@ -30,6 +30,8 @@ pub struct NamespacePlan<'a> {
     pub limits: Option<&'a Resources>,
     pub pod_security: PodSecurityLevel,
     pub labels: BTreeMap<String, String>,
+    /// The service mesh the namespace's pods join.
+    pub mesh: Option<crate::resolve::mesh::ResolvedMesh>,
 }
 
 /// How permissive a level is: a namespace must allow what its least
@@ -136,6 +138,7 @@ pub fn plans(env: &ResolvedEnv) -> Vec<NamespacePlan<'_>> {
                 },
                 pod_security: pod_security_level(env, name),
                 labels: settings.map(|s| s.labels.clone()).unwrap_or_default(),
+                mesh: crate::resolve::mesh::namespace_mesh(env, name, has_chart),
             }
         })
         .collect()
@@ -147,6 +150,11 @@ pub fn render_namespace(env: &ResolvedEnv, plan: &NamespacePlan) -> Result<Vec<O
     let mut objects = Vec::new();
     let mut ns_labels = common.clone();
     ns_labels.extend(plan.labels.clone());
+    let (mesh_labels, ns_annotations) = match &plan.mesh {
+        Some(mesh) => super::mesh::namespace_metadata(mesh),
+        None => Default::default(),
+    };
+    ns_labels.extend(mesh_labels);
     for mode in ["enforce", "audit", "warn"] {
         ns_labels.insert(
             format!("pod-security.kubernetes.io/{mode}"),
@@ -160,7 +168,7 @@ pub fn render_namespace(env: &ResolvedEnv, plan: &NamespacePlan) -> Result<Vec<O
     objects.push(json!({
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": labels::metadata(plan.name, None, &ns_labels, &BTreeMap::new()),
+        "metadata": labels::metadata(plan.name, None, &ns_labels, &ns_annotations),
     }));
     let meta = |name: &str| labels::metadata(name, Some(plan.name), &common, &BTreeMap::new());
     if let Some(q) = plan.quota {

@@ -5,7 +5,7 @@
 //! ingress controller or a gateway's proxies to what they route to (and to
 //! ACME HTTP-01 solvers), the internet to a gateway's proxies,
 //! the Prometheus pods to metrics ports, the internet to the ingress
-//! controller. Each link becomes an ingress rule at its destination and an
+//! controller, every injected mesh proxy to its control plane. Each link becomes an ingress rule at its destination and an
 //! egress rule at its source, wherever the posture there needs one.
 //!
 //! A namespace unit holds only what concerns the whole namespace (deny all,
@@ -18,10 +18,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
+use crate::blueprint::apps::default_port;
 use crate::blueprint::model::{App, NetworkPosture, WorkloadKind};
 use crate::blueprint::network::KUBE_APISERVER;
 use crate::blueprint::routing::RoutingApi;
-use crate::blueprint::validate::default_port;
 use crate::resolve::network::{NetworkFacts, PodGroup};
 use crate::resolve::{Component, ComponentKind, ResolvedEnv};
 
@@ -43,7 +43,7 @@ pub enum End {
 }
 
 impl End {
-    fn block(cidr: &str) -> End {
+    pub fn block(cidr: &str) -> End {
         End::Block {
             cidr: cidr.to_string(),
             except: Vec::new(),
@@ -261,7 +261,20 @@ pub fn links(env: &ResolvedEnv, facts: &NetworkFacts, http01: &BTreeSet<String>)
         }
     }
     out.extend(platform_links(env, facts, http01));
+    out.extend(mesh_links(env));
     out
+}
+
+/// Every injected proxy reaches its control plane, so no app has to say it.
+fn mesh_links(env: &ResolvedEnv) -> Vec<Link> {
+    crate::resolve::mesh::proxy_edges(env)
+        .into_iter()
+        .map(|(from, plane, ports)| Link {
+            from: End::Pods(group(from)),
+            to: End::Pods(group(plane)),
+            ports: ports.to_vec(),
+        })
+        .collect()
 }
 
 /// What the ingress controller and the scrapers reach, and what reaches the controller.
@@ -294,19 +307,7 @@ fn platform_links(env: &ResolvedEnv, facts: &NetworkFacts, http01: &BTreeSet<Str
             });
         }
     }
-    // A gateway's proxies take traffic from anywhere on their listeners' ports.
-    for proxies in facts.gateways.values() {
-        let ports: BTreeSet<u32> = env.components[&proxies.name]
-            .ports
-            .values()
-            .copied()
-            .collect();
-        out.push(Link {
-            from: End::block("0.0.0.0/0"),
-            to: End::Pods(proxies.clone()),
-            ports: ports.into_iter().collect(),
-        });
-    }
+    out.extend(super::gateway::internet_links(env, facts));
     if let Some(controller) = &facts.ingress_controller {
         for c in env.components.values().filter(|c| !c.routes.is_empty()) {
             let ports: BTreeSet<u32> = c

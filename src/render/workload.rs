@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::AppContext;
+use crate::blueprint::apps::default_port;
 use crate::blueprint::model::{Probe, WorkloadKind};
-use crate::blueprint::validate::{SecretRef, default_port};
+use crate::blueprint::secrets::SecretRef;
 
 /// UID and GID apps run as unless they say otherwise: above 10000, so they
 /// never map to a host user.

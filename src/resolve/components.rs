@@ -250,3 +250,81 @@ pub fn place(
     }
     Ok(out)
 }
+
+/// Checks `uses` entries once components are placed.
+pub fn check_uses(
+    bp: &Blueprint,
+    components: &BTreeMap<String, Component>,
+    locator: &Locator,
+) -> Result<()> {
+    for component in components.values() {
+        for u in &component.uses {
+            if u.target == crate::blueprint::network::KUBE_APISERVER && u.port.is_none() {
+                continue;
+            }
+            let Some(target) = components.get(&u.target) else {
+                return Err(fail(
+                    locator,
+                    ErrorKind::UnknownReference,
+                    &u.pointer,
+                    format!(
+                        "`{}` uses `{}`, which is not a component",
+                        component.name, u.target
+                    ),
+                    suggest::help_for(
+                        &u.target,
+                        "components",
+                        components.keys().map(String::as_str),
+                    ),
+                ));
+            };
+            if target.name == component.name {
+                return Err(fail(
+                    locator,
+                    ErrorKind::InvalidValue,
+                    &u.pointer,
+                    format!("`{}` uses itself", component.name),
+                    "to let its pods reach each other, list the ports in `peers` instead",
+                ));
+            }
+            if let Some(port) = &u.port
+                && !target.ports.contains_key(port)
+            {
+                return Err(fail(
+                    locator,
+                    ErrorKind::UnknownReference,
+                    &u.pointer,
+                    format!("`{}` has no port named `{port}`", target.name),
+                    suggest::help_for(port, "ports", target.ports.keys().map(String::as_str)),
+                ));
+            }
+        }
+    }
+    if let Some(controller) = &bp.defaults.ingress.controller
+        && !components.contains_key(controller)
+    {
+        return Err(fail(
+            locator,
+            ErrorKind::UnknownReference,
+            "/defaults/ingress/controller",
+            format!("ingress controller `{controller}` is not a component"),
+            suggest::help_for(
+                controller,
+                "components",
+                components.keys().map(String::as_str),
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An error at `at` with a help line.
+fn fail(
+    locator: &Locator,
+    kind: ErrorKind,
+    at: &str,
+    message: impl Into<String>,
+    help: impl Into<String>,
+) -> crate::error::Error {
+    locator.error(kind, at, message).with_help(help)
+}

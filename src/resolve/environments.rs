@@ -2,33 +2,14 @@
 
 use serde_json::{Map, Value};
 
+pub use crate::blueprint::environments::EnvSettings;
 use crate::blueprint::load::decode_error;
-use crate::blueprint::model::{Environment, NetworkPosture, PolicySettings, Quota, Resources};
+use crate::blueprint::model::{Environment, NetworkPosture};
 use crate::blueprint::routing::RoutingApi;
 use crate::blueprint::{Locator, Project, decode::decode};
 use crate::error::{ErrorKind, Result};
 use crate::pointer;
 use crate::suggest;
-
-/// An environment's settings after `extends`, with defaults filled in.
-#[derive(Debug, Clone)]
-pub struct EnvSettings {
-    pub name: String,
-    pub cluster: String,
-    pub domain: Option<String>,
-    pub zones: Vec<String>,
-    pub network: NetworkPosture,
-    pub quota: Option<Quota>,
-    pub container_defaults: Option<Resources>,
-    pub production: bool,
-    pub policy: PolicySettings,
-    /// Where pods reach the Kubernetes API server, when the environment says.
-    pub api_server: Option<crate::blueprint::network::ApiServer>,
-    /// The environments whose overlays apply, root first, ending with this one.
-    pub chain: Vec<String>,
-    /// The routing API apps' `ingress:` renders as: the environment's, else the system's.
-    pub routing: RoutingApi,
-}
 
 /// `name` and its ancestors by `extends`, root first. A cycle or an unknown
 /// parent is an error at the `extends` that causes it.

@@ -55,6 +55,22 @@ pub fn known(chart: &str, release: &str, namespace: &str) -> Option<KnownChart> 
             ]),
             ports: BTreeMap::new(),
         }),
+        // istiod's pods, as its Service selects them; 15012 serves xDS and
+        // certificates to proxies, 15017 the injection and validation webhooks.
+        "istiod" => Some(KnownChart {
+            selector: labels(&[("app", "istiod")]),
+            ports: ports(&[
+                ("grpc-xds", 15010),
+                ("https-dns", 15012),
+                ("https-webhook", 15017),
+            ]),
+        }),
+        // Every pod of the Linkerd control plane carries its namespace in
+        // this label: identity 8080, destination 8086, policy 8090.
+        "linkerd-control-plane" => Some(KnownChart {
+            selector: labels(&[("linkerd.io/control-plane-ns", namespace)]),
+            ports: ports(&[("identity", 8080), ("destination", 8086), ("policy", 8090)]),
+        }),
         // Envoy Gateway's controller: the chart's Deployment labels its pods
         // `control-plane: envoy-gateway`; proxies fetch their configuration
         // from it over xDS on 18000 (the `envoy-gateway` Service's `grpc` port).

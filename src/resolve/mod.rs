@@ -2,7 +2,8 @@
 //!
 //! Owns `extends` (an environment starts from its parent's settings and
 //! overlays), overlay merging (RFC 7386, root environment first), template
-//! strings (`{{ env.domain }}`), and the facts every later stage needs about a
+//! strings (`{{ env.domain }}`), the service mesh each namespace joins
+//! (`mesh`), and the facts every later stage needs about a
 //! component: layer position, namespace, selector and ports (a Gateway's
 //! proxies included). The result, a
 //! [`ResolvedEnv`], is typed and validated: nothing unresolved reaches
@@ -12,6 +13,7 @@ pub mod components;
 mod environments;
 mod gateways;
 pub mod known_charts;
+pub mod mesh;
 pub mod network;
 mod templating;
 
@@ -60,10 +62,11 @@ pub fn resolve(project: &Project, name: &str) -> Result<ResolvedEnv> {
     templating::expand(&mut merged, &settings, &locator)?;
     let blueprint: Blueprint = decode(&merged, "").map_err(|e| decode_error(e, &locator))?;
     validate::validate(&blueprint, &settings, &locator, &project.sources)?;
+    mesh::check(&blueprint, &settings.chain, &locator)?;
     credentials::check(&merged, &blueprint, &locator, &project.sources)?;
     crate::blueprint::routing::check(&blueprint, settings.routing, &locator)?;
     let components = components::place(&blueprint, settings.routing, &locator)?;
-    validate::validate_uses(&blueprint, &components, &locator)?;
+    components::check_uses(&blueprint, &components, &locator)?;
     network::check(&blueprint, &settings, &components, &locator)?;
     Ok(ResolvedEnv {
         name: name.to_string(),

@@ -11,7 +11,7 @@ use crate::blueprint::Locator;
 use crate::blueprint::model::{App, Blueprint, NetworkPosture};
 use crate::blueprint::network::{ApiServer, KUBE_APISERVER};
 use crate::blueprint::routing::{self, RoutingApi};
-use crate::blueprint::validate::is_cidr;
+use crate::blueprint::syntax::is_cidr;
 use crate::error::{ErrorKind, Result};
 use crate::pointer::push;
 use crate::suggest;

@@ -27,12 +27,9 @@ pub const UNIT_ANNOTATION: &str = "gitopsc.io/unit";
 /// is split into shards, so no directory an engine builds grows with the system.
 pub const MAX_PER_DIR: usize = 50;
 
-/// The directory of the entry point inside an environment's tree.
-pub const ENTRY_DIR: &str = "gitops";
-
-/// Argo CD: the directory of the root Application, beside the entry point
-/// and outside anything an Application syncs; applied once by hand.
-pub const BOOTSTRAP_DIR: &str = "bootstrap";
+// The unit directories are named where units are (`render`), so the renderer
+// need not look up to the engine for them.
+pub use crate::render::{BOOTSTRAP_DIR, ENTRY_DIR};
 
 /// Adds the engine's objects to `manifests`.
 pub fn wire(env: &ResolvedEnv, graph: &Graph, manifests: &mut EnvManifests) -> Result<()> {

@@ -7,6 +7,7 @@
 //! `apiVersion`, `kind`, `metadata` first, every YAML 1.1 ambiguity quoted.
 //! Keeping both here means a swap of the YAML library touches one module.
 
+mod diagnose;
 mod read;
 mod write;
 

@@ -255,8 +255,13 @@ fn the_readme_shows_the_current_graph() {
         "{}",
         dot.stdout
     );
-    let many = gitopsc(&["graph", "--env", "dev", "--env", "prod"], &repo_root());
-    assert_eq!(many.code, 2);
+    let unknown = gitopsc(&["graph", "--env", "prd"], &repo_root());
+    assert_eq!(unknown.code, 2, "{}", unknown.stdout);
+    assert!(
+        unknown.stderr.contains("did you mean `prod`"),
+        "{}",
+        unknown.stderr
+    );
 }
 
 /// Runs bash with `gitopsc completions bash` sourced and presses TAB after

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::{EXIT_CHANGES, EXIT_OK};
 use crate::changes::{self, EnvChanges, ObjectChange};
-use crate::cli::{DiffFormat, ProjectArgs};
+use crate::cli::{ColorChoice, DiffFormat, ProjectArgs};
 use crate::error::{Error, ErrorKind, Result};
 use crate::git;
 use crate::reach::{self, Matrix, ReachChanges};
@@ -26,13 +26,17 @@ use crate::tree::RenderedTree;
 use crate::workspace::{self, RENDERED_DIR};
 use crate::{EnvSelection, compile};
 
+mod markdown;
+pub use markdown::markdown;
+
 pub fn run(
     args: &ProjectArgs,
     base: Option<&str>,
     head: Option<&str>,
     format: DiffFormat,
+    color: ColorChoice,
 ) -> Result<u8> {
-    let root = workspace::project_root(args.root.as_deref())?;
+    let root = crate::discovery::project_root(args.root.as_deref())?;
     let selection = EnvSelection::from_flags(&args.envs);
     let (old, new, old_sources, new_sources) = match base {
         Some(base) => {
@@ -79,7 +83,7 @@ pub fn run(
     in_promotion_order(&mut changes, &new_sources);
     let reach = reach_changes(&old, &new, old_sources, new_sources, only)?;
     let colour =
-        format == DiffFormat::Text && super::colour_wanted(std::io::stdout().is_terminal());
+        format == DiffFormat::Text && super::colour_wanted(color, std::io::stdout().is_terminal());
     let text = match format {
         DiffFormat::Text => text(&changes, &reach, colour),
         DiffFormat::Markdown => markdown(&changes, &reach),
@@ -241,91 +245,6 @@ pub fn text(
             }
         }
     }
-    out
-}
-
-fn object_block(c: &ObjectChange) -> String {
-    let body = match (&c.old, &c.new) {
-        (Some(_), Some(_)) => changes::unified(c),
-        (None, Some(new)) => new.lines().map(|l| format!("+{l}\n")).collect(),
-        (Some(old), None) => old.lines().map(|l| format!("-{l}\n")).collect(),
-        (None, None) => String::new(),
-    };
-    format!("```diff\n{body}```\n")
-}
-
-/// For a pull request comment or `$GITHUB_STEP_SUMMARY`: a summary table, each environment folded.
-pub fn markdown(changes: &[EnvChanges], reach: &BTreeMap<String, ReachChanges>) -> String {
-    let none = ReachChanges::default();
-    let reach_of = |env: &str| reach.get(env).unwrap_or(&none);
-    let mut out = String::from("<!-- gitopsc-diff -->\n### gitopsc diff\n\n");
-    if changes
-        .iter()
-        .all(|c| c.is_empty() && reach_of(&c.env).is_empty())
-    {
-        out.push_str("No changes to the rendered output.\n");
-        return out;
-    }
-    out.push_str("| environment | added | changed | removed | now allowed | no longer allowed |\n| --- | ---: | ---: | ---: | ---: | ---: |\n");
-    for c in changes {
-        let r = reach_of(&c.env);
-        out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} |\n",
-            c.env,
-            c.added.len(),
-            c.changed.len(),
-            c.removed.len(),
-            r.allowed.len(),
-            r.denied.len()
-        ));
-    }
-    for env in changes
-        .iter()
-        .filter(|c| !c.is_empty() || !reach_of(&c.env).is_empty())
-    {
-        out.push_str(&format!(
-            "\n<details><summary><b>{}</b>: {}</summary>\n\n",
-            env.env,
-            env.summary()
-        ));
-        for (label, list) in [
-            ("added", &env.added),
-            ("changed", &env.changed),
-            ("removed", &env.removed),
-        ] {
-            for c in list {
-                out.push_str(&format!(
-                    "**{label}** `{}`\n\n{}\n",
-                    c.key.display(),
-                    object_block(c)
-                ));
-            }
-        }
-        out.push_str(&reach_markdown(reach_of(&env.env)));
-        out.push_str("</details>\n");
-    }
-    out
-}
-
-/// The reachability block of one environment: what is now allowed, what no longer.
-fn reach_markdown(changes: &ReachChanges) -> String {
-    if changes.is_empty() {
-        return String::new();
-    }
-    let mut out =
-        String::from("**reachability**\n\n| | from | to | port |\n| --- | --- | --- | --- |\n");
-    for (label, list) in [
-        ("now allowed", &changes.allowed),
-        ("no longer allowed", &changes.denied),
-    ] {
-        for g in list {
-            out.push_str(&format!(
-                "| {label} | `{}` | `{}` | {} |\n",
-                g.from, g.to, g.port
-            ));
-        }
-    }
-    out.push('\n');
     out
 }
 

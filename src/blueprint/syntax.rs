@@ -1,0 +1,199 @@
+//! The lexical forms of blueprint values, as Kubernetes, Flux and the
+//! container runtime read them: DNS names, label values, port and variable
+//! names, quantities, durations, CIDR blocks, and [`Scalar`], a YAML scalar
+//! read as text.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize};
+
+/// A scalar read as text: `8080`, `true` and `"x"` all become strings.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+#[schemars(with = "ScalarSchema")]
+pub struct Scalar(pub String);
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ScalarSchema {
+    Text(String),
+    Number(f64),
+    Flag(bool),
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+        impl Visitor<'_> for ScalarVisitor {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+pub fn is_dns_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
+pub fn is_label_value(s: &str) -> bool {
+    s.is_empty()
+        || (s.len() <= 63
+            && s.chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+            && s.starts_with(|ch: char| ch.is_ascii_alphanumeric())
+            && s.ends_with(|ch: char| ch.is_ascii_alphanumeric()))
+}
+
+pub fn is_port_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 15
+        && s.chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+        && s.chars().any(|ch| ch.is_ascii_lowercase())
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && !s.contains("--")
+}
+
+pub fn is_env_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "_-.".contains(ch))
+        && !s.starts_with(|ch: char| ch.is_ascii_digit())
+}
+
+/// The Kubernetes resource quantity grammar.
+pub fn is_quantity(s: &str) -> bool {
+    crate::quantity::parse(s).is_some()
+}
+
+pub fn quantity_suggestion(s: &str) -> Option<String> {
+    let lower = s.to_ascii_lowercase();
+    for (wrong, right) in [
+        ("kb", "Ki"),
+        ("mb", "Mi"),
+        ("gb", "Gi"),
+        ("tb", "Ti"),
+        ("kib", "Ki"),
+        ("mib", "Mi"),
+        ("gib", "Gi"),
+        ("mi", "Mi"),
+        ("gi", "Gi"),
+        ("ki", "Ki"),
+    ] {
+        if let Some(number) = lower.strip_suffix(wrong)
+            && is_quantity(number)
+        {
+            return Some(format!("{number}{right}"));
+        }
+    }
+    None
+}
+
+/// Durations as Flux and Kubernetes write them: `30s`, `5m`, `1h30m`.
+pub fn is_duration(s: &str) -> bool {
+    let mut rest = s;
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|ch: char| !(ch.is_ascii_digit() || ch == '.'))
+            .unwrap_or(rest.len());
+        if digits == 0 || rest[..digits].matches('.').count() > 1 || rest[..digits].ends_with('.') {
+            return false;
+        }
+        rest = &rest[digits..];
+        let unit = ["ms", "s", "m", "h"]
+            .into_iter()
+            .find(|u| rest.starts_with(u) && !(*u == "m" && rest.starts_with("ms")));
+        match unit {
+            Some(u) => rest = &rest[u.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+pub fn is_int_or_percent(s: &str) -> bool {
+    let number = s.strip_suffix('%').unwrap_or(s);
+    !number.is_empty() && number.chars().all(|ch| ch.is_ascii_digit())
+}
+
+pub fn is_cidr(s: &str) -> bool {
+    let Some((addr, bits)) = s.split_once('/') else {
+        return false;
+    };
+    match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => bits.parse::<u8>().is_ok_and(|b| b <= 32),
+        Ok(std::net::IpAddr::V6(_)) => bits.parse::<u8>().is_ok_and(|b| b <= 128),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities() {
+        for ok in ["100m", "0.5", "1", "128Mi", "10Gi", "1e3", "2k", ".5"] {
+            assert!(is_quantity(ok), "{ok}");
+        }
+        for bad in ["500mb", "1.2.3", "Mi", "", "10 Gi", "1GB"] {
+            assert!(!is_quantity(bad), "{bad}");
+        }
+        assert_eq!(quantity_suggestion("500mb").as_deref(), Some("500Mi"));
+    }
+
+    #[test]
+    fn durations() {
+        for ok in ["1m", "30s", "1h30m", "500ms", "1.5h"] {
+            assert!(is_duration(ok), "{ok}");
+        }
+        for bad in ["", "5", "m", "5 m", "5d", "1.h"] {
+            assert!(!is_duration(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert!(is_dns_label("api-v2"));
+        assert!(!is_dns_label("API"));
+        assert!(!is_dns_label("-a"));
+        assert!(is_port_name("http"));
+        assert!(!is_port_name("8080"));
+        assert!(!is_port_name("a-very-long-port-name"));
+        assert!(is_cidr("10.0.0.0/8"));
+        assert!(!is_cidr("10.0.0.0/33"));
+    }
+}

@@ -1,0 +1,214 @@
+//! Service-mesh objects: the labels and annotations that make a namespace's
+//! pods join the mesh, the checks that injected pods pass their namespace's
+//! Pod Security level and can reach their control plane, the mesh-wide STRICT mTLS policy, and the port-level
+//! exceptions that keep scraping working under it.
+//!
+//! Istio's kinds are written at `security.istio.io/v1`, the version the
+//! Istio 1.30 CRDs serve and store.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::labels;
+use super::namespaces::NamespacePlan;
+use super::object::Object;
+use crate::blueprint::mesh::{MeshMode, MeshProvider};
+use crate::blueprint::model::{NetworkPosture, PodSecurityLevel};
+use crate::error::{ErrorKind, Result};
+use crate::resolve::mesh::{ResolvedMesh, environment_mesh};
+use crate::resolve::{ComponentKind, ResolvedEnv};
+
+pub const ISTIO_SECURITY_API: &str = "security.istio.io/v1";
+
+/// Where Istio documents that injected pods need the CNI plugin under
+/// `baseline` and `restricted`.
+const ISTIO_PSA_DOC: &str =
+    "https://istio.io/latest/docs/setup/additional-setup/pod-security-admission/";
+
+/// Labels and annotations on a namespace that joins `mesh`. Istio reads
+/// labels (`istio-injection`, `istio.io/rev`, `istio.io/dataplane-mode`);
+/// Linkerd's proxy injector reads the `linkerd.io/inject` annotation.
+pub fn namespace_metadata(
+    mesh: &ResolvedMesh,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let mut labels = BTreeMap::new();
+    let mut annotations = BTreeMap::new();
+    match (mesh.provider, mesh.mode, &mesh.revision) {
+        (MeshProvider::Istio, MeshMode::Ambient, _) => {
+            labels.insert("istio.io/dataplane-mode".into(), "ambient".into());
+        }
+        (MeshProvider::Istio, MeshMode::Sidecar, Some(revision)) => {
+            labels.insert("istio.io/rev".into(), revision.clone());
+        }
+        (MeshProvider::Istio, MeshMode::Sidecar, None) => {
+            labels.insert("istio-injection".into(), "enabled".into());
+        }
+        (MeshProvider::Linkerd, _, _) => {
+            annotations.insert("linkerd.io/inject".into(), "enabled".into());
+        }
+    }
+    (labels, annotations)
+}
+
+/// What injected proxies need from their namespace: its Pod Security level
+/// must admit their init container (or the CNI plugin must replace it), and
+/// under default-deny the policy must know where the control plane is.
+pub fn check(env: &ResolvedEnv, plans: &[NamespacePlan]) -> Result<()> {
+    for plan in plans {
+        let Some(mesh) = &plan.mesh else { continue };
+        if !mesh.injects_sidecars() {
+            check_ambient_posture(env, plan, mesh)?;
+            continue;
+        }
+        check_cni(env, plan, mesh)?;
+        if plan.posture == NetworkPosture::DefaultDeny && mesh.control_plane.is_none() {
+            return Err(env
+                .locator
+                .error(
+                    ErrorKind::InvalidValue,
+                    &mesh.at,
+                    format!(
+                        "namespace `{}` is default-deny and its injected proxies must reach the {} control plane, which this mesh does not name",
+                        plan.name,
+                        mesh.provider.name()
+                    ),
+                )
+                .with_help(
+                    "add `controlPlane: <the chart running it>`, so every proxy's egress to it is allowed",
+                ));
+        }
+    }
+    Ok(())
+}
+
+/// Ambient tunnels every connection to port 15008 (HBONE) of the receiving
+/// pod and SNATs kubelet probes to 169.254.7.127 (Istio "Ambient and
+/// Kubernetes NetworkPolicy"); the default-deny policies gitopsc renders
+/// open the declared ports only, so they would refuse both.
+fn check_ambient_posture(
+    env: &ResolvedEnv,
+    plan: &NamespacePlan,
+    mesh: &ResolvedMesh,
+) -> Result<()> {
+    if plan.posture != NetworkPosture::DefaultDeny {
+        return Ok(());
+    }
+    Err(env
+        .locator
+        .error(
+            ErrorKind::InvalidValue,
+            &mesh.at,
+            format!(
+                "namespace `{}` is default-deny, and ambient mode reaches its pods on port 15008 (HBONE) and probes them from 169.254.7.127, which its policies do not allow",
+                plan.name
+            ),
+        )
+        .with_help("use `mode: sidecar` with `cni: true` here, or the `namespace-isolated` posture (https://istio.io/latest/docs/ambient/usage/networkpolicy/)"))
+}
+
+/// An injected proxy comes with an init container that rewrites the pod's
+/// iptables rules with `NET_ADMIN` and `NET_RAW`, capabilities neither
+/// `baseline` nor `restricted` allows; only the mesh's CNI plugin, doing
+/// that work on the node, lets such pods in.
+fn check_cni(env: &ResolvedEnv, plan: &NamespacePlan, mesh: &ResolvedMesh) -> Result<()> {
+    if mesh.cni || plan.pod_security == PodSecurityLevel::Privileged {
+        return Ok(());
+    }
+    let (plugin, other) = match mesh.provider {
+        MeshProvider::Istio => (
+            "the Istio CNI node agent",
+            format!(", or use `mode: ambient`, which changes no pod ({ISTIO_PSA_DOC})"),
+        ),
+        MeshProvider::Linkerd => ("linkerd-cni", String::new()),
+    };
+    Err(env
+        .locator
+        .error(
+            ErrorKind::InvalidValue,
+            &mesh.at,
+            format!(
+                "namespace `{}` joins the {} mesh with injected proxies, whose init container needs `NET_ADMIN` and `NET_RAW`, which Pod Security `{}` refuses",
+                plan.name,
+                mesh.provider.name(),
+                plan.pod_security.name()
+            ),
+        )
+        .with_help(format!(
+            "install {plugin} and say so with `cni: true`{other}"
+        )))
+}
+
+fn peer_authentication(env: &ResolvedEnv, name: &str, namespace: &str, spec: Value) -> Object {
+    let common = labels::common(&env.blueprint);
+    Object::new(obj! {
+        "apiVersion" => ISTIO_SECURITY_API,
+        "kind" => "PeerAuthentication",
+        "metadata" => labels::metadata(name, Some(namespace), &common, &BTreeMap::new()),
+        "spec" => spec,
+    })
+}
+
+/// The mesh-wide policy: `default` in the root namespace (the control
+/// plane's), STRICT. It sits in the control plane's unit, which deploys
+/// after the chart serving `security.istio.io`.
+fn mesh_wide_policy(env: &ResolvedEnv) -> Option<(String, Object)> {
+    let mesh = environment_mesh(env)?;
+    if !mesh.strict() {
+        return None;
+    }
+    let control_plane = env.components.get(mesh.control_plane.as_deref()?)?;
+    let spec = json!({"mtls": {"mode": "STRICT"}});
+    let policy = peer_authentication(env, "default", &control_plane.namespace, spec);
+    Some((control_plane.name.clone(), policy))
+}
+
+/// Under STRICT mTLS a plaintext scrape by a Prometheus outside the mesh is
+/// refused, so the port a ServiceMonitor scrapes stays PERMISSIVE for the
+/// app's pods (a workload-selecting policy: port-level settings need a
+/// selector). Istio's Prometheus guide names this exception for STRICT
+/// meshes whose Prometheus has no sidecar.
+fn scrape_exception(env: &ResolvedEnv, app_name: &str) -> Option<Object> {
+    let app = env.blueprint.apps.get(app_name)?;
+    let metrics = app.metrics.as_ref()?;
+    let component = &env.components[app_name];
+    let port = component.ports.get(&metrics.port)?;
+    let spec = json!({
+        "selector": {"matchLabels": labels::to_value(&component.selector)},
+        "portLevelMtls": {port.to_string(): {"mode": "PERMISSIVE"}},
+    });
+    Some(peer_authentication(
+        env,
+        &format!("{app_name}-metrics"),
+        &component.namespace,
+        spec,
+    ))
+}
+
+/// The mesh objects of the environment, by the component unit they go in.
+pub fn objects(
+    env: &ResolvedEnv,
+    plans: &[NamespacePlan],
+    scraped: bool,
+) -> BTreeMap<String, Vec<Object>> {
+    let mut out: BTreeMap<String, Vec<Object>> = BTreeMap::new();
+    if let Some((unit, policy)) = mesh_wide_policy(env) {
+        out.entry(unit).or_default().push(policy);
+        let meshed: BTreeMap<&str, &ResolvedMesh> = plans
+            .iter()
+            .filter_map(|p| Some((p.name, p.mesh.as_ref()?)))
+            .collect();
+        for component in env.components.values() {
+            let in_mesh = meshed.contains_key(component.namespace.as_str());
+            if component.kind != ComponentKind::App || !in_mesh || !scraped {
+                continue;
+            }
+            if let Some(exception) = scrape_exception(env, &component.name) {
+                out.entry(component.name.clone())
+                    .or_default()
+                    .push(exception);
+            }
+        }
+    }
+    out
+}

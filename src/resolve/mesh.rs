@@ -1,0 +1,175 @@
+//! One environment's service mesh: the top-level, environment and namespace
+//! `mesh` settings merged field by field into what each namespace joins, and
+//! the check that what the environment asks for can be rendered.
+
+use crate::blueprint::Locator;
+use crate::blueprint::mesh::{self, Mesh, MeshMode, MeshProvider, MtlsMode};
+use crate::blueprint::model::Blueprint;
+use crate::error::{ErrorKind, Result};
+use crate::pointer::{from_tokens, push};
+
+use super::{Component, ComponentKind, ResolvedEnv};
+
+/// The mesh one namespace (or the whole environment) is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedMesh {
+    pub provider: MeshProvider,
+    pub mode: MeshMode,
+    pub revision: Option<String>,
+    pub cni: bool,
+    pub mtls: MtlsMode,
+    pub control_plane: Option<String>,
+    /// Pointer of the most specific setting that applies, for errors.
+    pub at: String,
+}
+
+impl ResolvedMesh {
+    /// Whether pods get a proxy injected (and so an init container unless
+    /// the CNI plugin does its work).
+    pub fn injects_sidecars(&self) -> bool {
+        self.provider == MeshProvider::Linkerd || self.mode == MeshMode::Sidecar
+    }
+
+    /// Whether the mesh refuses plaintext between workloads.
+    pub fn strict(&self) -> bool {
+        self.provider == MeshProvider::Istio && self.mtls == MtlsMode::Strict
+    }
+}
+
+/// `over`'s fields where it sets them, else `base`'s.
+fn overlay(base: &Mesh, over: &Mesh) -> Mesh {
+    Mesh {
+        provider: over.provider.or(base.provider),
+        mode: over.mode.or(base.mode),
+        revision: over.revision.clone().or_else(|| base.revision.clone()),
+        cni: over.cni.or(base.cni),
+        mtls: over.mtls.or(base.mtls),
+        control_plane: over
+            .control_plane
+            .clone()
+            .or_else(|| base.control_plane.clone()),
+        enabled: over.enabled.or(base.enabled),
+    }
+}
+
+fn resolved(merged: Mesh, at: String) -> Option<ResolvedMesh> {
+    if merged.enabled == Some(false) {
+        return None;
+    }
+    Some(ResolvedMesh {
+        provider: merged.provider?,
+        mode: merged.mode.unwrap_or_default(),
+        revision: merged.revision,
+        cni: merged.cni.unwrap_or(false),
+        mtls: merged.mtls.unwrap_or_default(),
+        control_plane: merged.control_plane,
+        at,
+    })
+}
+
+/// The environment-wide setting and where it is written.
+fn environment_setting(bp: &Blueprint, chain: &[String]) -> Option<(Mesh, String)> {
+    let scopes = mesh::environment_scopes(bp, chain);
+    let at = scopes.last()?.0.clone();
+    let merged = scopes
+        .iter()
+        .fold(Mesh::default(), |acc, (_, m)| overlay(&acc, m));
+    Some((merged, at))
+}
+
+/// The mesh of the whole environment: what its app namespaces join.
+pub fn environment_mesh(env: &ResolvedEnv) -> Option<ResolvedMesh> {
+    let (merged, at) = environment_setting(&env.blueprint, &env.settings.chain)?;
+    resolved(merged, at)
+}
+
+/// The mesh namespace `ns` joins, if any. A namespace holding a chart joins
+/// only when its own `namespaces.<ns>.mesh` is written.
+pub fn namespace_mesh(env: &ResolvedEnv, ns: &str, holds_chart: bool) -> Option<ResolvedMesh> {
+    let own = env
+        .blueprint
+        .namespaces
+        .get(ns)
+        .and_then(|s| s.mesh.as_ref());
+    if holds_chart && own.is_none() {
+        return None;
+    }
+    let (base, base_at) = environment_setting(&env.blueprint, &env.settings.chain)
+        .unwrap_or_else(|| (Mesh::default(), String::new()));
+    match own {
+        Some(own) => resolved(overlay(&base, own), from_tokens(["namespaces", ns, "mesh"])),
+        None => resolved(base, base_at),
+    }
+}
+
+/// The mesh the pods of component `c` are in.
+pub fn component_mesh(env: &ResolvedEnv, c: &Component) -> Option<ResolvedMesh> {
+    let holds_chart = env
+        .components
+        .values()
+        .any(|o| o.kind == ComponentKind::Chart && o.namespace == c.namespace);
+    namespace_mesh(env, &c.namespace, holds_chart)
+}
+
+/// The control-plane ports every injected proxy reaches: istiod's xDS and
+/// certificate service on 15012 (Istio "Ports used by Istio"); Linkerd's
+/// identity (8080), destination (8086) and policy (8090) controllers.
+pub fn control_plane_ports(provider: MeshProvider) -> &'static [u32] {
+    match provider {
+        MeshProvider::Istio => &[15012],
+        MeshProvider::Linkerd => &[8080, 8086, 8090],
+    }
+}
+
+/// Every component whose pods carry an injected proxy, with the control
+/// plane it reaches and on which ports. Ambient pods reach nothing new: the
+/// node's ztunnel talks to istiod for them.
+pub fn proxy_edges(env: &ResolvedEnv) -> Vec<(&Component, &Component, &'static [u32])> {
+    let mut out = Vec::new();
+    for c in env.components.values() {
+        let Some(mesh) = component_mesh(env, c) else {
+            continue;
+        };
+        let Some(plane) = mesh
+            .control_plane
+            .as_deref()
+            .and_then(|name| env.components.get(name))
+        else {
+            continue;
+        };
+        if mesh.injects_sidecars() && plane.name != c.name {
+            out.push((c, plane, control_plane_ports(mesh.provider)));
+        }
+    }
+    out
+}
+
+/// The blueprint-only checks, then what the environment as a whole needs:
+/// STRICT mTLS is a policy in the control plane's namespace, so it needs
+/// to know which chart that is.
+pub fn check(bp: &Blueprint, chain: &[String], locator: &Locator) -> Result<()> {
+    mesh::check(bp, chain, locator)?;
+    let Some((merged, at)) = environment_setting(bp, chain) else {
+        return Ok(());
+    };
+    let Some(mesh) = resolved(merged, at) else {
+        return Ok(());
+    };
+    if mesh.strict() && mesh.control_plane.is_none() {
+        let written = mesh::environment_scopes(bp, chain)
+            .into_iter()
+            .rev()
+            .find(|(_, m)| m.mtls.is_some())
+            .map_or(mesh.at.clone(), |(at, _)| at);
+        return Err(locator
+            .error(
+                ErrorKind::InvalidValue,
+                &push(&written, "mtls"),
+                "STRICT mTLS is a `PeerAuthentication` in Istio's root namespace, and this mesh names no control plane",
+            )
+            .with_help(
+                "add `controlPlane: <the istiod chart>`: its namespace is the root namespace",
+            ));
+    }
+    Ok(())
+}

@@ -1,0 +1,138 @@
+//! The stat cache: what `stat` said of every input and output file when a
+//! tree was last found up to date, so `check` can vouch for an unchanged
+//! project without reading it again.
+
+use super::*;
+
+/// What `stat` says of a file; any write to it changes `ctime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStat {
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+    ino: u64,
+    dev: u64,
+}
+
+impl FileStat {
+    fn of(path: &Path) -> Option<FileStat> {
+        use std::os::unix::fs::MetadataExt;
+        let m = fs::symlink_metadata(path).ok()?;
+        m.is_file().then(|| FileStat {
+            len: m.len(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+            ino: m.ino(),
+            dev: m.dev(),
+        })
+    }
+
+    fn encode(&self) -> String {
+        format!(
+            "{} {} {} {} {} {} {}",
+            self.len, self.mtime.0, self.mtime.1, self.ctime.0, self.ctime.1, self.ino, self.dev
+        )
+    }
+
+    fn decode(text: &str) -> Option<FileStat> {
+        let n: Vec<i128> = text
+            .split(' ')
+            .map(|p| p.parse().ok())
+            .collect::<Option<_>>()?;
+        let [len, ms, mn, cs, cn, ino, dev] = n.as_slice() else {
+            return None;
+        };
+        Some(FileStat {
+            len: *len as u64,
+            mtime: (*ms as i64, *mn as i64),
+            ctime: (*cs as i64, *cn as i64),
+            ino: *ino as u64,
+            dev: *dev as u64,
+        })
+    }
+}
+
+/// The local check cache of a `rendered` directory: in the user's cache, never in the project.
+fn stat_cache_path(rendered: &Path) -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    let canonical = rendered.canonicalize().ok()?;
+    let key = crate::sources::sha256_hex(canonical.to_string_lossy().as_bytes());
+    Some(base.join("gitopsc").join("check").join(&key[..24]))
+}
+
+/// What a cached verdict depends on besides the files: the inputs and the
+/// very binary that judged them (a rebuilt gitopsc may render differently
+/// from the same inputs, so its verdict is not reused).
+fn stat_cache_header(inputs: &str) -> String {
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| FileStat::of(&exe))
+        .map(|s| s.encode())
+        .unwrap_or_default();
+    format!(
+        "gitopsc-check v2 {} {} {inputs}",
+        crate::tree::tool_version().replace(' ', "-"),
+        binary.replace(' ', "-")
+    )
+}
+
+/// True when a check of exactly these inputs found `rendered` fresh and no
+/// owned file (nor the index) has been touched since: `stat` alone decides.
+pub fn stat_cache_vouches(rendered: &Path, inputs: &str) -> bool {
+    let Some(path) = stat_cache_path(rendered) else {
+        return false;
+    };
+    let Ok(text) = fs::read_to_string(path) else {
+        return false;
+    };
+    let mut lines = text.lines();
+    if lines.next() != Some(stat_cache_header(inputs).as_str()) {
+        return false;
+    }
+    let Some(index_stat) = lines.next().and_then(FileStat::decode) else {
+        return false;
+    };
+    if FileStat::of(&rendered.join(INDEX_FILE)) != Some(index_stat) {
+        return false;
+    }
+    let entries: Vec<(&str, &str)> = lines.filter_map(|l| l.split_once('\t')).collect();
+    !entries.is_empty()
+        && entries.par_iter().all(|(stat, file)| {
+            FileStat::decode(stat).is_some_and(|s| FileStat::of(&rendered.join(file)) == Some(s))
+        })
+}
+
+/// Records the stat data of `files` (owned, just verified fresh) for the next check.
+pub fn stat_cache_record<'a>(
+    rendered: &Path,
+    inputs: &str,
+    files: impl Iterator<Item = &'a String>,
+) {
+    let Some(path) = stat_cache_path(rendered) else {
+        return;
+    };
+    let Some(index_stat) = FileStat::of(&rendered.join(INDEX_FILE)) else {
+        return;
+    };
+    let mut text = format!("{}\n{}\n", stat_cache_header(inputs), index_stat.encode());
+    for file in files {
+        let Some(stat) = FileStat::of(&rendered.join(file)) else {
+            return;
+        };
+        text.push_str(&stat.encode());
+        text.push('\t');
+        text.push_str(file);
+        text.push('\n');
+    }
+    // Best effort: without a cache the next check hashes the files instead.
+    if let Some(dir) = path.parent()
+        && fs::create_dir_all(dir).is_ok()
+    {
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        if fs::write(&tmp, text).is_ok() {
+            let _ = fs::rename(&tmp, &path);
+        }
+    }
+}
