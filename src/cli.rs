@@ -44,6 +44,9 @@ pub enum Command {
     Render {
         #[command(flatten)]
         project: ProjectArgs,
+        /// Render the projects holding these files (what pre-commit passes); ignored with `--root`.
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
         /// Write the tree here instead of `<root>/rendered`.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
@@ -52,6 +55,9 @@ pub enum Command {
     Check {
         #[command(flatten)]
         project: ProjectArgs,
+        /// Check the projects holding these files (what pre-commit passes); ignored with `--root`.
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
         /// Print nothing: the exit code says fresh (0), stale (1) or error (2).
         #[arg(long, short, conflicts_with = "format")]
         quiet: bool,

@@ -6,10 +6,15 @@
 //! directory holding `.git` is the last one looked at, a mount point is not
 //! crossed, and the directories in `GIT_CEILING_DIRECTORIES` are not entered
 //! (git's own way to say "stop here"). Only metadata is read.
+//!
+//! Given files (pre-commit passes the changed ones), each file's project is
+//! found the same way, starting from the file, so a repository may hold
+//! projects in subdirectories.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::cli::ProjectArgs;
 use crate::error::{Error, ErrorKind, Result};
 use crate::sources::BLUEPRINTS_DIR;
 
@@ -41,6 +46,44 @@ fn discover_from_working_directory() -> PathBuf {
         Some(0) | None => here,
         Some(levels) => std::iter::repeat_n("..", levels).collect(),
     }
+}
+
+/// The project holding `path` (a file or directory, relative to the working
+/// directory), found by walking up from it as from a working directory; its
+/// root relative to the working directory, `.` for the working directory itself.
+pub fn project_holding(path: &Path) -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    let absolute = cwd.join(path);
+    // A file's directory, or for a deleted file the nearest directory still there.
+    let start = absolute.ancestors().find(|dir| dir.is_dir())?;
+    let ceilings = ceiling_directories(std::env::var_os("GIT_CEILING_DIRECTORIES"));
+    let levels = levels_up_to_project(start, &ceilings)?;
+    let root = start.ancestors().nth(levels)?;
+    Some(match root.strip_prefix(&cwd) {
+        Ok(rel) if rel.as_os_str().is_empty() => PathBuf::from("."),
+        Ok(rel) => rel.to_path_buf(),
+        Err(_) => root.to_path_buf(),
+    })
+}
+
+/// The projects a command given `paths` works on, each as the arguments it
+/// would take with `--root`: with `--root`, or without paths, the one
+/// project `args` name; else the distinct projects holding the paths, in
+/// path order (paths in no project are left out).
+pub fn projects_for(args: &ProjectArgs, paths: &[PathBuf]) -> Vec<ProjectArgs> {
+    if args.root.is_some() || paths.is_empty() {
+        return vec![args.clone()];
+    }
+    let mut roots: Vec<PathBuf> = paths.iter().filter_map(|p| project_holding(p)).collect();
+    roots.sort();
+    roots.dedup();
+    roots
+        .into_iter()
+        .map(|root| ProjectArgs {
+            root: (root != Path::new(".")).then_some(root),
+            envs: args.envs.clone(),
+        })
+        .collect()
 }
 
 /// How many parents up from `start` the nearest project is, if any is

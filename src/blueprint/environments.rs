@@ -16,9 +16,14 @@ use crate::pointer::{from_tokens, push};
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Environment {
-    /// Another environment whose settings and overlays this one starts from.
+    /// Another environment whose settings this one starts from.
     #[serde(default)]
     pub extends: Option<String>,
+    /// Also apply the overlay of the environment this one `extends` (and what
+    /// that one inherits) before this one's own. Off by default, so a dev
+    /// overlay reaches no other environment unless it is asked for.
+    #[serde(default)]
+    pub inherit_overlays: bool,
     /// Cluster name (Argo CD destination name, label on everything).
     #[serde(default)]
     pub cluster: Option<String>,

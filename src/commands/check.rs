@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::{EXIT_CHANGES, EXIT_OK};
 use crate::cli::{CheckFormat, ProjectArgs};
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::sources::{Sources, sha256_hex};
 use crate::tree::{INDEX_FILE, Index, tool_version};
 use crate::workspace::{self, RENDERED_DIR};
@@ -46,6 +46,35 @@ impl Staleness {
             .chain(self.missing.iter().map(label("missing")))
             .chain(self.extra.iter().map(label("extra")))
     }
+}
+
+/// Checks the project `args` name, or each project holding one of `paths`
+/// (several under a `project <root>` heading each); 1 when any is stale.
+pub fn run_each(
+    args: &ProjectArgs,
+    paths: &[PathBuf],
+    quiet: bool,
+    format: CheckFormat,
+) -> Result<u8> {
+    let projects = crate::discovery::projects_for(args, paths);
+    if projects.len() > 1 && format == CheckFormat::Json {
+        return Err(Error::plain(
+            ErrorKind::Usage,
+            "`--format json` reports one project, and the paths given lie in several",
+        ));
+    }
+    if projects.is_empty() && !quiet {
+        println!("no gitopsc project holds the given paths");
+    }
+    let mut code = EXIT_OK;
+    for project in &projects {
+        if projects.len() > 1 && !quiet {
+            let root = project.root.as_deref().unwrap_or(Path::new("."));
+            println!("project {}:", root.display());
+        }
+        code = code.max(run(project, quiet, format)?);
+    }
+    Ok(code)
 }
 
 pub fn run(args: &ProjectArgs, quiet: bool, format: CheckFormat) -> Result<u8> {

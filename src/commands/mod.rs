@@ -21,12 +21,17 @@ pub const EXIT_ERROR: u8 = 2;
 pub fn run(cli: Cli) -> u8 {
     let color = cli.color;
     let result = match cli.command {
-        Command::Render { project, out } => render::run(&project, out.as_deref()),
+        Command::Render {
+            project,
+            paths,
+            out,
+        } => render::run_each(&project, &paths, out.as_deref()),
         Command::Check {
             project,
+            paths,
             quiet,
             format,
-        } => check::run(&project, quiet, format),
+        } => check::run_each(&project, &paths, quiet, format),
         Command::Diff {
             project,
             base,

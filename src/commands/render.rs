@@ -1,13 +1,31 @@
 //! `gitopsc render`: compile and write `rendered/`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::EXIT_OK;
 use crate::cli::ProjectArgs;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::workspace::{self, RENDERED_DIR};
 use crate::{EnvSelection, compile};
+
+/// Renders the project `args` name, or each project holding one of `paths`.
+pub fn run_each(args: &ProjectArgs, paths: &[PathBuf], out: Option<&Path>) -> Result<u8> {
+    let projects = crate::discovery::projects_for(args, paths);
+    if projects.len() > 1 && out.is_some() {
+        return Err(Error::plain(
+            ErrorKind::Usage,
+            "`--out` takes one project, and the paths given lie in several",
+        ));
+    }
+    if projects.is_empty() {
+        println!("no gitopsc project holds the given paths");
+    }
+    for project in &projects {
+        run(project, out)?;
+    }
+    Ok(EXIT_OK)
+}
 
 pub fn run(args: &ProjectArgs, out: Option<&Path>) -> Result<u8> {
     let root = crate::discovery::project_root(args.root.as_deref())?;

@@ -60,7 +60,9 @@ pub fn settings(merged: &Value, chain: &[String], locator: &Locator) -> Result<E
         // Each level is checked where it is written, before merging hides where a value came from.
         let _: Environment = decode(&entry, &at).map_err(|e| decode_error(e, locator))?;
         if let Value::Object(mut map) = entry {
+            // Which environment an entry builds on is its own business, not its children's.
             map.remove("extends");
+            map.remove("inheritOverlays");
             json_patch::merge(&mut combined, &Value::Object(map));
         }
     }

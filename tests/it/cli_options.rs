@@ -97,6 +97,84 @@ fn every_command_finds_the_project_from_a_subdirectory() {
 }
 
 #[test]
+fn check_and_render_work_on_the_projects_holding_the_given_files() {
+    let repo = crate::support::tempdir();
+    assert_eq!(
+        gitopsc(&["init", "--name", "top", "."], repo.path()).code,
+        0
+    );
+    assert_eq!(
+        gitopsc(&["init", "--name", "ops", "deploy"], repo.path()).code,
+        0
+    );
+    let nested = repo.path().join("deploy/overlays/prod.yaml");
+    let text = fs::read_to_string(&nested).unwrap();
+    fs::write(&nested, text.replace("replicas: 2", "replicas: 3")).unwrap();
+    let one = gitopsc(&["check", "deploy/overlays/prod.yaml"], repo.path());
+    assert_eq!(one.code, 1, "{}", one.stderr);
+    assert!(
+        one.stdout
+            .contains("run `gitopsc render --root deploy` to update it"),
+        "{}",
+        one.stdout
+    );
+    assert!(
+        !one.stdout.contains("project "),
+        "one project needs no heading"
+    );
+    let both = gitopsc(
+        &[
+            "check",
+            "blueprints/system.yaml",
+            "deploy/rendered/dev/kustomization.yaml",
+            "deploy/overlays/gone.yaml",
+        ],
+        repo.path(),
+    );
+    assert_eq!(both.code, 1);
+    insta::assert_snapshot!("check_two_projects", both.stdout);
+    let elsewhere = crate::support::tempdir();
+    let none = gitopsc(&["check", "README.md"], elsewhere.path());
+    assert_eq!(
+        (none.code, none.stdout.as_str()),
+        (0, "no gitopsc project holds the given paths\n"),
+        "{}",
+        none.stderr
+    );
+    let root_wins = gitopsc(
+        &["check", "--root", ".", "deploy/overlays/prod.yaml"],
+        repo.path(),
+    );
+    assert_eq!(
+        root_wins.code, 0,
+        "--root names the project; the paths are ignored"
+    );
+    let json = gitopsc(
+        &[
+            "check",
+            "--format",
+            "json",
+            "blueprints",
+            "deploy/blueprints",
+        ],
+        repo.path(),
+    );
+    assert_eq!(json.code, 2, "one JSON report, one project");
+
+    let render = gitopsc(&["render", "deploy/overlays/prod.yaml"], repo.path());
+    assert_eq!(render.code, 0, "{}", render.stderr);
+    assert!(
+        render.stdout.contains("into deploy/rendered"),
+        "{}",
+        render.stdout
+    );
+    assert_eq!(
+        gitopsc(&["check", "deploy/blueprints", "blueprints"], repo.path()).code,
+        0
+    );
+}
+
+#[test]
 fn check_quiet_prints_nothing_and_json_names_each_environment() {
     let dir = rendered_copy_of_this_repo();
     let quiet = gitopsc(&["check", "--quiet"], dir.path());

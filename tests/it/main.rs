@@ -18,6 +18,7 @@ mod hygiene;
 mod inputs;
 mod mesh;
 mod mutations;
+mod overlays;
 mod precommit;
 mod publish;
 mod reach;

@@ -174,4 +174,54 @@ fn the_hooks_fail_on_a_stale_tree_and_pass_on_a_fresh_one() {
     assert!(ok, "after the render hook the tree is fresh:\n{out}");
     let (ok, out) = run("gitopsc-render", &["--all-files"]);
     assert!(ok, "a second render changes nothing and passes:\n{out}");
+
+    // A project in a subdirectory of the repository, found from the files
+    // the hook is given; the one at the top is still checked.
+    assert_eq!(
+        gitopsc(&["init", "--name", "ops", "deploy"], project).code,
+        0
+    );
+    assert!(sh(project, "git", &["add", "-A"]).0);
+    assert!(sh(project, "git", &["commit", "-q", "-m", "deploy"]).0);
+    // pre-commit shows a passing hook's output only with --verbose.
+    let (ok, out) = run("gitopsc-check", &["--all-files", "--verbose"]);
+    assert!(ok, "both projects are fresh:\n{out}");
+    assert!(
+        out.contains("project deploy:") && out.contains("project .:"),
+        "{out}"
+    );
+    let nested = project.join("deploy/overlays/prod.yaml");
+    std::fs::write(
+        &nested,
+        std::fs::read_to_string(&nested)
+            .unwrap()
+            .replace("replicas: 2", "replicas: 3"),
+    )
+    .unwrap();
+    let (ok, out) = run("gitopsc-check", &["--all-files"]);
+    assert!(!ok, "a stale project in a subdirectory fails:\n{out}");
+    assert!(
+        out.contains("changed  rendered/prod/apps/web/deployment-web.yaml")
+            && out.contains("run `gitopsc render --root deploy` to update it"),
+        "{out}"
+    );
+    let (ok, out) = run("gitopsc-check", &["--files", "deploy/overlays/prod.yaml"]);
+    assert!(!ok, "the changed file alone names its project:\n{out}");
+    let (ok, out) = run("gitopsc-render", &["--files", "deploy/overlays/prod.yaml"]);
+    assert!(
+        !ok && out.contains("files were modified by this hook"),
+        "{out}"
+    );
+    assert!(
+        sh(
+            project,
+            "git",
+            &["status", "--porcelain", "deploy/rendered"]
+        )
+        .1
+        .contains("deploy/rendered/prod/apps/web/deployment-web.yaml"),
+        "the render hook rendered the subdirectory's project"
+    );
+    let (ok, out) = run("gitopsc-check", &["--all-files"]);
+    assert!(ok, "after the render hook both are fresh:\n{out}");
 }
