@@ -2,8 +2,8 @@
 //!
 //! Owns the objects themselves (workloads, services, config, secrets
 //! references, routing (Ingress or Gateway API), scaling, namespaces and
-//! network policy, service-mesh policy, extra manifests) grouped into
-//! deployable [`Unit`]s: one per namespace and one per
+//! network policy, service-mesh policy and authorization from `uses`, extra
+//! manifests) grouped into deployable [`Unit`]s: one per namespace and one per
 //! component. Knows nothing of Flux or Argo CD (that is `target`) nor of files
 //! (that is `tree`). Does no I/O.
 
@@ -19,6 +19,7 @@ macro_rules! obj {
 }
 
 pub mod app;
+pub mod authorization;
 pub mod extra;
 pub mod gateway;
 pub mod labels;
@@ -226,9 +227,12 @@ fn add_mesh_objects(
     env: &ResolvedEnv,
     manifests: &mut EnvManifests,
     plans: &[namespaces::NamespacePlan],
-    scraped: bool,
 ) {
-    for (component, objects) in mesh::objects(env, plans, scraped) {
+    let mut by_component = mesh::objects(env, plans);
+    for (component, policy) in authorization::policies(env) {
+        by_component.entry(component).or_default().push(policy);
+    }
+    for (component, objects) in by_component {
         let c = &env.components[&component];
         if let Some(unit) = manifests.units.get_mut(&format!("{}/{}", c.layer, c.name)) {
             unit.objects.extend(objects);
@@ -266,7 +270,7 @@ pub fn render(env: &ResolvedEnv) -> Result<EnvManifests> {
     for unit in units {
         manifests.insert(unit?);
     }
-    add_mesh_objects(env, &mut manifests, &plans, platform.monitoring.is_some());
+    add_mesh_objects(env, &mut manifests, &plans);
     let postures = plans
         .iter()
         .map(|p| (p.name.to_string(), p.posture))

@@ -3,6 +3,7 @@
 mod support;
 
 mod atomic;
+mod authorization;
 mod cli;
 mod cli_options;
 mod determinism;
