@@ -1,8 +1,9 @@
 //! Stage 3, render: Kubernetes objects from a resolved environment.
 //!
 //! Owns the objects themselves (workloads, services, config, secrets
-//! references, routing, scaling, namespaces and network policy, service-mesh
-//! policy and authorization from `uses`, extra manifests) grouped into deployable [`Unit`]s: one per namespace and one per
+//! references, routing (Ingress or Gateway API), scaling, namespaces and
+//! network policy, service-mesh policy and authorization from `uses`, extra
+//! manifests) grouped into deployable [`Unit`]s: one per namespace and one per
 //! component. Knows nothing of Flux or Argo CD (that is `target`) nor of files
 //! (that is `tree`). Does no I/O.
 
@@ -20,6 +21,7 @@ macro_rules! obj {
 pub mod app;
 pub mod authorization;
 pub mod extra;
+pub mod gateway;
 pub mod labels;
 pub mod mesh;
 pub mod namespaces;
@@ -165,6 +167,7 @@ fn render_component(
             &component.name,
             &env.blueprint.manifests[&component.name],
         )?,
+        ComponentKind::Gateway => gateway::render_gateway(env, &component.name),
         // Charts become objects only once the GitOps engine is known.
         ComponentKind::Chart => Vec::new(),
     };

@@ -13,6 +13,7 @@ mod engines;
 mod errors;
 mod examples;
 mod filesystem;
+mod gateways;
 mod hostile;
 mod hygiene;
 mod inputs;
