@@ -3,7 +3,7 @@
 //! Owns the blueprint format (`model`, the root, naming every concept's
 //! types), one module per concept with its types beside its checks (`apps`,
 //! `charts`, `environments`, `gitops`, `image`, `ingress`, `namespaces`,
-//! `network`, `probes`, `resources`, `scaling`, `secrets`, `volumes`,
+//! `network`, `probes`, `resources`, `scaling`, `scheduling`, `secrets`, `volumes`,
 //! `waivers`, `mesh`), the lexical forms of values (`syntax`), the located failure
 //! the checks share (`check`), typed decoding with error positions
 //! (`decode`, `locator`), reading the project's files into a [`Project`]
@@ -31,6 +31,7 @@ mod overlay_files;
 pub mod probes;
 pub mod resources;
 pub mod scaling;
+pub mod scheduling;
 pub mod secrets;
 pub mod syntax;
 pub mod validate;
