@@ -55,6 +55,9 @@ pub struct Environment {
     /// The service mesh of this environment, over the top-level `mesh`.
     #[serde(default)]
     pub mesh: Option<super::mesh::Mesh>,
+    /// `ingress` or `gateway-api`: overrides `system.routing` here.
+    #[serde(default)]
+    pub routing: Option<super::routing::RoutingApi>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -113,6 +116,8 @@ pub struct EnvSettings {
     pub api_server: Option<ApiServer>,
     /// The environments whose overlays apply, root first, ending with this one.
     pub chain: Vec<String>,
+    /// The routing API apps' `ingress:` renders as: the environment's, else the system's.
+    pub routing: super::routing::RoutingApi,
 }
 
 pub(super) fn check_environment(c: &Check, bp: &Blueprint, env: &EnvSettings) -> Result<()> {

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 pub use crate::blueprint::environments::EnvSettings;
 use crate::blueprint::load::decode_error;
 use crate::blueprint::model::{Environment, NetworkPosture};
+use crate::blueprint::routing::RoutingApi;
 use crate::blueprint::{Locator, Project, decode::decode};
 use crate::error::{ErrorKind, Result};
 use crate::pointer;
@@ -86,9 +87,21 @@ pub fn settings(merged: &Value, chain: &[String], locator: &Locator) -> Result<E
         production: env.production.unwrap_or(false),
         policy: env.policy.unwrap_or_default(),
         api_server: env.api_server,
+        routing: env
+            .routing
+            .map_or_else(|| system_routing(merged, locator), Ok)?,
         chain: chain.to_vec(),
         name,
     })
+}
+
+/// `system.routing`, read before the whole blueprint is decoded.
+fn system_routing(merged: &Value, locator: &Locator) -> Result<RoutingApi> {
+    let at = "/system/routing";
+    match merged.pointer(at) {
+        None | Some(Value::Null) => Ok(RoutingApi::default()),
+        Some(value) => decode(value, at).map_err(|e| decode_error(e, locator)),
+    }
 }
 
 fn first_duplicate(items: &[String]) -> Option<&str> {

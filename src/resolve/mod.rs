@@ -5,12 +5,14 @@
 //! (RFC 7386, root environment first), template strings
 //! (`{{ env.domain }}`), the service mesh each namespace joins (`mesh`), and
 //! the facts every later stage needs about a
-//! component: layer position, namespace, selector and ports. The result, a
+//! component: layer position, namespace, selector and ports (a Gateway's
+//! proxies included). The result, a
 //! [`ResolvedEnv`], is typed and validated: nothing unresolved reaches
 //! rendering. Does no I/O.
 
 pub mod components;
 mod environments;
+mod gateways;
 pub mod known_charts;
 pub mod mesh;
 pub mod network;
@@ -67,7 +69,8 @@ pub fn resolve(project: &Project, name: &str) -> Result<ResolvedEnv> {
     validate::validate(&blueprint, &settings, &locator, &project.sources)?;
     mesh::check(&blueprint, &settings.chain, &locator)?;
     credentials::check(&merged, &blueprint, &locator, &project.sources)?;
-    let components = components::place(&blueprint, &locator)?;
+    crate::blueprint::routing::check(&blueprint, settings.routing, &locator)?;
+    let components = components::place(&blueprint, settings.routing, &locator)?;
     components::check_uses(&blueprint, &components, &locator)?;
     network::check(&blueprint, &settings, &components, &locator)?;
     Ok(ResolvedEnv {

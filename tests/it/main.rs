@@ -3,6 +3,7 @@
 mod support;
 
 mod atomic;
+mod authorization;
 mod cli;
 mod cli_options;
 mod determinism;
@@ -12,6 +13,7 @@ mod engines;
 mod errors;
 mod examples;
 mod filesystem;
+mod gateways;
 mod hostile;
 mod hygiene;
 mod inputs;
