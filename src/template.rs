@@ -4,6 +4,8 @@
 //! Undefined variables are errors (strict mode), and every render runs on a
 //! fuel budget, so a mistyped variable names itself and a runaway loop ends.
 
+use std::collections::BTreeSet;
+
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
@@ -15,6 +17,19 @@ const FUEL: u64 = 5_000_000;
 pub struct TemplateError {
     pub message: String,
     pub line: Option<usize>,
+    /// For an undefined variable, the closest name that is defined: `did you mean ...?`.
+    pub suggestion: Option<String>,
+}
+
+impl TemplateError {
+    /// The help line: the defined name closest to an undefined one first,
+    /// then what the templates of this kind can see.
+    pub fn help(&self, what_templates_see: &str) -> String {
+        match &self.suggestion {
+            Some(name) => format!("did you mean `{name}`? {what_templates_see}"),
+            None => what_templates_see.to_string(),
+        }
+    }
 }
 
 fn environment() -> Environment<'static> {
@@ -41,10 +56,73 @@ pub fn is_template(s: &str) -> bool {
 pub fn render<C: Serialize>(source: &str, context: &C) -> Result<String, TemplateError> {
     let env = environment();
     let ctx = minijinja::Value::from(minijinja::value::Serde(context));
-    env.render_str(source, ctx).map_err(|err| TemplateError {
-        message: describe(&err),
-        line: err.line(),
+    env.render_str(source, ctx).map_err(|err| {
+        let undefined = (err.kind() == minijinja::ErrorKind::UndefinedError)
+            .then(|| first_undefined(&env, source, context))
+            .flatten();
+        match undefined {
+            Some(missing) => TemplateError {
+                message: format!("`{}` is not defined", missing.path),
+                line: err.line(),
+                suggestion: missing.suggestion,
+            },
+            None => TemplateError {
+                message: describe(&err),
+                line: err.line(),
+                suggestion: None,
+            },
+        }
     })
+}
+
+/// A variable path the template reads that the context does not hold.
+struct Missing {
+    path: String,
+    suggestion: Option<String>,
+}
+
+/// minijinja's strict mode says only "undefined value"; the template's own
+/// variable paths, walked through the context, say which one. Paths are
+/// tried in sorted order so the answer does not depend on hashing.
+fn first_undefined<C: Serialize>(env: &Environment, source: &str, context: &C) -> Option<Missing> {
+    let context = serde_json::to_value(context).ok()?;
+    let template = env.template_from_str(source).ok()?;
+    let globals: BTreeSet<String> = env.globals().map(|(name, _)| name.to_string()).collect();
+    let paths: BTreeSet<String> = template.undeclared_variables(true).into_iter().collect();
+    paths
+        .iter()
+        .filter(|path| !globals.contains(path.split('.').next().unwrap_or_default()))
+        .find_map(|path| missing_in(&context, path))
+}
+
+/// The first segment of `path` that `context` lacks, with the closest sibling.
+fn missing_in(context: &serde_json::Value, path: &str) -> Option<Missing> {
+    let mut current = context;
+    let mut walked: Vec<&str> = Vec::new();
+    for segment in path.split('.') {
+        match current.get(segment) {
+            Some(next) => {
+                walked.push(segment);
+                current = next;
+            }
+            None => {
+                let siblings: Vec<&str> = current
+                    .as_object()
+                    .map(|m| m.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                let prefix = |name: &str| {
+                    let mut parts = walked.clone();
+                    parts.push(name);
+                    parts.join(".")
+                };
+                return Some(Missing {
+                    path: prefix(segment),
+                    suggestion: crate::suggest::closest(segment, siblings).map(prefix),
+                });
+            }
+        }
+    }
+    None
 }
 
 fn describe(err: &minijinja::Error) -> String {
@@ -73,9 +151,31 @@ mod tests {
     #[test]
     fn undefined_variables_are_errors() {
         let err = render("{{ env.domian }}", &json!({"env": {"domain": "x"}})).unwrap_err();
-        assert!(err.message.contains("undefined"), "{}", err.message);
+        assert!(err.message.contains("not defined"), "{}", err.message);
         let err = render("{{ nope }}", &json!({})).unwrap_err();
-        assert!(err.message.contains("undefined"), "{}", err.message);
+        assert!(err.message.contains("not defined"), "{}", err.message);
+    }
+
+    #[test]
+    fn an_undefined_variable_is_named_with_the_closest_defined_one() {
+        let context = json!({"env": {"domain": "x", "zones": []}, "values": null});
+        let err = render("a {{ env.domian }}", &context).unwrap_err();
+        assert_eq!(err.message, "`env.domian` is not defined");
+        assert_eq!(err.suggestion.as_deref(), Some("env.domain"));
+        let err = render(
+            "{% for z in env.zones %}{{ z }}{% endfor %}{{ values.size }}",
+            &context,
+        )
+        .unwrap_err();
+        assert_eq!(err.message, "`values.size` is not defined");
+        assert_eq!(err.suggestion, None);
+        let err = render(
+            "{{ range(2) | length }}{{ sytem.name }}",
+            &json!({"system": {"name": "s"}}),
+        )
+        .unwrap_err();
+        assert_eq!(err.message, "`sytem` is not defined");
+        assert_eq!(err.suggestion.as_deref(), Some("system"));
     }
 
     #[test]

@@ -16,9 +16,14 @@ use crate::pointer::{from_tokens, push};
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Environment {
-    /// Another environment whose settings and overlays this one starts from.
+    /// Another environment whose settings this one starts from.
     #[serde(default)]
     pub extends: Option<String>,
+    /// Also apply the overlay of the environment this one `extends` (and what
+    /// that one inherits) before this one's own. Off by default, so a dev
+    /// overlay reaches no other environment unless it is asked for.
+    #[serde(default)]
+    pub inherit_overlays: bool,
     /// Cluster name (Argo CD destination name, label on everything).
     #[serde(default)]
     pub cluster: Option<String>,
@@ -50,6 +55,9 @@ pub struct Environment {
     /// The service mesh of this environment, over the top-level `mesh`.
     #[serde(default)]
     pub mesh: Option<super::mesh::Mesh>,
+    /// `ingress` or `gateway-api`: overrides `system.routing` here.
+    #[serde(default)]
+    pub routing: Option<super::routing::RoutingApi>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -108,6 +116,8 @@ pub struct EnvSettings {
     pub api_server: Option<ApiServer>,
     /// The environments whose overlays apply, root first, ending with this one.
     pub chain: Vec<String>,
+    /// The routing API apps' `ingress:` renders as: the environment's, else the system's.
+    pub routing: super::routing::RoutingApi,
 }
 
 pub(super) fn check_environment(c: &Check, bp: &Blueprint, env: &EnvSettings) -> Result<()> {

@@ -48,6 +48,9 @@ pub struct Ingress {
     pub tls: Option<bool>,
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
+    /// Gateway API: the gateway the route attaches to (default: the only one).
+    #[serde(default)]
+    pub gateway: Option<String>,
 }
 
 pub(super) fn check_ingress(c: &Check, at: &str, ing: &Ingress, app: &App) -> Result<()> {

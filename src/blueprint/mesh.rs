@@ -41,10 +41,16 @@ pub struct Mesh {
     pub cni: Option<bool>,
     /// Istio: `strict` renders a mesh-wide `PeerAuthentication` in the
     /// control plane's namespace (Istio's root namespace) refusing plaintext;
-    /// `permissive` (Istio's default) renders none. Metrics ports that a
-    /// ServiceMonitor scrapes stay `PERMISSIVE` at port level.
+    /// `permissive` (Istio's default) renders none. Ports that plaintext
+    /// callers reach (Prometheus, an ingress controller, pods outside the
+    /// mesh) stay `PERMISSIVE` at port level.
     #[serde(default)]
     pub mtls: Option<MtlsMode>,
+    /// The mesh's trust domain, the first part of every workload identity
+    /// (`<trustDomain>/ns/<namespace>/sa/<service account>`); Istio's and
+    /// Linkerd's default is `cluster.local`.
+    #[serde(default)]
+    pub trust_domain: Option<String>,
     /// The chart running the control plane (`istiod`); its namespace is the
     /// mesh's root namespace, and its unit holds the mesh-wide policy.
     #[serde(default)]
@@ -159,6 +165,17 @@ fn check_scope(
             }
         }
     }
+    if let Some(domain) = &mesh.trust_domain
+        && !is_trust_domain(domain)
+    {
+        return Err(locator
+            .error(
+                ErrorKind::InvalidValue,
+                &push(at, "trustDomain"),
+                format!("trust domain `{domain}` is not a DNS name"),
+            )
+            .with_help("a trust domain is lowercase letters, digits, `-` and `.`, like `cluster.local` or `prod.acme.internal`"));
+    }
     if let Some(control_plane) = &mesh.control_plane
         && !bp.charts.contains_key(control_plane)
     {
@@ -192,4 +209,19 @@ fn linkerd_lacks(locator: &Locator, at: &str, key: &str) -> crate::error::Error 
             format!("`{key}` is an Istio setting, and this mesh is Linkerd"),
         )
         .with_help(help)
+}
+
+/// A trust domain as SPIFFE IDs carry it: DNS labels of lowercase letters,
+/// digits and `-`, joined by dots.
+fn is_trust_domain(domain: &str) -> bool {
+    domain.len() <= 255
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
 }

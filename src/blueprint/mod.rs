@@ -4,7 +4,7 @@
 //! types), one module per concept with its types beside its checks (`apps`,
 //! `charts`, `environments`, `gitops`, `image`, `ingress`, `namespaces`,
 //! `network`, `probes`, `resources`, `scaling`, `secrets`, `volumes`,
-//! `waivers`, `mesh`), the lexical forms of values (`syntax`), the located failure
+//! `waivers`, `mesh`, `routing`: the routing API and `gateways:`), the lexical forms of values (`syntax`), the located failure
 //! the checks share (`check`), typed decoding with error positions
 //! (`decode`, `locator`), reading the project's files into a [`Project`]
 //! (`load`), the entry to the checks on a resolved blueprint (`validate`) and
@@ -30,6 +30,7 @@ pub mod network;
 mod overlay_files;
 pub mod probes;
 pub mod resources;
+pub mod routing;
 pub mod scaling;
 pub mod secrets;
 pub mod syntax;

@@ -66,6 +66,9 @@ pub struct Blueprint {
     /// or a namespace's `mesh` overrides it field by field).
     #[serde(default)]
     pub mesh: Option<super::mesh::Mesh>,
+    /// Gateway API Gateways that apps' routes attach to under `routing: gateway-api`.
+    #[serde(default)]
+    pub gateways: BTreeMap<String, super::routing::Gateway>,
 }
 
 /// Which project files gitopsc accepts as input.
@@ -103,6 +106,10 @@ pub struct System {
     /// Pod Security labels, quota, limits or namespace-wide network policy.
     #[serde(default)]
     pub system_namespaces: Vec<String>,
+    /// How apps' `ingress:` renders: `ingress` (default) or `gateway-api`;
+    /// `environments.<env>.routing` overrides it.
+    #[serde(default)]
+    pub routing: Option<super::routing::RoutingApi>,
 }
 
 /// Namespaces no blueprint owns, whatever it says.

@@ -46,6 +46,7 @@ fn kind_label(kind: UnitKind) -> &'static str {
         UnitKind::Component(ComponentKind::App) => "app",
         UnitKind::Component(ComponentKind::Chart) => "chart",
         UnitKind::Component(ComponentKind::Manifests) => "manifests",
+        UnitKind::Component(ComponentKind::Gateway) => "gateway",
         UnitKind::Namespace => "namespace",
         UnitKind::Entry => "entry",
     }

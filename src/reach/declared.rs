@@ -4,9 +4,10 @@
 //! Declared connections: `uses` (the named port, or every port but a
 //! dedicated metrics port), `uses: [kube-apiserver]`, `peers`, `egress`
 //! blocks, DNS to kube-dns, the ingress controller to the ports its apps
-//! route to and to the HTTP-01 solvers of their namespaces, the Prometheus
-//! pods to metrics ports, the internet to an ingress controller chart, and
-//! every injected mesh proxy to its control plane.
+//! route to and to the HTTP-01 solvers of their namespaces, a gateway's
+//! proxies to the ports of the apps routed through it, the internet to the
+//! proxies, the Prometheus pods to metrics ports, the internet to an ingress
+//! controller chart, and every injected mesh proxy to its control plane.
 //!
 //! Postures, as documented: `permissive` admits everything; in a
 //! `namespace-isolated` namespace a pod takes anything from its own
@@ -22,6 +23,7 @@ use super::inventory::{INTERNET, Inventory, KUBE_DNS, solver_name};
 use super::policy::Cidr;
 use crate::blueprint::model::{NetworkPosture, WorkloadKind};
 use crate::blueprint::network::KUBE_APISERVER;
+use crate::blueprint::routing::RoutingApi;
 use crate::resolve::ResolvedEnv;
 use crate::resolve::network::{facts, posture};
 
@@ -105,7 +107,7 @@ fn declared(env: &ResolvedEnv, inventory: &Inventory) -> BTreeSet<Declared> {
             continue;
         }
         let c = &env.components[name];
-        if let (Some(controller), Some(ing)) = (&facts.ingress_controller, &app.ingress) {
+        if let (Some(controller), Some(ing)) = (facts.router(&env.blueprint, app), &app.ingress) {
             let routed: Vec<&String> = if ing.paths.is_empty() {
                 crate::blueprint::apps::default_port(app)
                     .map(|p| app.ports.get_key_value(p).map(|(k, _)| k))
@@ -118,7 +120,7 @@ fn declared(env: &ResolvedEnv, inventory: &Inventory) -> BTreeSet<Declared> {
             for port in routed.into_iter().filter_map(|p| app.ports.get(p)) {
                 out.insert(Declared::To(controller.name.clone(), name.clone(), *port));
             }
-            if solvers.contains(c.namespace.as_str()) {
+            if facts.routing == RoutingApi::Ingress && solvers.contains(c.namespace.as_str()) {
                 out.insert(Declared::To(
                     controller.name.clone(),
                     solver_name(&c.namespace),
@@ -130,6 +132,11 @@ fn declared(env: &ResolvedEnv, inventory: &Inventory) -> BTreeSet<Declared> {
             && let Some(port) = app.ports.get(&m.port)
         {
             out.insert(Declared::To(scraper.name.clone(), name.clone(), *port));
+        }
+    }
+    for proxies in facts.gateways.values() {
+        for port in env.components[&proxies.name].ports.values() {
+            out.insert(Declared::To(INTERNET.into(), proxies.name.clone(), *port));
         }
     }
     if let Some(controller) = &facts.ingress_controller {

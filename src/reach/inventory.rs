@@ -186,7 +186,8 @@ impl Inventory {
         let facts = facts(env);
         for c in env.components.values() {
             let declared_only = match c.kind {
-                ComponentKind::Chart => true,
+                // A gateway's proxies are created by its implementation.
+                ComponentKind::Chart | ComponentKind::Gateway => true,
                 ComponentKind::Manifests => !c.selector.is_empty(),
                 ComponentKind::App => false,
             };

@@ -13,6 +13,7 @@ use super::workload;
 use crate::blueprint::apps::default_port;
 use crate::blueprint::catalog::{EXTERNAL_SECRET_API, SERVICE_MONITOR_API};
 use crate::blueprint::model::{App, Blueprint, WorkloadKind};
+use crate::blueprint::routing::RoutingApi;
 use crate::blueprint::secrets::SecretRef;
 use crate::error::{ErrorKind, Result};
 use crate::pointer::push;
@@ -81,7 +82,10 @@ pub fn render_app(
     ));
     objects.extend(autoscaler(&cx));
     objects.extend(disruption_budget(&cx));
-    objects.extend(ingress(&cx));
+    match env.settings.routing {
+        RoutingApi::Ingress => objects.extend(ingress(&cx)),
+        RoutingApi::GatewayApi => objects.extend(super::gateway::routes(&cx, env)),
+    }
     if let Some(m) = monitoring {
         objects.extend(service_monitor(&cx, m));
     }

@@ -73,7 +73,7 @@ pub fn render_manifests(env: &ResolvedEnv, name: &str, set: &ManifestSet) -> Res
         let rendered = template::render(&text, &context).map_err(|e| {
             let line = e.line.unwrap_or(1) as u32;
             Error::at(ErrorKind::Template, Origin::in_text(&file, &text, line, 1, 1), format!("template does not render: {}", e.message))
-                .with_help("templates see `env`, `system`, `component` (name, namespace, layer, labels) and `values`")
+                .with_help(e.help("templates see `env`, `system`, `component` (name, namespace, layer, labels) and `values`"))
         })?;
         for (i, value) in yaml::parse_documents(&file, &rendered)?
             .into_iter()

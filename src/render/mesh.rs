@@ -1,7 +1,9 @@
 //! Service-mesh objects: the labels and annotations that make a namespace's
 //! pods join the mesh, the checks that injected pods pass their namespace's
-//! Pod Security level and can reach their control plane, the mesh-wide STRICT mTLS policy, and the port-level
-//! exceptions that keep scraping working under it.
+//! Pod Security level and can reach their control plane, the mesh-wide
+//! STRICT mTLS policy, and the port-level exceptions that keep plaintext
+//! callers (Prometheus, an ingress controller, pods outside the mesh)
+//! working under it.
 //!
 //! Istio's kinds are written at `security.istio.io/v1`, the version the
 //! Istio 1.30 CRDs serve and store.
@@ -163,34 +165,36 @@ fn mesh_wide_policy(env: &ResolvedEnv) -> Option<(String, Object)> {
     Some((control_plane.name.clone(), policy))
 }
 
-/// Under STRICT mTLS a plaintext scrape by a Prometheus outside the mesh is
-/// refused, so the port a ServiceMonitor scrapes stays PERMISSIVE for the
-/// app's pods (a workload-selecting policy: port-level settings need a
-/// selector). Istio's Prometheus guide names this exception for STRICT
-/// meshes whose Prometheus has no sidecar.
-fn scrape_exception(env: &ResolvedEnv, app_name: &str) -> Option<Object> {
-    let app = env.blueprint.apps.get(app_name)?;
-    let metrics = app.metrics.as_ref()?;
+/// Under STRICT mTLS a plaintext request is refused, and a Prometheus, an
+/// ingress controller or a caller outside the mesh sends plaintext; so the
+/// ports they reach stay PERMISSIVE for the app's pods (a workload-selecting
+/// policy: port-level settings need a selector), the exception Istio's
+/// Prometheus guide names for STRICT meshes whose Prometheus has no sidecar.
+/// The app's authorization policy and NetworkPolicies still say who.
+fn plaintext_exception(env: &ResolvedEnv, app_name: &str) -> Option<Object> {
     let component = &env.components[app_name];
-    let port = component.ports.get(&metrics.port)?;
+    let ports = super::authorization::plaintext_ports(env, component);
+    if ports.is_empty() {
+        return None;
+    }
+    let port_level: serde_json::Map<String, Value> = ports
+        .iter()
+        .map(|p| (p.to_string(), json!({"mode": "PERMISSIVE"})))
+        .collect();
     let spec = json!({
         "selector": {"matchLabels": labels::to_value(&component.selector)},
-        "portLevelMtls": {port.to_string(): {"mode": "PERMISSIVE"}},
+        "portLevelMtls": port_level,
     });
     Some(peer_authentication(
         env,
-        &format!("{app_name}-metrics"),
+        &format!("{app_name}-plaintext"),
         &component.namespace,
         spec,
     ))
 }
 
 /// The mesh objects of the environment, by the component unit they go in.
-pub fn objects(
-    env: &ResolvedEnv,
-    plans: &[NamespacePlan],
-    scraped: bool,
-) -> BTreeMap<String, Vec<Object>> {
+pub fn objects(env: &ResolvedEnv, plans: &[NamespacePlan]) -> BTreeMap<String, Vec<Object>> {
     let mut out: BTreeMap<String, Vec<Object>> = BTreeMap::new();
     if let Some((unit, policy)) = mesh_wide_policy(env) {
         out.entry(unit).or_default().push(policy);
@@ -200,10 +204,10 @@ pub fn objects(
             .collect();
         for component in env.components.values() {
             let in_mesh = meshed.contains_key(component.namespace.as_str());
-            if component.kind != ComponentKind::App || !in_mesh || !scraped {
+            if component.kind != ComponentKind::App || !in_mesh {
                 continue;
             }
-            if let Some(exception) = scrape_exception(env, &component.name) {
+            if let Some(exception) = plaintext_exception(env, &component.name) {
                 out.entry(component.name.clone())
                     .or_default()
                     .push(exception);

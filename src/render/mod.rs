@@ -1,8 +1,9 @@
 //! Stage 3, render: Kubernetes objects from a resolved environment.
 //!
 //! Owns the objects themselves (workloads, services, config, secrets
-//! references, routing, scaling, namespaces and network policy, service-mesh
-//! policy, extra manifests) grouped into deployable [`Unit`]s: one per namespace and one per
+//! references, routing (Ingress or Gateway API), scaling, namespaces and
+//! network policy, service-mesh policy and authorization from `uses`, extra
+//! manifests) grouped into deployable [`Unit`]s: one per namespace and one per
 //! component. Knows nothing of Flux or Argo CD (that is `target`) nor of files
 //! (that is `tree`). Does no I/O.
 
@@ -18,7 +19,9 @@ macro_rules! obj {
 }
 
 pub mod app;
+pub mod authorization;
 pub mod extra;
+pub mod gateway;
 pub mod labels;
 pub mod mesh;
 pub mod namespaces;
@@ -164,6 +167,7 @@ fn render_component(
             &component.name,
             &env.blueprint.manifests[&component.name],
         )?,
+        ComponentKind::Gateway => gateway::render_gateway(env, &component.name),
         // Charts become objects only once the GitOps engine is known.
         ComponentKind::Chart => Vec::new(),
     };
@@ -223,9 +227,12 @@ fn add_mesh_objects(
     env: &ResolvedEnv,
     manifests: &mut EnvManifests,
     plans: &[namespaces::NamespacePlan],
-    scraped: bool,
 ) {
-    for (component, objects) in mesh::objects(env, plans, scraped) {
+    let mut by_component = mesh::objects(env, plans);
+    for (component, policy) in authorization::policies(env) {
+        by_component.entry(component).or_default().push(policy);
+    }
+    for (component, objects) in by_component {
         let c = &env.components[&component];
         if let Some(unit) = manifests.units.get_mut(&format!("{}/{}", c.layer, c.name)) {
             unit.objects.extend(objects);
@@ -263,7 +270,7 @@ pub fn render(env: &ResolvedEnv) -> Result<EnvManifests> {
     for unit in units {
         manifests.insert(unit?);
     }
-    add_mesh_objects(env, &mut manifests, &plans, platform.monitoring.is_some());
+    add_mesh_objects(env, &mut manifests, &plans);
     let postures = plans
         .iter()
         .map(|p| (p.name.to_string(), p.posture))

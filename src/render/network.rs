@@ -2,7 +2,8 @@
 //!
 //! A link is one allowed connection the blueprint implies: a `uses` edge
 //! (to a component or to the API server), `peers`, `egress` blocks, the
-//! ingress controller to what it routes to (and to ACME HTTP-01 solvers),
+//! ingress controller or a gateway's proxies to what they route to (and to
+//! ACME HTTP-01 solvers), the internet to a gateway's proxies,
 //! the Prometheus pods to metrics ports, the internet to the ingress
 //! controller, every injected mesh proxy to its control plane. Each link becomes an ingress rule at its destination and an
 //! egress rule at its source, wherever the posture there needs one.
@@ -20,6 +21,7 @@ use serde_json::{Value, json};
 use crate::blueprint::apps::default_port;
 use crate::blueprint::model::{App, NetworkPosture, WorkloadKind};
 use crate::blueprint::network::KUBE_APISERVER;
+use crate::blueprint::routing::RoutingApi;
 use crate::resolve::network::{NetworkFacts, PodGroup};
 use crate::resolve::{Component, ComponentKind, ResolvedEnv};
 
@@ -41,7 +43,7 @@ pub enum End {
 }
 
 impl End {
-    fn block(cidr: &str) -> End {
+    pub fn block(cidr: &str) -> End {
         End::Block {
             cidr: cidr.to_string(),
             except: Vec::new(),
@@ -285,15 +287,13 @@ fn platform_links(env: &ResolvedEnv, facts: &NetworkFacts, http01: &BTreeSet<Str
         if app.kind == WorkloadKind::CronJob {
             continue;
         }
-        if let Some(controller) = &facts.ingress_controller
-            && app.ingress.is_some()
-        {
+        if let Some(router) = facts.router(&env.blueprint, app) {
             out.push(Link {
-                from: End::Pods(controller.clone()),
+                from: End::Pods(router.clone()),
                 to: End::Pods(group(c)),
                 ports: ingress_ports(app),
             });
-            if uses_http01(env, app, http01) {
+            if facts.routing == RoutingApi::Ingress && uses_http01(env, app, http01) {
                 solver_namespaces.insert(c.namespace.clone());
             }
         }
@@ -307,6 +307,7 @@ fn platform_links(env: &ResolvedEnv, facts: &NetworkFacts, http01: &BTreeSet<Str
             });
         }
     }
+    out.extend(super::gateway::internet_links(env, facts));
     if let Some(controller) = &facts.ingress_controller {
         for c in env.components.values().filter(|c| !c.routes.is_empty()) {
             let ports: BTreeSet<u32> = c

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::blueprint::Locator;
 use crate::blueprint::model::{Blueprint, NamespaceStrategy};
+use crate::blueprint::routing::RoutingApi;
 use crate::error::{ErrorKind, Result};
 use crate::pointer;
 use crate::suggest;
@@ -15,6 +16,8 @@ pub enum ComponentKind {
     App,
     Chart,
     Manifests,
+    /// A Gateway API Gateway from `gateways:`, whose pods are its proxies.
+    Gateway,
 }
 
 impl ComponentKind {
@@ -24,6 +27,7 @@ impl ComponentKind {
             ComponentKind::App => "apps",
             ComponentKind::Chart => "charts",
             ComponentKind::Manifests => "manifests",
+            ComponentKind::Gateway => "gateways",
         }
     }
 }
@@ -172,7 +176,7 @@ fn use_entries(at: &str, key: &str, list: &[String]) -> Vec<Use> {
 }
 
 /// The namespace of a component that names none, by `system.namespaces`.
-fn default_namespace(bp: &Blueprint, name: &str, layer: &str) -> String {
+pub fn default_namespace(bp: &Blueprint, name: &str, layer: &str) -> String {
     match bp.system.namespaces {
         NamespaceStrategy::PerLayer => layer.to_string(),
         NamespaceStrategy::PerComponent => name.to_string(),
@@ -184,8 +188,13 @@ fn default_namespace(bp: &Blueprint, name: &str, layer: &str) -> String {
     }
 }
 
-/// Places every component; names must be unique across apps, charts and manifests.
-pub fn place(bp: &Blueprint, locator: &Locator) -> Result<BTreeMap<String, Component>> {
+/// Places every component; names must be unique across apps, charts,
+/// manifests and (under Gateway API routing) gateways.
+pub fn place(
+    bp: &Blueprint,
+    routing: RoutingApi,
+    locator: &Locator,
+) -> Result<BTreeMap<String, Component>> {
     let mut out: BTreeMap<String, Component> = BTreeMap::new();
     for d in drafts(bp) {
         let at = pointer::from_tokens([d.kind.section(), d.name]);
@@ -235,6 +244,9 @@ pub fn place(bp: &Blueprint, locator: &Locator) -> Result<BTreeMap<String, Compo
                 provides: d.provides,
             },
         );
+    }
+    if routing == RoutingApi::GatewayApi {
+        super::gateways::place(bp, &mut out, locator)?;
     }
     Ok(out)
 }

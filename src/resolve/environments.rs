@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 pub use crate::blueprint::environments::EnvSettings;
 use crate::blueprint::load::decode_error;
 use crate::blueprint::model::{Environment, NetworkPosture};
+use crate::blueprint::routing::RoutingApi;
 use crate::blueprint::{Locator, Project, decode::decode};
 use crate::error::{ErrorKind, Result};
 use crate::pointer;
@@ -59,7 +60,9 @@ pub fn settings(merged: &Value, chain: &[String], locator: &Locator) -> Result<E
         // Each level is checked where it is written, before merging hides where a value came from.
         let _: Environment = decode(&entry, &at).map_err(|e| decode_error(e, locator))?;
         if let Value::Object(mut map) = entry {
+            // Which environment an entry builds on is its own business, not its children's.
             map.remove("extends");
+            map.remove("inheritOverlays");
             json_patch::merge(&mut combined, &Value::Object(map));
         }
     }
@@ -84,9 +87,21 @@ pub fn settings(merged: &Value, chain: &[String], locator: &Locator) -> Result<E
         production: env.production.unwrap_or(false),
         policy: env.policy.unwrap_or_default(),
         api_server: env.api_server,
+        routing: env
+            .routing
+            .map_or_else(|| system_routing(merged, locator), Ok)?,
         chain: chain.to_vec(),
         name,
     })
+}
+
+/// `system.routing`, read before the whole blueprint is decoded.
+fn system_routing(merged: &Value, locator: &Locator) -> Result<RoutingApi> {
+    let at = "/system/routing";
+    match merged.pointer(at) {
+        None | Some(Value::Null) => Ok(RoutingApi::default()),
+        Some(value) => decode(value, at).map_err(|e| decode_error(e, locator)),
+    }
 }
 
 fn first_duplicate(items: &[String]) -> Option<&str> {

@@ -1,6 +1,7 @@
 //! What gitopsc knows about common charts' pods, so a blueprint need not
 //! spell it out: the labels of the pods a network rule means, and the
-//! ports they serve. A chart's own `selector` and `ports` replace these.
+//! ports they serve, and the proxy pods a Gateway API implementation runs
+//! for each Gateway. A chart's own `selector` and `ports` replace these.
 
 use std::collections::BTreeMap;
 
@@ -69,6 +70,50 @@ pub fn known(chart: &str, release: &str, namespace: &str) -> Option<KnownChart> 
         "linkerd-control-plane" => Some(KnownChart {
             selector: labels(&[("linkerd.io/control-plane-ns", namespace)]),
             ports: ports(&[("identity", 8080), ("destination", 8086), ("policy", 8090)]),
+        }),
+        // Envoy Gateway's controller: the chart's Deployment labels its pods
+        // `control-plane: envoy-gateway`; proxies fetch their configuration
+        // from it over xDS on 18000 (the `envoy-gateway` Service's `grpc` port).
+        "gateway-helm" => Some(KnownChart {
+            selector: labels(&[
+                ("control-plane", "envoy-gateway"),
+                ("app.kubernetes.io/instance", release),
+            ]),
+            ports: ports(&[("xds", XDS_PORT)]),
+        }),
+        _ => None,
+    }
+}
+
+/// Envoy Gateway's xDS port, which every proxy reaches.
+pub const XDS_PORT: u32 = 18000;
+
+/// The proxy pods a Gateway API implementation runs for one Gateway, and
+/// the port of the controller they need.
+pub struct KnownProxies {
+    pub selector: BTreeMap<String, String>,
+    /// Container ports of the HTTP and HTTPS listeners.
+    pub ports: BTreeMap<String, u32>,
+    /// The controller's port name the proxies reach.
+    pub control_port: &'static str,
+}
+
+/// The proxies of Gateway `gateway` in `namespace`, run by chart `chart`.
+pub fn gateway_proxies(chart: &str, gateway: &str, namespace: &str) -> Option<KnownProxies> {
+    match chart {
+        // Envoy Gateway runs a Gateway's proxies in its own namespace by
+        // default, labelled with the owning Gateway
+        // (https://gateway.envoyproxy.io/latest/tasks/operations/gateway-namespace-mode),
+        // and shifts privileged listener ports by 10000 so Envoy binds
+        // without NET_BIND_SERVICE: 80 -> 10080, 443 -> 10443
+        // (envoyproxy/gateway#4981, internal/gatewayapi/helpers.go).
+        "gateway-helm" => Some(KnownProxies {
+            selector: labels(&[
+                ("gateway.envoyproxy.io/owning-gateway-name", gateway),
+                ("gateway.envoyproxy.io/owning-gateway-namespace", namespace),
+            ]),
+            ports: ports(&[("http", 10080), ("https", 10443)]),
+            control_port: "xds",
         }),
         _ => None,
     }

@@ -10,6 +10,9 @@ use crate::pointer::{from_tokens, push};
 
 use super::{Component, ComponentKind, ResolvedEnv};
 
+/// The trust domain Istio and Linkerd use unless told otherwise.
+pub const DEFAULT_TRUST_DOMAIN: &str = "cluster.local";
+
 /// The mesh one namespace (or the whole environment) is in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedMesh {
@@ -19,6 +22,7 @@ pub struct ResolvedMesh {
     pub cni: bool,
     pub mtls: MtlsMode,
     pub control_plane: Option<String>,
+    pub trust_domain: String,
     /// Pointer of the most specific setting that applies, for errors.
     pub at: String,
 }
@@ -49,6 +53,10 @@ fn overlay(base: &Mesh, over: &Mesh) -> Mesh {
             .clone()
             .or_else(|| base.control_plane.clone()),
         enabled: over.enabled.or(base.enabled),
+        trust_domain: over
+            .trust_domain
+            .clone()
+            .or_else(|| base.trust_domain.clone()),
     }
 }
 
@@ -63,6 +71,9 @@ fn resolved(merged: Mesh, at: String) -> Option<ResolvedMesh> {
         cni: merged.cni.unwrap_or(false),
         mtls: merged.mtls.unwrap_or_default(),
         control_plane: merged.control_plane,
+        trust_domain: merged
+            .trust_domain
+            .unwrap_or_else(|| DEFAULT_TRUST_DOMAIN.to_string()),
         at,
     })
 }

@@ -1,18 +1,22 @@
 //! Stage 2, resolve: one environment's view of the blueprint.
 //!
-//! Owns `extends` (an environment starts from its parent's settings and
-//! overlays), overlay merging (RFC 7386, root environment first), template
-//! strings (`{{ env.domain }}`), the service mesh each namespace joins
-//! (`mesh`), and the facts every later stage needs about a
-//! component: layer position, namespace, selector and ports. The result, a
+//! Owns `extends` (an environment starts from its parent's settings, and
+//! from its overlays with `inheritOverlays`: `overlays`), overlay merging
+//! (RFC 7386, root environment first), template strings
+//! (`{{ env.domain }}`), the service mesh each namespace joins (`mesh`), and
+//! the facts every later stage needs about a
+//! component: layer position, namespace, selector and ports (a Gateway's
+//! proxies included). The result, a
 //! [`ResolvedEnv`], is typed and validated: nothing unresolved reaches
 //! rendering. Does no I/O.
 
 pub mod components;
 mod environments;
+mod gateways;
 pub mod known_charts;
 pub mod mesh;
 pub mod network;
+pub mod overlays;
 mod templating;
 
 use std::collections::BTreeMap;
@@ -45,24 +49,28 @@ pub struct ResolvedEnv {
 /// Resolves environment `name` of `project`.
 pub fn resolve(project: &Project, name: &str) -> Result<ResolvedEnv> {
     let chain = extends_chain(project, name)?;
+    let overlay_chain = overlays::overlay_chain(project, &chain)?;
     let mut merged = project.blueprint.value.clone();
     let mut docs = vec![project.blueprint.clone()];
     let mut patches = Vec::new();
-    for env in &chain {
+    for env in &overlay_chain {
         if let Some(overlay) = project.overlays.get(env) {
+            overlays::check_component_names(&merged, overlay)?;
             json_patch::merge(&mut merged, &overlay.merge);
             docs.insert(0, overlay.doc.clone());
             patches.extend(overlay.patches.iter().cloned());
         }
     }
     let locator = Locator::new(docs);
-    let settings = environments::settings(&merged, &chain, &locator)?;
+    let mut settings = environments::settings(&merged, &chain, &locator)?;
+    settings.chain = overlay_chain;
     templating::expand(&mut merged, &settings, &locator)?;
     let blueprint: Blueprint = decode(&merged, "").map_err(|e| decode_error(e, &locator))?;
     validate::validate(&blueprint, &settings, &locator, &project.sources)?;
     mesh::check(&blueprint, &settings.chain, &locator)?;
     credentials::check(&merged, &blueprint, &locator, &project.sources)?;
-    let components = components::place(&blueprint, &locator)?;
+    crate::blueprint::routing::check(&blueprint, settings.routing, &locator)?;
+    let components = components::place(&blueprint, settings.routing, &locator)?;
     components::check_uses(&blueprint, &components, &locator)?;
     network::check(&blueprint, &settings, &components, &locator)?;
     Ok(ResolvedEnv {

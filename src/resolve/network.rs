@@ -1,6 +1,6 @@
 //! The network facts of one environment that policy rendering and the
 //! reachability check both need: each namespace's posture, the ingress
-//! controller's and the scrapers' pods, the API server's address. Also the
+//! controller's, the gateways' proxies and the scrapers' pods, the API server's address. Also the
 //! checks that make a default-deny environment's traffic expressible:
 //! every `uses` target serves a port, every `peers` entry names one, and an
 //! ingress or an API client knows whom its policy names.
@@ -8,15 +8,16 @@
 use std::collections::BTreeMap;
 
 use crate::blueprint::Locator;
-use crate::blueprint::model::{Blueprint, NetworkPosture};
+use crate::blueprint::model::{App, Blueprint, NetworkPosture};
 use crate::blueprint::network::{ApiServer, KUBE_APISERVER};
+use crate::blueprint::routing::{self, RoutingApi};
 use crate::blueprint::syntax::is_cidr;
 use crate::error::{ErrorKind, Result};
 use crate::pointer::push;
 use crate::suggest;
 
 use super::known_charts;
-use super::{Component, EnvSettings, ResolvedEnv};
+use super::{Component, ComponentKind, EnvSettings, ResolvedEnv};
 
 /// The API group whose CRDs mark a chart as the monitoring stack.
 pub const MONITORING_GROUP: &str = "monitoring.coreos.com";
@@ -39,8 +40,23 @@ pub struct PodGroup {
 #[derive(Debug, Clone, Default)]
 pub struct NetworkFacts {
     pub ingress_controller: Option<PodGroup>,
+    /// Under Gateway API routing: each gateway's proxy pods, when known.
+    pub gateways: BTreeMap<String, PodGroup>,
+    pub routing: RoutingApi,
     pub scraper: Option<PodGroup>,
     pub api_server: Option<ApiServer>,
+}
+
+impl NetworkFacts {
+    /// The pods that carry outside traffic to `app`'s ingress: its
+    /// gateway's proxies under Gateway API routing, else the ingress controller.
+    pub fn router(&self, bp: &Blueprint, app: &App) -> Option<&PodGroup> {
+        let ing = app.ingress.as_ref()?;
+        match self.routing {
+            RoutingApi::Ingress => self.ingress_controller.as_ref(),
+            RoutingApi::GatewayApi => self.gateways.get(routing::gateway_of(bp, ing)?),
+        }
+    }
 }
 
 /// The posture of `namespace`: its own setting, else the environment's.
@@ -101,8 +117,22 @@ fn facts_of(
         }
         (None, None) => None,
     };
+    let gateways = components
+        .values()
+        .filter(|c| c.kind == ComponentKind::Gateway && !c.selector.is_empty())
+        .map(|c| {
+            let proxies = PodGroup {
+                name: c.name.clone(),
+                namespace: c.namespace.clone(),
+                selector: c.selector.clone(),
+            };
+            (c.name.clone(), proxies)
+        })
+        .collect();
     NetworkFacts {
         ingress_controller,
+        gateways,
+        routing: settings.routing,
         scraper,
         api_server: settings.api_server.clone(),
     }
@@ -145,7 +175,10 @@ pub fn check(
     for (name, app) in &bp.apps {
         let c = &components[name];
         let closed = posture(bp, settings, &c.namespace) == NetworkPosture::DefaultDeny;
-        if app.ingress.is_some() && closed && facts.ingress_controller.is_none() {
+        if app.ingress.is_some() && closed && facts.router(bp, app).is_none() {
+            if facts.routing == RoutingApi::GatewayApi {
+                return Err(no_proxies(bp, settings, locator, name, &c.pointer));
+            }
             return Err(no_controller(
                 bp,
                 settings,
@@ -195,6 +228,38 @@ fn no_controller(
             ),
         )
         .with_help(help)
+}
+
+/// The error for a route in a closed namespace whose gateway's proxies no one can name.
+fn no_proxies(
+    bp: &Blueprint,
+    settings: &EnvSettings,
+    locator: &Locator,
+    name: &str,
+    app_at: &str,
+) -> crate::error::Error {
+    let gateway = bp.apps[name]
+        .ingress
+        .as_ref()
+        .and_then(|ing| routing::gateway_of(bp, ing))
+        .unwrap_or_default();
+    let controller = bp
+        .gateways
+        .get(gateway)
+        .map(|g| g.controller.as_str())
+        .unwrap_or_default();
+    locator
+        .error(
+            ErrorKind::InvalidValue,
+            &push(app_at, "ingress"),
+            format!(
+                "`{name}` is routed through gateway `{gateway}`, but environment `{}` denies all traffic by default and the pods of its proxies are not known",
+                settings.name
+            ),
+        )
+        .with_help(format!(
+            "gitopsc knows the proxies of Envoy Gateway (`chart: gateway-helm`); `{controller}` is another implementation"
+        ))
 }
 
 fn check_component(

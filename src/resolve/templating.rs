@@ -51,9 +51,9 @@ fn expand_value(value: &mut Value, at: &str, context: &Value, locator: &Locator)
                 };
                 locator
                     .error(ErrorKind::Template, at, format!("template does not render{line}: {}", e.message))
-                    .with_help(
+                    .with_help(e.help(
                         "templates see `env` (name, cluster, domain, zones, production), `system`, and `app` (name, layer) inside a component; write {% raw %}...{% endraw %} around text meant for another template engine",
-                    )
+                    ))
             })?;
             *s = rendered;
         }

@@ -3,6 +3,7 @@
 mod support;
 
 mod atomic;
+mod authorization;
 mod cli;
 mod cli_options;
 mod determinism;
@@ -12,11 +13,13 @@ mod engines;
 mod errors;
 mod examples;
 mod filesystem;
+mod gateways;
 mod hostile;
 mod hygiene;
 mod inputs;
 mod mesh;
 mod mutations;
+mod overlays;
 mod precommit;
 mod publish;
 mod reach;

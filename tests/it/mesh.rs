@@ -66,7 +66,7 @@ apps:
 "#;
 
 /// A blueprint with Istio's charts, two apps and `mesh` as given.
-fn blueprint(mesh: &str, prod: &str) -> String {
+pub fn blueprint(mesh: &str, prod: &str) -> String {
     format!(
         "system: {{name: shop}}\ngitops: {{engine: flux, repo: https://github.com/acme/gitops.git}}\n\
          layers: [mesh, observability, apps]\nenvironments:\n  dev: {{}}\n  prod: {prod}\n\
@@ -80,13 +80,13 @@ fn sources(text: &str) -> Arc<Sources> {
     Arc::new(s)
 }
 
-fn compile(text: &str) -> RenderedTree {
+pub fn compile(text: &str) -> RenderedTree {
     gitopsc::compile(sources(text), &EnvSelection::All)
         .unwrap_or_else(|e| panic!("compiles:\n{}", e.message))
 }
 
 /// Every object of one environment, by file.
-fn objects(tree: &RenderedTree, env: &str) -> BTreeMap<String, Value> {
+pub fn objects(tree: &RenderedTree, env: &str) -> BTreeMap<String, Value> {
     tree.envs[env]
         .files
         .iter()
@@ -397,7 +397,7 @@ fn no_servicemonitor_scrapes_a_port_that_strict_mtls_blocks() {
         Vec::<String>::new()
     );
     // The walk can fail: without the port-level exception the scrape is refused.
-    prod.retain(|_, o| o["metadata"]["name"] != "api-metrics");
+    prod.retain(|_, o| o["metadata"]["name"] != "api-plaintext");
     assert_eq!(
         scrapes_strict_mtls_blocks(&prod, "istio-system"),
         ["apps/api:9090"]
