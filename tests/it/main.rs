@@ -23,6 +23,7 @@ mod overlays;
 mod precommit;
 mod publish;
 mod reach;
+mod scheduling;
 mod structure;
 mod verify;
 mod wiring;
