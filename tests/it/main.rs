@@ -23,6 +23,7 @@ mod overlays;
 mod precommit;
 mod publish;
 mod reach;
+mod release;
 mod structure;
 mod verify;
 mod wiring;
