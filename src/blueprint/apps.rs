@@ -16,6 +16,7 @@ use super::network::check_egress;
 use super::probes::{Probes, check_probes};
 use super::resources::{Resources, check_resources};
 use super::scaling::{Autoscale, DisruptionBudget, check_autoscale, check_disruption_budget};
+use super::scheduling::{PodManagementPolicy, Scheduling, check_scheduling};
 use super::secrets::{check_secret_files, check_secret_refs};
 use super::syntax::{Scalar, is_env_name};
 use super::validate::MAX_COMPONENT_NAME;
@@ -105,6 +106,14 @@ pub struct App {
     /// User, group and fsGroup the container runs as.
     #[serde(default)]
     pub run_as: RunAs,
+    /// Node selector, tolerations, priority class, anti-affinity and shutdown
+    /// grace period; each key set here replaces the one in `defaults.scheduling`.
+    #[serde(default)]
+    pub scheduling: Scheduling,
+    /// StatefulSet: `OrderedReady` (default) or `Parallel`, which a distributed
+    /// store needs when its pods wait for a quorum before they are Ready.
+    #[serde(default)]
+    pub pod_management_policy: Option<PodManagementPolicy>,
     /// Extra pod annotations.
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
@@ -209,7 +218,9 @@ pub(super) fn check_app(
     check_rbac(c, &field("rbac"), &app.rbac)?;
     check_egress(c, &field("egress"), &app.egress)?;
     check_mounts(c, &at, app)?;
+    check_scheduling(c, &field("scheduling"), &app.scheduling)?;
     check_workload_kind(c, &at, app)?;
+    check_pod_management(c, &field("podManagementPolicy"), app)?;
     check_run_as(c, &field("runAs"), &app.run_as)
 }
 
@@ -272,6 +283,18 @@ fn check_rbac(c: &Check, at: &str, rules: &[RbacRule]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn check_pod_management(c: &Check, at: &str, app: &App) -> Result<()> {
+    if app.pod_management_policy.is_none() || app.kind == WorkloadKind::StatefulSet {
+        return Ok(());
+    }
+    Err(c.fail(
+        ErrorKind::InvalidValue,
+        at,
+        "`podManagementPolicy` is only for `kind: StatefulSet`",
+        "Deployments and Jobs start their pods together already; remove it, or set `kind: StatefulSet`",
+    ))
 }
 
 fn check_run_as(c: &Check, at: &str, run_as: &RunAs) -> Result<()> {

@@ -18,7 +18,7 @@ use crate::suggest;
 /// A service mesh setting. Every field is optional so that an environment
 /// or a namespace can change one of them: a namespace's setting overrides
 /// its environment's, which overrides the top-level one, field by field.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Mesh {
     /// `istio` or `linkerd`.
@@ -55,6 +55,12 @@ pub struct Mesh {
     /// mesh's root namespace, and its unit holds the mesh-wide policy.
     #[serde(default)]
     pub control_plane: Option<String>,
+    /// Requests and limits of the injected proxy, written on every meshed
+    /// pod as the mesh's annotations so the namespace quota counts them;
+    /// unset parts take Istio's chart defaults (requests `100m`, `128Mi`;
+    /// limits `2`, `1Gi`).
+    #[serde(default)]
+    pub proxy: Option<super::model::Resources>,
     /// `false` keeps this scope's namespaces out of the mesh. Namespaces
     /// holding charts join only when `namespaces.<ns>.mesh` says so, since a
     /// chart's pods (webhooks, node agents, the mesh itself) often cannot run
@@ -176,6 +182,7 @@ fn check_scope(
             )
             .with_help("a trust domain is lowercase letters, digits, `-` and `.`, like `cluster.local` or `prod.acme.internal`"));
     }
+    check_proxy(at, mesh, locator)?;
     if let Some(control_plane) = &mesh.control_plane
         && !bp.charts.contains_key(control_plane)
     {
@@ -224,4 +231,29 @@ fn is_trust_domain(domain: &str) -> bool {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         })
+}
+
+/// Every proxy quantity parses as the API server reads quantities.
+fn check_proxy(at: &str, mesh: &Mesh, locator: &Locator) -> Result<()> {
+    let Some(proxy) = &mesh.proxy else {
+        return Ok(());
+    };
+    for (part, values) in [("requests", &proxy.requests), ("limits", &proxy.limits)] {
+        let Some(values) = values else { continue };
+        for (key, value) in [("cpu", &values.cpu), ("memory", &values.memory)] {
+            if let Some(value) = value
+                && crate::quantity::parse(&value.0).is_none()
+            {
+                let pointer = push(&push(&push(at, "proxy"), part), key);
+                return Err(locator
+                    .error(
+                        ErrorKind::InvalidValue,
+                        &pointer,
+                        format!("proxy {part} {key} `{}` is not a quantity", value.0),
+                    )
+                    .with_help("write a Kubernetes quantity, like `100m` or `128Mi`"));
+            }
+        }
+    }
+    Ok(())
 }

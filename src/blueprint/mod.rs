@@ -3,8 +3,9 @@
 //! Owns the blueprint format (`model`, the root, naming every concept's
 //! types), one module per concept with its types beside its checks (`apps`,
 //! `charts`, `environments`, `gitops`, `image`, `ingress`, `namespaces`,
-//! `network`, `probes`, `resources`, `scaling`, `secrets`, `volumes`,
-//! `waivers`, `mesh`, `routing`: the routing API and `gateways:`), the lexical forms of values (`syntax`), the located failure
+//! `network`, `probes`, `resources`, `scaling`, `scheduling`, `secrets`,
+//! `volumes`, `waivers`, `mesh`, `routing`: the routing API and `gateways:`),
+//! the lexical forms of values (`syntax`), the located failure
 //! the checks share (`check`), typed decoding with error positions
 //! (`decode`, `locator`), reading the project's files into a [`Project`]
 //! (`load`), the entry to the checks on a resolved blueprint (`validate`) and
@@ -32,6 +33,7 @@ pub mod probes;
 pub mod resources;
 pub mod routing;
 pub mod scaling;
+pub mod scheduling;
 pub mod secrets;
 pub mod syntax;
 pub mod validate;

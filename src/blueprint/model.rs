@@ -24,6 +24,9 @@ pub use super::namespaces::{NamespaceSettings, PodSecurityLevel};
 pub use super::probes::{Probe, Probes};
 pub use super::resources::{CpuMemory, Quota, RequestsLimits, Resources};
 pub use super::scaling::{Autoscale, DisruptionBudget};
+pub use super::scheduling::{
+    AntiAffinity, PodManagementPolicy, Scheduling, TaintEffect, Toleration, Topology,
+};
 pub use super::secrets::{SecretStore, SecretStoreKind};
 pub use super::syntax::Scalar;
 pub use super::volumes::{ConfigFiles, Storage};
@@ -159,4 +162,7 @@ pub struct Defaults {
     /// Waivers every app carries (an app's own waivers add to these), with the reason.
     #[serde(default)]
     pub waivers: BTreeMap<String, String>,
+    /// Scheduling every app starts from; an app's own `scheduling` keys win.
+    #[serde(default)]
+    pub scheduling: Scheduling,
 }

@@ -60,6 +60,17 @@ pub fn is_dns_label(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
+/// A label (or taint) key: an optional DNS-subdomain prefix and `/`, then a
+/// name of at most 63 letters, digits, `-`, `_` and `.`, starting and ending
+/// alphanumeric.
+pub fn is_label_key(s: &str) -> bool {
+    let (prefix, name) = match s.rsplit_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, s),
+    };
+    prefix.is_none_or(is_dns_subdomain) && !name.is_empty() && is_label_value(name)
+}
+
 pub fn is_dns_subdomain(s: &str) -> bool {
     !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
 }
@@ -193,6 +204,10 @@ mod tests {
         assert!(is_port_name("http"));
         assert!(!is_port_name("8080"));
         assert!(!is_port_name("a-very-long-port-name"));
+        assert!(is_label_key("nvidia.com/gpu"));
+        assert!(is_label_key("dedicated"));
+        assert!(!is_label_key("Bad Prefix/gpu"));
+        assert!(!is_label_key("nvidia.com/"));
         assert!(is_cidr("10.0.0.0/8"));
         assert!(!is_cidr("10.0.0.0/33"));
     }

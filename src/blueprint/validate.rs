@@ -13,10 +13,11 @@ use super::locator::Locator;
 use super::model::Blueprint;
 use super::namespaces::check_namespace;
 use super::resources::check_resources;
+use super::scheduling::{check_fits_zones, check_scheduling};
 use super::secrets::check_secret_store;
 use super::syntax::is_label_value;
 use crate::error::{ErrorKind, Result};
-use crate::pointer::push;
+use crate::pointer::{from_tokens, push};
 use crate::sources::Sources;
 
 /// Layer names that would collide with gitopsc's own directories in the tree.
@@ -44,8 +45,16 @@ pub fn validate(
     if let Some(r) = &bp.defaults.resources {
         check_resources(&c, "/defaults/resources", r)?;
     }
+    check_scheduling(&c, "/defaults/scheduling", &bp.defaults.scheduling)?;
     for (name, app) in &bp.apps {
         check_app(&c, bp, name, app, sources)?;
+        let most_replicas = app
+            .autoscale
+            .as_ref()
+            .map_or(app.replicas.unwrap_or(1), |a| a.max);
+        let scheduling = app.scheduling.over(&bp.defaults.scheduling);
+        let at = from_tokens(["apps", name, "scheduling", "antiAffinity"]);
+        check_fits_zones(&c, &at, &scheduling, most_replicas, &env.zones)?;
     }
     for (name, chart) in &bp.charts {
         check_chart(&c, name, chart)?;

@@ -5,6 +5,9 @@
 //! callers (Prometheus, an ingress controller, pods outside the mesh)
 //! working under it.
 //!
+//! Injected proxies get explicit requests and limits (annotations on the pod
+//! template), so the namespace quota can be checked with them counted.
+//!
 //! Istio's kinds are written at `security.istio.io/v1`, the version the
 //! Istio 1.30 CRDs serve and store.
 
@@ -215,4 +218,79 @@ pub fn objects(env: &ResolvedEnv, plans: &[NamespacePlan]) -> BTreeMap<String, V
         }
     }
     out
+}
+
+/// The annotations that set an injected proxy's requests and limits, so the
+/// quota and the scheduler see what the pod really asks for; none when the
+/// mesh injects no proxy (ambient).
+pub fn proxy_annotations(mesh: &ResolvedMesh) -> BTreeMap<String, String> {
+    if !mesh.injects_sidecars() {
+        return BTreeMap::new();
+    }
+    let p = &mesh.proxy;
+    let keys = match mesh.provider {
+        MeshProvider::Istio => PROXY_ANNOTATIONS_ISTIO,
+        MeshProvider::Linkerd => PROXY_ANNOTATIONS_LINKERD,
+    };
+    let values = [
+        &p.cpu_request,
+        &p.memory_request,
+        &p.cpu_limit,
+        &p.memory_limit,
+    ];
+    keys.iter()
+        .zip(values)
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+/// Istio's injector annotations for the proxy's CPU and memory requests,
+/// then limits (https://istio.io/latest/docs/reference/config/annotations/).
+pub const PROXY_ANNOTATIONS_ISTIO: [&str; 4] = [
+    "sidecar.istio.io/proxyCPU",
+    "sidecar.istio.io/proxyMemory",
+    "sidecar.istio.io/proxyCPULimit",
+    "sidecar.istio.io/proxyMemoryLimit",
+];
+
+/// Linkerd's, in the same order
+/// (https://linkerd.io/2/reference/proxy-configuration/).
+pub const PROXY_ANNOTATIONS_LINKERD: [&str; 4] = [
+    "config.linkerd.io/proxy-cpu-request",
+    "config.linkerd.io/proxy-memory-request",
+    "config.linkerd.io/proxy-cpu-limit",
+    "config.linkerd.io/proxy-memory-limit",
+];
+
+/// Writes the proxy's resources on the pod template of every app workload in
+/// a namespace whose mesh injects proxies.
+pub fn annotate_proxies(env: &ResolvedEnv, unit: &mut super::Unit) {
+    let Some(component) = env.components.get(&unit.name) else {
+        return;
+    };
+    let Some(mesh) = crate::resolve::mesh::component_mesh(env, component) else {
+        return;
+    };
+    let annotations = proxy_annotations(&mesh);
+    if annotations.is_empty() || component.kind != ComponentKind::App {
+        return;
+    }
+    for object in &mut unit.objects {
+        let pointer = match object.value["kind"].as_str() {
+            Some("Deployment" | "StatefulSet") => "/spec/template/metadata",
+            Some("CronJob") => "/spec/jobTemplate/spec/template/metadata",
+            _ => continue,
+        };
+        let Some(Value::Object(meta)) = object.value.pointer_mut(pointer) else {
+            continue;
+        };
+        let entry = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Value::Object(map) = entry {
+            for (k, v) in &annotations {
+                map.insert(k.clone(), Value::String(v.clone()));
+            }
+        }
+    }
 }

@@ -232,6 +232,11 @@ fn add_mesh_objects(
     for (component, policy) in authorization::policies(env) {
         by_component.entry(component).or_default().push(policy);
     }
+    for unit in manifests.units.values_mut() {
+        if unit.kind == UnitKind::Component(ComponentKind::App) {
+            mesh::annotate_proxies(env, unit);
+        }
+    }
     for (component, objects) in by_component {
         let c = &env.components[&component];
         if let Some(unit) = manifests.units.get_mut(&format!("{}/{}", c.layer, c.name)) {

@@ -10,6 +10,40 @@ use crate::pointer::{from_tokens, push};
 
 use super::{Component, ComponentKind, ResolvedEnv};
 
+/// The injected proxy's requests and limits, every one set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyResources {
+    pub cpu_request: String,
+    pub memory_request: String,
+    pub cpu_limit: String,
+    pub memory_limit: String,
+}
+
+impl ProxyResources {
+    /// The written values, the rest from Istio's `global.proxy.resources`
+    /// chart defaults, so a quota check never meets an unknown proxy.
+    fn from(written: Option<&crate::blueprint::model::Resources>) -> ProxyResources {
+        let part = |r: Option<&crate::blueprint::model::CpuMemory>, cpu: bool, default: &str| {
+            r.and_then(|r| {
+                if cpu {
+                    r.cpu.as_ref()
+                } else {
+                    r.memory.as_ref()
+                }
+            })
+            .map_or(default.to_string(), |s| s.0.clone())
+        };
+        let requests = written.and_then(|w| w.requests.as_ref());
+        let limits = written.and_then(|w| w.limits.as_ref());
+        ProxyResources {
+            cpu_request: part(requests, true, "100m"),
+            memory_request: part(requests, false, "128Mi"),
+            cpu_limit: part(limits, true, "2"),
+            memory_limit: part(limits, false, "1Gi"),
+        }
+    }
+}
+
 /// The trust domain Istio and Linkerd use unless told otherwise.
 pub const DEFAULT_TRUST_DOMAIN: &str = "cluster.local";
 
@@ -23,6 +57,7 @@ pub struct ResolvedMesh {
     pub mtls: MtlsMode,
     pub control_plane: Option<String>,
     pub trust_domain: String,
+    pub proxy: ProxyResources,
     /// Pointer of the most specific setting that applies, for errors.
     pub at: String,
 }
@@ -53,6 +88,7 @@ fn overlay(base: &Mesh, over: &Mesh) -> Mesh {
             .clone()
             .or_else(|| base.control_plane.clone()),
         enabled: over.enabled.or(base.enabled),
+        proxy: over.proxy.clone().or_else(|| base.proxy.clone()),
         trust_domain: over
             .trust_domain
             .clone()
@@ -74,6 +110,7 @@ fn resolved(merged: Mesh, at: String) -> Option<ResolvedMesh> {
         trust_domain: merged
             .trust_domain
             .unwrap_or_else(|| DEFAULT_TRUST_DOMAIN.to_string()),
+        proxy: ProxyResources::from(merged.proxy.as_ref()),
         at,
     })
 }

@@ -8,8 +8,10 @@
 //! stage is what the README's security section promises.
 //!
 //! One file per check, run in this order: [`identity`], [`system_namespaces`],
-//! then per object [`credentials`] (first, so no later message can quote a
-//! secret), [`api_rules`], [`pod_security`], [`images`]. A check reports a
+//! then per unit [`quota`] (autoscalers at their max within the namespace
+//! quota, injected proxies counted), then per object [`credentials`] (first,
+//! so no later message can quote a secret), [`api_rules`], [`pod_security`],
+//! [`images`]. A check reports a
 //! [`Violation`] (object, JSON pointer, message); this module turns it into a
 //! located error: the overlay patch that last wrote the field, else the
 //! template that rendered the object, else the component in the blueprint.
@@ -19,6 +21,7 @@ pub mod credentials;
 pub mod identity;
 pub mod images;
 pub mod pod_security;
+pub mod quota;
 pub mod system_namespaces;
 
 use std::collections::BTreeSet;
@@ -76,6 +79,7 @@ pub fn verify(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Vec<Notice>
             .filter_map(|k| k.strip_prefix(credentials::WAIVER_PREFIX))
             .collect();
         let image_rules = images::ImageRules::for_unit(env, &waivers);
+        quota::check(manifests, unit).map_err(|(o, v)| fail(unit, o, v))?;
         for object in &unit.objects {
             // Credentials first: a later check's message may quote the value.
             let checks = [
@@ -146,7 +150,7 @@ fn locate(env: &ResolvedEnv, unit: &Unit, object: &Object, v: Violation) -> Erro
 
 /// The app key that renders an object field, where one clearly does.
 fn app_field(path: &str) -> Option<&'static str> {
-    const FIELDS: [(&str, &str); 10] = [
+    const FIELDS: [(&str, &str); 11] = [
         ("/spec/schedule", "schedule"),
         ("/resources/", "resources"),
         ("/env/", "env"),
@@ -155,6 +159,7 @@ fn app_field(path: &str) -> Option<&'static str> {
         ("/ports/", "ports"),
         ("/spec/replicas", "replicas"),
         ("/spec/minReplicas", "autoscale"),
+        ("/spec/maxReplicas", "autoscale"),
         ("/metadata/annotations", "annotations"),
         ("/data/", "config"),
     ];

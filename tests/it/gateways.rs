@@ -59,7 +59,13 @@ apps:
     namespace: cart
     image: ghcr.io/acme/cart:1.0.0
     ports: {http: 8080, grpc: 9090}
-    ingress: {hosts: [api.example.com], paths: {/: http, /shop.Cart: grpc}}
+    ingress:
+      hosts: [api.example.com]
+      paths: {/: http, /shop.Cart: grpc}
+      rateLimit: {requests: 100, unit: Second}
+-- overlays/legacy.yaml --
+apps:
+  cart: {ingress: {rateLimit: null}}
 "#;
 
 fn shop() -> (tempfile::TempDir, gitopsc::tree::RenderedTree) {
@@ -346,6 +352,18 @@ fn routes_attach_by_section_and_need_no_reference_grant() {
         "shop.Cart"
     );
     assert_eq!(grpc["spec"]["rules"][0]["backendRefs"][0]["port"], 9090);
+    // The rate limit is one Envoy Gateway policy over both of cart's routes.
+    let limit = find(prod, "BackendTrafficPolicy", "cart", "cart").unwrap();
+    assert_eq!(text(limit, "/apiVersion"), "gateway.envoyproxy.io/v1alpha1");
+    let targets: BTreeSet<&str> = items(limit, "/spec/targetRefs")
+        .iter()
+        .map(|t| text(t, "/kind"))
+        .collect();
+    assert_eq!(targets, BTreeSet::from(["GRPCRoute", "HTTPRoute"]));
+    assert_eq!(
+        limit["spec"]["rateLimit"]["local"]["rules"][0]["limit"],
+        serde_json::json!({"requests": 100, "unit": "Second"})
+    );
     let web = find(prod, "HTTPRoute", "apps", "web").unwrap();
     assert_eq!(
         items(web, "/spec/parentRefs").len(),

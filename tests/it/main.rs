@@ -24,6 +24,7 @@ mod precommit;
 mod publish;
 mod reach;
 mod release;
+mod scheduling;
 mod structure;
 mod verify;
 mod wiring;

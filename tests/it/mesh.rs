@@ -417,3 +417,51 @@ fn no_servicemonitor_scrapes_a_port_that_strict_mtls_blocks() {
     }
     assert!(checked > 0, "the examples have ServiceMonitors to walk");
 }
+
+/// A blueprint whose prod quota holds six pods of `api` without a proxy.
+fn quota_blueprint(mesh: &str) -> String {
+    format!(
+        "system: {{name: shop}}\ngitops: {{engine: flux, repo: https://github.com/acme/gitops.git}}\n\
+         layers: [apps]\nenvironments:\n  prod:\n    quota: {{cpu: {{requests: \"4\", limits: \"4\"}}, memory: {{requests: 4Gi, limits: 8Gi}}}}\n\
+         mesh: {mesh}\napps:\n  api:\n    layer: apps\n    image: ghcr.io/acme/api:1.0.0\n    ports: {{http: 8080}}\n\
+         \x20   resources: {{requests: {{cpu: 250m, memory: 256Mi}}, limits: {{cpu: 500m, memory: 512Mi}}}}\n\
+         \x20   autoscale: {{min: 2, max: 6}}\n"
+    )
+}
+
+#[test]
+fn injected_proxies_carry_their_resources_and_count_against_the_quota() {
+    // Ambient injects nothing: six pods of 500m fit the 4-CPU limit.
+    let tree = compile(&quota_blueprint("{provider: istio, mode: ambient}"));
+    assert!(
+        objects(&tree, "prod")
+            .values()
+            .any(|o| o["kind"] == "HorizontalPodAutoscaler")
+    );
+    let small = "{provider: linkerd, cni: true, proxy: {requests: {cpu: 10m, memory: 32Mi}, limits: {cpu: 100m, memory: 64Mi}}}";
+    let prod = objects(&compile(&quota_blueprint(small)), "prod");
+    let deployment = prod.values().find(|o| o["kind"] == "Deployment").unwrap();
+    let annotations = &deployment["spec"]["template"]["metadata"]["annotations"];
+    assert_eq!(annotations["config.linkerd.io/proxy-cpu-request"], "10m");
+    assert_eq!(annotations["config.linkerd.io/proxy-memory-limit"], "64Mi");
+    // Istio's default proxy (2 CPU limit) makes each pod 2.5 CPUs: the quota
+    // holds one, and the autoscaler's max of six is refused where it is written.
+    let err = gitopsc::compile(
+        sources(&quota_blueprint("{provider: istio, cni: true}")),
+        &EnvSelection::All,
+    )
+    .unwrap_err();
+    assert!(
+        err.message
+            .contains("6 pods at 2.5 limits.cpu each (the injected proxy included) need 15")
+            && err.message.contains("tops out at 1 pods"),
+        "{}",
+        err.message
+    );
+    let origin = err.origin.clone().expect("located");
+    assert!(
+        origin.line_text.contains("autoscale"),
+        "{}",
+        origin.line_text
+    );
+}

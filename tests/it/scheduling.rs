@@ -1,0 +1,100 @@
+//! Scheduling keys: `defaults.scheduling` for every app, an app's own keys
+//! replacing the default's whole, and what each becomes on the pod spec
+//! (https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/,
+//! https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/,
+//! https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/#pod-management-policies).
+
+use serde_json::Value;
+
+use crate::support::{compile_project, write_case};
+
+const PROJECT: &str = r#"-- blueprints/system.yaml --
+system: {name: demo}
+layers: [data, apps]
+environments:
+  dev: {zones: [fsn1, nbg1, hel1]}
+defaults:
+  scheduling:
+    priorityClass: standard
+    antiAffinity: {by: host}
+    tolerations: [{key: dedicated, value: apps, effect: NoSchedule}]
+apps:
+  web:
+    layer: apps
+    image: ghcr.io/acme/web:1.0.0
+    ports: {http: 8080}
+    replicas: 3
+    scheduling:
+      antiAffinity: {by: zone, required: true}
+      terminationGracePeriod: 60
+  ollama:
+    layer: apps
+    image: ollama/ollama:0.5.4
+    ports: {http: 11434}
+    scheduling:
+      nodeSelector: {nvidia.com/gpu.present: "true"}
+      tolerations: [{key: nvidia.com/gpu, effect: NoSchedule}]
+      priorityClass: gpu
+  minio:
+    layer: data
+    kind: StatefulSet
+    image: quay.io/minio/minio:RELEASE.2024-11-07T00-52-20Z
+    ports: {api: 9000}
+    replicas: 4
+    podManagementPolicy: Parallel
+    storage: {data: {size: 10Gi, mountPath: /data}}
+"#;
+
+fn workload(tree: &gitopsc::tree::RenderedTree, path: &str) -> (String, Value) {
+    let text = tree.envs["dev"].files[&format!("dev/{path}")].clone();
+    let value = gitopsc::yaml::parse_documents(path, &text)
+        .unwrap()
+        .remove(0);
+    (text, value)
+}
+
+#[test]
+fn scheduling_keys_render_on_the_pod_spec_app_keys_winning() {
+    let dir = crate::support::tempdir();
+    write_case(PROJECT, dir.path());
+    let tree = compile_project(dir.path());
+    let (web_text, web) = workload(&tree, "apps/web/deployment-web.yaml");
+    let (ollama_text, ollama) = workload(&tree, "apps/ollama/deployment-ollama.yaml");
+    let (minio_text, minio) = workload(&tree, "data/minio/statefulset-minio.yaml");
+    let pod = |w: &Value| w["spec"]["template"]["spec"].clone();
+
+    // web keeps the default tolerations and priority class, and its own
+    // anti-affinity replaces the default's.
+    let web_pod = pod(&web);
+    assert_eq!(web_pod["priorityClassName"], "standard");
+    assert_eq!(web_pod["tolerations"][0]["key"], "dedicated");
+    assert_eq!(web_pod["terminationGracePeriodSeconds"], 60);
+    let required = &web_pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        [0];
+    assert_eq!(required["topologyKey"], "topology.kubernetes.io/zone");
+    assert_eq!(
+        required["labelSelector"]["matchLabels"]["app.kubernetes.io/name"],
+        "web"
+    );
+
+    // ollama's own tolerations replace the default list whole: lists are not merged.
+    let ollama_pod = pod(&ollama);
+    assert_eq!(ollama_pod["tolerations"].as_array().unwrap().len(), 1);
+    assert_eq!(ollama_pod["tolerations"][0]["operator"], "Exists");
+    assert_eq!(ollama_pod["nodeSelector"]["nvidia.com/gpu.present"], "true");
+    assert_eq!(ollama_pod["priorityClassName"], "gpu");
+    let preferred = &ollama_pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+        [0];
+    assert_eq!(
+        preferred["podAffinityTerm"]["topologyKey"],
+        "kubernetes.io/hostname"
+    );
+
+    // A distributed store starts every pod at once, so its quorum can form.
+    assert_eq!(minio["spec"]["podManagementPolicy"], "Parallel");
+
+    insta::assert_snapshot!(
+        "scheduling_pod_specs",
+        format!("{web_text}---\n{ollama_text}---\n{minio_text}")
+    );
+}
