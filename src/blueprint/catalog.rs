@@ -153,6 +153,12 @@ pub const KNOWN_CHARTS: &[KnownChart] = &[
                 from: "0.5.0",
                 until: None,
             },
+            // BackendTrafficPolicy (rate limits) arrives in Envoy Gateway 0.6.
+            Served {
+                api_version: "gateway.envoyproxy.io/v1alpha1",
+                from: "0.6.0",
+                until: None,
+            },
         ],
         writes: &[],
         pod_security: Restricted,

@@ -51,6 +51,10 @@ pub struct Ingress {
     /// Gateway API: the gateway the route attaches to (default: the only one).
     #[serde(default)]
     pub gateway: Option<String>,
+    /// Gateway API through Envoy Gateway: requests allowed per unit of time
+    /// on the route, `{requests: 100, unit: Second}`.
+    #[serde(default)]
+    pub rate_limit: Option<super::routing::RateLimit>,
 }
 
 pub(super) fn check_ingress(c: &Check, at: &str, ing: &Ingress, app: &App) -> Result<()> {

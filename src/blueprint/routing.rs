@@ -52,6 +52,38 @@ pub struct Gateway {
     pub issuer: Option<String>,
 }
 
+/// A local rate limit on a route: each proxy admits `requests` per `unit`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RateLimit {
+    /// Requests admitted per `unit` (at least 1).
+    pub requests: u32,
+    pub unit: RateLimitUnit,
+}
+
+/// The intervals Envoy Gateway's `RateLimitUnit` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum RateLimitUnit {
+    Second,
+    Minute,
+    Hour,
+    Day,
+}
+
+impl RateLimitUnit {
+    pub fn name(self) -> &'static str {
+        match self {
+            RateLimitUnit::Second => "Second",
+            RateLimitUnit::Minute => "Minute",
+            RateLimitUnit::Hour => "Hour",
+            RateLimitUnit::Day => "Day",
+        }
+    }
+}
+
+/// The chart whose policy objects gitopsc renders rate limits as.
+pub const ENVOY_GATEWAY_CHART: &str = "gateway-helm";
+
 /// The name of the gateway an ingress attaches to: its own `gateway`, else
 /// the only gateway the blueprint declares.
 pub fn gateway_of<'a>(bp: &'a Blueprint, ing: &'a Ingress) -> Option<&'a str> {
@@ -129,6 +161,11 @@ pub fn check(bp: &Blueprint, api: RoutingApi, locator: &Locator) -> Result<()> {
     for (name, gw) in &bp.gateways {
         check_gateway(bp, locator, name, gw)?;
     }
+    for (app_name, app) in &bp.apps {
+        if let Some(ing) = &app.ingress {
+            check_rate_limit(bp, api, locator, app_name, ing)?;
+        }
+    }
     if api != RoutingApi::GatewayApi {
         return Ok(());
     }
@@ -203,6 +240,48 @@ fn check_gateway(bp: &Blueprint, locator: &Locator, name: &str, gw: &Gateway) ->
         }
     }
     Ok(())
+}
+
+/// A rate limit is an Envoy Gateway policy: it needs Gateway API routing
+/// through a gateway Envoy Gateway runs, and a limit that admits something.
+fn check_rate_limit(
+    bp: &Blueprint,
+    api: RoutingApi,
+    locator: &Locator,
+    app_name: &str,
+    ing: &Ingress,
+) -> Result<()> {
+    let Some(limit) = &ing.rate_limit else {
+        return Ok(());
+    };
+    let at = from_tokens(["apps", app_name, "ingress", "rateLimit"]);
+    if limit.requests == 0 {
+        return Err(locator
+            .error(
+                ErrorKind::InvalidValue,
+                &push(&at, "requests"),
+                format!("`{app_name}`'s rate limit admits no request"),
+            )
+            .with_help(
+                "allow at least one request per unit, e.g. `{requests: 100, unit: Second}`",
+            ));
+    }
+    let controller = gateway_of(bp, ing)
+        .and_then(|g| bp.gateways.get(g))
+        .and_then(|g| bp.charts.get(&g.controller));
+    let envoy = controller.is_some_and(|c| c.chart == ENVOY_GATEWAY_CHART);
+    if api == RoutingApi::GatewayApi && (envoy || controller.is_none()) {
+        return Ok(());
+    }
+    Err(locator
+        .error(
+            ErrorKind::InvalidValue,
+            &at,
+            format!("`{app_name}`'s rate limit needs Gateway API routing through Envoy Gateway"),
+        )
+        .with_help(
+            "route the environment through a gateway whose controller is the `gateway-helm` chart, or drop the limit there with an overlay (`rateLimit: null`)",
+        ))
 }
 
 fn check_route(bp: &Blueprint, locator: &Locator, app_name: &str, ing: &Ingress) -> Result<()> {

@@ -107,9 +107,8 @@ fn callers(
             .or_default()
             .insert(*port);
     }
-    if let Some(controller) = &facts.ingress_controller
-        && app.ingress.is_some()
-    {
+    // The ingress controller, or under Gateway API the gateway's proxies.
+    if let Some(controller) = facts.router(&env.blueprint, app) {
         let source = match env.components.get(&controller.name) {
             Some(c) => source_of(env, c, mesh),
             None => source_in(env, &controller.namespace),

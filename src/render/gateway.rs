@@ -2,7 +2,8 @@
 //! host, the cert-manager Certificates of its HTTPS listeners, the route
 //! that redirects plain HTTP to HTTPS) and an app's routes (`HTTPRoute`,
 //! `GRPCRoute` for gRPC ports) attached to their listeners by `sectionName`;
-//! and the internet's way to the gateway's proxies.
+//! an app's rate limit as Envoy Gateway's `BackendTrafficPolicy`; and the
+//! internet's way to the gateway's proxies.
 //!
 //! Everything a Gateway references lives in its own namespace (the
 //! certificates' Secrets), and routes reference only their own app's
@@ -21,7 +22,7 @@ use super::labels;
 use super::object::Object;
 use crate::blueprint::apps::default_port;
 use crate::blueprint::model::{App, Blueprint, Ingress};
-use crate::blueprint::routing::{self, Gateway, is_grpc_port, listener_host};
+use crate::blueprint::routing::{self, Gateway, RateLimit, is_grpc_port, listener_host};
 use crate::resolve::ResolvedEnv;
 use crate::resolve::network::NetworkFacts;
 
@@ -30,6 +31,8 @@ use super::network::{End, Link};
 /// The API version of the Gateway API kinds gitopsc writes (standard channel).
 pub const GATEWAY_API: &str = "gateway.networking.k8s.io/v1";
 const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
+/// The API version of Envoy Gateway's policy kinds.
+pub const ENVOY_GATEWAY_API: &str = "gateway.envoyproxy.io/v1alpha1";
 /// The listener plain HTTP arrives on when the gateway serves HTTPS.
 pub const REDIRECT_LISTENER: &str = "http";
 
@@ -216,7 +219,7 @@ pub fn routes(cx: &AppContext, env: &ResolvedEnv) -> Vec<Value> {
         .into_iter()
         .partition(|(_, port)| is_grpc_port(port));
     let backend = |port: &str| json!([{"group": "", "kind": "Service", "name": cx.name, "port": cx.app.ports.get(port)}]);
-    let mut out = Vec::new();
+    let mut out: Vec<Value> = Vec::new();
     for (kind, rules) in [
         (
             "HTTPRoute",
@@ -241,7 +244,34 @@ pub fn routes(cx: &AppContext, env: &ResolvedEnv) -> Vec<Value> {
             "spec": {"parentRefs": parents, "hostnames": ing.hosts, "rules": rules},
         }));
     }
+    if let Some(limit) = &ing.rate_limit {
+        let targets: Vec<Value> = out
+            .iter()
+            .map(|r| json!({"group": GATEWAY_GROUP, "kind": r["kind"], "name": cx.name}))
+            .collect();
+        out.push(rate_limit_policy(cx, limit, targets));
+    }
     out
+}
+
+/// Envoy Gateway's `BackendTrafficPolicy` holding a local (per-proxy) rate
+/// limit for the app's routes, attached by `targetRefs`
+/// (https://gateway.envoyproxy.io/docs/tasks/traffic/local-rate-limit/).
+/// `type: Local` is deprecated in Envoy Gateway 1.9 in favour of `local`
+/// alone, but releases before it require it, and 1.9 still accepts both.
+fn rate_limit_policy(cx: &AppContext, limit: &RateLimit, targets: Vec<Value>) -> Value {
+    json!({
+        "apiVersion": ENVOY_GATEWAY_API,
+        "kind": "BackendTrafficPolicy",
+        "metadata": cx.metadata(cx.name, &BTreeMap::new()),
+        "spec": {
+            "targetRefs": targets,
+            "rateLimit": {
+                "type": "Local",
+                "local": {"rules": [{"limit": {"requests": limit.requests, "unit": limit.unit.name()}}]},
+            },
+        },
+    })
 }
 
 fn http_rule(path: &str, backends: Value) -> Value {

@@ -59,7 +59,13 @@ apps:
     namespace: cart
     image: ghcr.io/acme/cart:1.0.0
     ports: {http: 8080, grpc: 9090}
-    ingress: {hosts: [api.example.com], paths: {/: http, /shop.Cart: grpc}}
+    ingress:
+      hosts: [api.example.com]
+      paths: {/: http, /shop.Cart: grpc}
+      rateLimit: {requests: 100, unit: Second}
+-- overlays/legacy.yaml --
+apps:
+  cart: {ingress: {rateLimit: null}}
 "#;
 
 fn shop() -> (tempfile::TempDir, gitopsc::tree::RenderedTree) {
@@ -346,6 +352,18 @@ fn routes_attach_by_section_and_need_no_reference_grant() {
         "shop.Cart"
     );
     assert_eq!(grpc["spec"]["rules"][0]["backendRefs"][0]["port"], 9090);
+    // The rate limit is one Envoy Gateway policy over both of cart's routes.
+    let limit = find(prod, "BackendTrafficPolicy", "cart", "cart").unwrap();
+    assert_eq!(text(limit, "/apiVersion"), "gateway.envoyproxy.io/v1alpha1");
+    let targets: BTreeSet<&str> = items(limit, "/spec/targetRefs")
+        .iter()
+        .map(|t| text(t, "/kind"))
+        .collect();
+    assert_eq!(targets, BTreeSet::from(["GRPCRoute", "HTTPRoute"]));
+    assert_eq!(
+        limit["spec"]["rateLimit"]["local"]["rules"][0]["limit"],
+        serde_json::json!({"requests": 100, "unit": "Second"})
+    );
     let web = find(prod, "HTTPRoute", "apps", "web").unwrap();
     assert_eq!(
         items(web, "/spec/parentRefs").len(),
@@ -416,6 +434,58 @@ fn only_the_gateways_proxies_reach_the_routed_ports() {
             into_apps,
             BTreeSet::from(["public"]),
             "nothing else reaches the apps"
+        );
+    }
+}
+
+/// Under STRICT mTLS the gateway's proxies, outside the mesh, send
+/// plaintext: the routed ports stay open to them, and only to them.
+#[test]
+fn a_meshed_app_behind_the_gateway_takes_the_proxies_plaintext_on_routed_ports() {
+    let meshed = SHOP
+        .replace(
+            "system: {name: shop, routing: gateway-api}",
+            "system: {name: shop, routing: gateway-api}\nmesh: {provider: istio, cni: true, controlPlane: istiod}",
+        )
+        .replace(
+            "  prod: {network: default-deny, apiServer: {cidr: 10.0.0.10/32}}",
+            "  prod: {network: default-deny, apiServer: {cidr: 10.0.0.10/32}, mesh: {mtls: strict}}",
+        )
+        // No ingress controller: the proxies are the only plaintext callers.
+        .replace(
+            "{issuer: letsencrypt, class: nginx, controllerNamespace: ingress-nginx}",
+            "{issuer: letsencrypt}",
+        )
+        .replace(
+            "charts:\n",
+            "charts:\n  istiod: {layer: infrastructure, namespace: istio-system, repo: https://istio-release.storage.googleapis.com/charts, chart: istiod, version: 1.30.0, provides: [networking.istio.io, security.istio.io], uses: [kube-apiserver]}\n",
+        );
+    let dir = crate::support::tempdir();
+    write_case(&meshed, dir.path());
+    let prod = objects_of(&compile_project(dir.path()))
+        .remove("prod")
+        .unwrap();
+    let authz = find(&prod, "AuthorizationPolicy", "cart", "cart").unwrap();
+    let rules = items(authz, "/spec/rules");
+    let plaintext = rules
+        .iter()
+        .find(|r| r.pointer("/from/0/source/notPrincipals").is_some())
+        .unwrap_or_else(|| panic!("a rule for plaintext callers: {authz:#}"));
+    let ports: BTreeSet<&str> = items(plaintext, "/to/0/operation/ports")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        ports,
+        BTreeSet::from(["8080", "9090"]),
+        "cart's routed ports"
+    );
+    let exception = find(&prod, "PeerAuthentication", "cart", "cart-plaintext")
+        .unwrap_or_else(|| panic!("routed ports PERMISSIVE under STRICT"));
+    for port in ["8080", "9090"] {
+        assert_eq!(
+            text(exception, &format!("/spec/portLevelMtls/{port}/mode")),
+            "PERMISSIVE"
         );
     }
 }

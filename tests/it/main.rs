@@ -23,6 +23,7 @@ mod overlays;
 mod precommit;
 mod publish;
 mod reach;
+mod release;
 mod scheduling;
 mod structure;
 mod verify;
