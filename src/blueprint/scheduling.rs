@@ -33,6 +33,10 @@ pub struct Scheduling {
     /// Seconds a pod has to finish after SIGTERM before it is killed (Kubernetes' default is 30).
     #[serde(default)]
     pub termination_grace_period: Option<u32>,
+    /// Spread the replicas evenly over nodes too (zones are spread whenever the
+    /// environment has several): a preference, which a full node may break.
+    #[serde(default)]
+    pub spread_over_hosts: Option<bool>,
 }
 
 /// One taint the pods tolerate. Without `value` it tolerates the key with any value.
@@ -117,6 +121,7 @@ impl Scheduling {
             termination_grace_period: self
                 .termination_grace_period
                 .or(defaults.termination_grace_period),
+            spread_over_hosts: self.spread_over_hosts.or(defaults.spread_over_hosts),
         }
     }
 }

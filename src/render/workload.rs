@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::AppContext;
 use crate::blueprint::apps::default_port;
-use crate::blueprint::model::{AntiAffinity, Probe, Toleration, WorkloadKind};
+use crate::blueprint::model::{AntiAffinity, Probe, Toleration, Topology, WorkloadKind};
 use crate::blueprint::secrets::SecretRef;
 
 /// UID and GID apps run as unless they say otherwise: above 10000, so they
@@ -119,16 +119,48 @@ fn pod_spec(
         "containers" => vec![container(cx, secret_names)],
         "volumes" => volumes(cx, config_map, secret_names),
     };
-    if cx.env.zones.len() > 1 && app.kind != WorkloadKind::CronJob {
-        spec["topologySpreadConstraints"] = json!([{
-            "maxSkew": 1,
-            "topologyKey": "topology.kubernetes.io/zone",
-            "whenUnsatisfiable": if cx.env.production { "DoNotSchedule" } else { "ScheduleAnyway" },
-            "labelSelector": {"matchLabels": super::labels::to_value(&cx.selector)},
-        }]);
+    let spread = spread_constraints(cx);
+    if !spread.is_empty() {
+        spec["topologySpreadConstraints"] = Value::Array(spread);
     }
     place(&mut spec, cx);
     spec
+}
+
+/// Zones whenever the environment has several (a hard rule in production),
+/// and hosts when the app asks, always as a preference: a hard spread over
+/// nodes would hold a rollout whenever one node is full or cordoned
+/// (https://kubernetes.io/docs/concepts/scheduling-eviction/topology-spread-constraints/).
+fn spread_constraints(cx: &AppContext) -> Vec<Value> {
+    if cx.app.kind == WorkloadKind::CronJob {
+        return Vec::new();
+    }
+    let constraint = |key: &str, when: &str| {
+        json!({
+            "maxSkew": 1,
+            "topologyKey": key,
+            "whenUnsatisfiable": when,
+            "labelSelector": {"matchLabels": super::labels::to_value(&cx.selector)},
+        })
+    };
+    let mut out = Vec::new();
+    if cx.env.zones.len() > 1 {
+        let when = if cx.env.production {
+            "DoNotSchedule"
+        } else {
+            "ScheduleAnyway"
+        };
+        out.push(constraint(Topology::Zone.key(), when));
+    }
+    let hosts = cx
+        .app
+        .scheduling
+        .over(&cx.bp.defaults.scheduling)
+        .spread_over_hosts;
+    if hosts == Some(true) {
+        out.push(constraint(Topology::Host.key(), "ScheduleAnyway"));
+    }
+    out
 }
 
 /// The scheduling keys of the app over `defaults.scheduling`, on the pod spec.

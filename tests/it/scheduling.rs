@@ -17,6 +17,7 @@ defaults:
   scheduling:
     priorityClass: standard
     antiAffinity: {by: host}
+    spreadOverHosts: true
     tolerations: [{key: dedicated, value: apps, effect: NoSchedule}]
 apps:
   web:
@@ -89,6 +90,19 @@ fn scheduling_keys_render_on_the_pod_spec_app_keys_winning() {
         preferred["podAffinityTerm"]["topologyKey"],
         "kubernetes.io/hostname"
     );
+
+    // Zones are spread because dev has three; hosts because the default asks,
+    // as a preference only.
+    let spread = web_pod["topologySpreadConstraints"].as_array().unwrap();
+    let keys: Vec<&str> = spread
+        .iter()
+        .map(|c| c["topologyKey"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+    );
+    assert_eq!(spread[1]["whenUnsatisfiable"], "ScheduleAnyway");
 
     // A distributed store starts every pod at once, so its quorum can form.
     assert_eq!(minio["spec"]["podManagementPolicy"], "Parallel");
