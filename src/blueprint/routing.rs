@@ -11,6 +11,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeSet;
+
 use super::locator::Locator;
 use super::model::{App, Blueprint, Ingress};
 use super::syntax::{is_dns_label, is_dns_subdomain};
@@ -96,6 +98,20 @@ pub fn gateway_of<'a>(bp: &'a Blueprint, ing: &'a Ingress) -> Option<&'a str> {
     }
 }
 
+/// `(path, port name)` pairs an ingress routes: its paths, or `/` on the default port.
+pub fn routed_paths(app: &App, ing: &Ingress) -> Vec<(String, String)> {
+    if ing.paths.is_empty() {
+        return super::apps::default_port(app)
+            .map(|p| ("/".to_string(), p.to_string()))
+            .into_iter()
+            .collect();
+    }
+    ing.paths
+        .iter()
+        .map(|(p, port)| (p.clone(), port.clone()))
+        .collect()
+}
+
 /// Whether a port carries gRPC, by the `grpc` / `grpc-*` naming convention
 /// Kubernetes and Istio use for a port's protocol.
 pub fn is_grpc_port(name: &str) -> bool {
@@ -174,6 +190,7 @@ pub fn check(bp: &Blueprint, api: RoutingApi, locator: &Locator) -> Result<()> {
             check_route(bp, locator, app_name, ing)?;
         }
     }
+    check_route_kinds_share_no_host(bp, locator)?;
     for name in bp.gateways.keys() {
         let listeners = listener_hosts(bp, name).len() + 1;
         if listeners > MAX_LISTENERS {
@@ -337,6 +354,75 @@ fn check_route(bp: &Blueprint, locator: &Locator, app_name: &str, ing: &Ingress)
     Ok(())
 }
 
+/// Whether two route host names can name the same request host: equal, or
+/// one wildcard covering the other (`*.example.com` and `api.example.com`,
+/// or `*.example.com` and `*.eu.example.com`).
+fn hosts_intersect(a: &str, b: &str) -> bool {
+    a == b || host_matches(a, b) || host_matches(b, a)
+}
+
+/// An HTTPRoute and a GRPCRoute attached to one listener with a host in
+/// common are a conflict Gateway API resolves by accepting only one of
+/// them (the older), so half of the routing would silently vanish on the
+/// cluster; the v1.6 GRPCRoute CRD's `hostnames` field states the rule
+/// (https://gateway-api.sigs.k8s.io/reference/spec/#grpcroutespec, GEP-1016).
+/// Refused here, naming both apps, so the fix (a host of its own for the
+/// gRPC API) is made before anything deploys.
+fn check_route_kinds_share_no_host(bp: &Blueprint, locator: &Locator) -> Result<()> {
+    let mut routes: Vec<(&str, &str, bool, &str)> = Vec::new();
+    for gateway in bp.gateways.keys() {
+        for (app_name, app, ing) in routed_apps(bp, gateway) {
+            let kinds: BTreeSet<bool> = routed_paths(app, ing)
+                .iter()
+                .map(|(_, port)| is_grpc_port(port))
+                .collect();
+            for grpc in kinds {
+                for host in &ing.hosts {
+                    routes.push((gateway.as_str(), app_name.as_str(), grpc, host.as_str()));
+                }
+            }
+        }
+    }
+    for (i, &(gateway, http_app, grpc, host)) in routes.iter().enumerate() {
+        if grpc {
+            continue;
+        }
+        let clash = routes
+            .iter()
+            .enumerate()
+            .find(|&(j, &(g, _, other_grpc, other_host))| {
+                j != i && g == gateway && other_grpc && hosts_intersect(host, other_host)
+            });
+        if let Some((_, &(_, grpc_app, _, grpc_host))) = clash {
+            let (who, help) = if grpc_app == http_app {
+                (
+                    format!("`{http_app}` routes both HTTP and gRPC"),
+                    format!(
+                        "route only `{http_app}`'s gRPC paths or only its HTTP paths through the gateway (`ingress.paths`), or serve gRPC from an app with a host of its own"
+                    ),
+                )
+            } else {
+                (
+                    format!("`{http_app}` routes HTTP and `{grpc_app}` routes gRPC"),
+                    format!(
+                        "serve `{grpc_app}`'s gRPC API on a host no HTTP route of the gateway names (`{http_app}` names `{host}`)"
+                    ),
+                )
+            };
+            return Err(locator
+                .error(
+                    ErrorKind::InvalidValue,
+                    &from_tokens(["apps", grpc_app, "ingress", "hosts"]),
+                    format!(
+                        "{who} on host `{grpc_host}` through gateway `{gateway}`: Gateway API accepts only one of an HTTPRoute and a GRPCRoute sharing a listener host"
+                    ),
+                )
+                .with_help(help));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,6 +449,15 @@ mod tests {
             Some("*.example.com")
         );
         assert_eq!(listener_host(&hosts, "example.org"), None);
+    }
+
+    #[test]
+    fn route_hosts_intersect_through_wildcards() {
+        assert!(hosts_intersect("api.example.com", "api.example.com"));
+        assert!(hosts_intersect("*.example.com", "api.example.com"));
+        assert!(hosts_intersect("api.example.com", "*.example.com"));
+        assert!(hosts_intersect("*.example.com", "*.eu.example.com"));
+        assert!(!hosts_intersect("api.example.com", "grpc.example.com"));
     }
 
     #[test]

@@ -20,9 +20,10 @@ use serde_json::{Value, json};
 use super::AppContext;
 use super::labels;
 use super::object::Object;
-use crate::blueprint::apps::default_port;
-use crate::blueprint::model::{App, Blueprint, Ingress};
-use crate::blueprint::routing::{self, Gateway, RateLimit, is_grpc_port, listener_host};
+use crate::blueprint::model::Blueprint;
+use crate::blueprint::routing::{
+    self, Gateway, RateLimit, is_grpc_port, listener_host, routed_paths,
+};
 use crate::resolve::ResolvedEnv;
 use crate::resolve::network::NetworkFacts;
 
@@ -172,20 +173,6 @@ fn parent_ref(gateway: &str, namespace: &str, section: &str) -> Value {
         "group": GATEWAY_GROUP, "kind": "Gateway",
         "name": gateway, "namespace": namespace, "sectionName": section,
     })
-}
-
-/// `(path, port name)` pairs an ingress routes: its paths, or `/` on the default port.
-pub fn routed_paths(app: &App, ing: &Ingress) -> Vec<(String, String)> {
-    if ing.paths.is_empty() {
-        return default_port(app)
-            .map(|p| ("/".to_string(), p.to_string()))
-            .into_iter()
-            .collect();
-    }
-    ing.paths
-        .iter()
-        .map(|(p, port)| (p.clone(), port.clone()))
-        .collect()
 }
 
 /// An app's routes: an `HTTPRoute` for its HTTP paths, a `GRPCRoute` for
