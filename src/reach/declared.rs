@@ -181,7 +181,14 @@ fn mesh_declared(env: &ResolvedEnv) -> impl Iterator<Item = Declared> + '_ {
                 .iter()
                 .map(move |p| Declared::To(KUBE_APISERVER.into(), plane.name.clone(), *p))
         });
-    proxies.chain(webhooks)
+    let charts = crate::resolve::network::chart_webhooks(env)
+        .into_iter()
+        .flat_map(|(chart, ports)| {
+            ports
+                .iter()
+                .map(move |p| Declared::To(KUBE_APISERVER.into(), chart.name.clone(), *p))
+        });
+    proxies.chain(webhooks).chain(charts)
 }
 
 /// Namespaces whose rendered Ingresses get HTTP-01 solver pods.

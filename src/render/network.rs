@@ -263,7 +263,24 @@ pub fn links(env: &ResolvedEnv, facts: &NetworkFacts, http01: &BTreeSet<String>)
     }
     out.extend(platform_links(env, facts, http01));
     out.extend(super::mesh::links(env, facts));
+    out.extend(webhook_links(env, facts));
     out
+}
+
+/// The API server calls the charts' admission webhooks; where its address
+/// is known, they stay reachable under default-deny.
+fn webhook_links(env: &ResolvedEnv, facts: &NetworkFacts) -> Vec<Link> {
+    let Some(api) = &facts.api_server else {
+        return Vec::new();
+    };
+    crate::resolve::network::chart_webhooks(env)
+        .into_iter()
+        .map(|(chart, ports)| Link {
+            from: End::block(&api.cidr),
+            to: End::Pods(group(chart)),
+            ports: ports.to_vec(),
+        })
+        .collect()
 }
 
 /// What the ingress controller and the scrapers reach, and what reaches the controller.

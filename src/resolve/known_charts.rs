@@ -85,6 +85,26 @@ pub fn known(chart: &str, release: &str, namespace: &str) -> Option<KnownChart> 
     }
 }
 
+/// The ports on which the API server calls a well-known chart's admission
+/// webhooks, on pods the chart's default selector (its release's
+/// `app.kubernetes.io/instance`, or the controller's labels) already
+/// covers. Each of these webhooks fails closed, so under default-deny an
+/// unreachable one refuses every object it admits:
+/// cert-manager's webhook (`webhook.securePort`, 10250:
+/// https://cert-manager.io/docs/installation/best-practice/#network-requirements),
+/// External Secrets' (`webhook.port`, 10250), CloudNativePG's operator
+/// (9443, its webhook server), ingress-nginx's controller admission
+/// webhook (`controller.admissionWebhooks.port`, 8443) and Kyverno's
+/// admission controller (9443).
+pub fn webhook_ports(chart: &str) -> &'static [u32] {
+    match chart {
+        "cert-manager" | "external-secrets" => &[10250],
+        "cloudnative-pg" | "kyverno" => &[9443],
+        "ingress-nginx" => &[8443],
+        _ => &[],
+    }
+}
+
 /// Envoy Gateway's xDS port, which every proxy reaches.
 pub const XDS_PORT: u32 = 18000;
 

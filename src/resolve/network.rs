@@ -60,6 +60,20 @@ impl NetworkFacts {
 }
 
 /// The posture of `namespace`: its own setting, else the environment's.
+/// Every chart component whose admission webhooks the API server calls,
+/// with their ports (`known_charts::webhook_ports`), in component order.
+pub fn chart_webhooks(env: &ResolvedEnv) -> Vec<(&Component, &'static [u32])> {
+    env.components
+        .values()
+        .filter(|c| c.kind == ComponentKind::Chart)
+        .filter_map(|c| {
+            let chart = env.blueprint.charts.get(&c.name)?;
+            let ports = known_charts::webhook_ports(&chart.chart);
+            (!ports.is_empty()).then_some((c, ports))
+        })
+        .collect()
+}
+
 pub fn posture(bp: &Blueprint, settings: &EnvSettings, namespace: &str) -> NetworkPosture {
     bp.namespaces
         .get(namespace)

@@ -28,4 +28,5 @@ mod release;
 mod scheduling;
 mod structure;
 mod verify;
+mod webhooks;
 mod wiring;

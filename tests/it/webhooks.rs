@@ -1,0 +1,56 @@
+//! The API server reaches the charts' admission webhooks under default-deny.
+//! cert-manager's, External Secrets', CloudNativePG's and ingress-nginx's
+//! webhooks fail closed: with the port blocked, the API server refuses
+//! every Certificate, ExternalSecret, Cluster or Ingress they admit
+//! (cert-manager's network requirements name the webhook's port 10250 and
+//! the API server as its caller:
+//! https://cert-manager.io/docs/installation/best-practice/#network-requirements).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use gitopsc::reach;
+use serde_json::Value;
+
+use crate::support::compile_project;
+
+/// The ports each NetworkPolicy of `namespace` opens to the API server's block.
+fn api_server_ports(objects: &[Value], namespace: &str, cidr: &str) -> BTreeMap<String, Vec<u64>> {
+    let mut out = BTreeMap::new();
+    for policy in objects
+        .iter()
+        .filter(|o| o["kind"] == "NetworkPolicy" && o["metadata"]["namespace"] == namespace)
+    {
+        for rule in policy["spec"]["ingress"].as_array().into_iter().flatten() {
+            if rule["from"][0]["ipBlock"]["cidr"] != cidr {
+                continue;
+            }
+            let ports = rule["ports"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["port"].as_u64());
+            out.entry(policy["metadata"]["name"].as_str().unwrap().to_string())
+                .or_insert_with(Vec::new)
+                .extend(ports);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_api_server_reaches_every_known_charts_webhook_in_a_default_deny_namespace() {
+    let tree = compile_project(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/maya"));
+    let envs = reach::objects_by_env(tree.files().map(|(p, t)| (p.as_str(), t.as_str()))).unwrap();
+    let opened = api_server_ports(&envs["prod"], "platform", "10.0.1.0/24");
+    let expected: BTreeMap<String, Vec<u64>> = [
+        ("ingress-cert-manager", vec![10250]),
+        ("ingress-cloudnative-pg", vec![9443]),
+        ("ingress-external-secrets", vec![10250]),
+        ("ingress-ingress-nginx", vec![8443]),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(opened, expected);
+}
