@@ -163,15 +163,25 @@ fn declared(env: &ResolvedEnv, inventory: &Inventory) -> BTreeSet<Declared> {
     out
 }
 
-/// Every injected mesh proxy to its control plane, as the mesh documents it.
+/// Every injected mesh proxy to its control plane, and the API server to
+/// the control plane's webhooks, as the mesh documents them.
 fn mesh_declared(env: &ResolvedEnv) -> impl Iterator<Item = Declared> + '_ {
-    crate::resolve::mesh::proxy_edges(env)
+    let proxies =
+        crate::resolve::mesh::proxy_edges(env)
+            .into_iter()
+            .flat_map(|(from, plane, ports)| {
+                ports
+                    .iter()
+                    .map(move |p| Declared::To(from.name.clone(), plane.name.clone(), *p))
+            });
+    let webhooks = crate::resolve::mesh::webhook_edges(env)
         .into_iter()
-        .flat_map(|(from, plane, ports)| {
+        .flat_map(|(plane, ports)| {
             ports
                 .iter()
-                .map(move |p| Declared::To(from.name.clone(), plane.name.clone(), *p))
-        })
+                .map(move |p| Declared::To(KUBE_APISERVER.into(), plane.name.clone(), *p))
+        });
+    proxies.chain(webhooks)
 }
 
 /// Namespaces whose rendered Ingresses get HTTP-01 solver pods.

@@ -5,7 +5,8 @@
 //! ingress controller or a gateway's proxies to what they route to (and to
 //! ACME HTTP-01 solvers), the internet to a gateway's proxies,
 //! the Prometheus pods to metrics ports, the internet to the ingress
-//! controller, every injected mesh proxy to its control plane. Each link becomes an ingress rule at its destination and an
+//! controller, every injected mesh proxy to its control plane, the API server
+//! to the mesh's webhooks. Each link becomes an ingress rule at its destination and an
 //! egress rule at its source, wherever the posture there needs one.
 //!
 //! A namespace unit holds only what concerns the whole namespace (deny all,
@@ -94,7 +95,7 @@ pub struct Network {
     links: Vec<Link>,
 }
 
-fn group(c: &Component) -> PodGroup {
+pub fn group(c: &Component) -> PodGroup {
     PodGroup {
         name: c.name.clone(),
         namespace: c.namespace.clone(),
@@ -261,20 +262,8 @@ pub fn links(env: &ResolvedEnv, facts: &NetworkFacts, http01: &BTreeSet<String>)
         }
     }
     out.extend(platform_links(env, facts, http01));
-    out.extend(mesh_links(env));
+    out.extend(super::mesh::links(env, facts));
     out
-}
-
-/// Every injected proxy reaches its control plane, so no app has to say it.
-fn mesh_links(env: &ResolvedEnv) -> Vec<Link> {
-    crate::resolve::mesh::proxy_edges(env)
-        .into_iter()
-        .map(|(from, plane, ports)| Link {
-            from: End::Pods(group(from)),
-            to: End::Pods(group(plane)),
-            ports: ports.to_vec(),
-        })
-        .collect()
 }
 
 /// What the ingress controller and the scrapers reach, and what reaches the controller.

@@ -192,6 +192,43 @@ pub fn proxy_edges(env: &ResolvedEnv) -> Vec<(&Component, &Component, &'static [
     out
 }
 
+/// The ports on which the API server calls the control plane's admission
+/// webhooks: istiod's sidecar injector and config validation on 15017
+/// (Istio "Ports used by Istio":
+/// https://istio.io/latest/docs/ops/deployment/application-requirements/).
+/// Under default-deny an unreachable injector makes every pod creation in
+/// an injected namespace fail, since its webhook fails closed.
+pub fn webhook_ports(provider: MeshProvider) -> &'static [u32] {
+    match provider {
+        MeshProvider::Istio => &[15017],
+        // Linkerd's injector and policy webhooks run in pods gitopsc does
+        // not tell apart from the rest of its control plane yet.
+        MeshProvider::Linkerd => &[],
+    }
+}
+
+/// Every control plane some component is meshed with, with the ports the
+/// API server calls its webhooks on.
+pub fn webhook_edges(env: &ResolvedEnv) -> Vec<(&Component, &'static [u32])> {
+    let mut planes: std::collections::BTreeMap<&str, (&Component, &'static [u32])> =
+        std::collections::BTreeMap::new();
+    for c in env.components.values() {
+        let Some(mesh) = component_mesh(env, c) else {
+            continue;
+        };
+        let ports = webhook_ports(mesh.provider);
+        if let Some(plane) = mesh
+            .control_plane
+            .as_deref()
+            .and_then(|name| env.components.get(name))
+            && !ports.is_empty()
+        {
+            planes.insert(plane.name.as_str(), (plane, ports));
+        }
+    }
+    planes.into_values().collect()
+}
+
 /// The blueprint-only checks, then what the environment as a whole needs:
 /// STRICT mTLS is a policy in the control plane's namespace, so it needs
 /// to know which chart that is.
