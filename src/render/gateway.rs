@@ -99,6 +99,27 @@ fn allowed_routes(namespaces: &[String]) -> Value {
     }]}}})
 }
 
+/// The GatewayClass gateway `name` names, when its implementation is one
+/// gitopsc knows and no gateway before it (by name) already renders that
+/// class: a cluster-scoped object, so it is rendered once per class.
+fn gateway_class(env: &ResolvedEnv, name: &str) -> Option<Value> {
+    let bp = &env.blueprint;
+    let gw = &bp.gateways[name];
+    let chart = bp.charts.get(&gw.controller)?;
+    let controller = crate::resolve::known_charts::gateway_controller_name(&chart.chart)?;
+    let first = bp.gateways.iter().find(|(_, g)| g.class == gw.class)?;
+    if first.0 != name {
+        return None;
+    }
+    let common = labels::common(bp);
+    Some(json!({
+        "apiVersion": GATEWAY_API,
+        "kind": "GatewayClass",
+        "metadata": labels::metadata(&gw.class, None, &common, &BTreeMap::new()),
+        "spec": {"controllerName": controller},
+    }))
+}
+
 /// The objects of gateway `name`'s unit.
 pub fn render_gateway(env: &ResolvedEnv, name: &str) -> Vec<Object> {
     let bp = &env.blueprint;
@@ -141,6 +162,9 @@ pub fn render_gateway(env: &ResolvedEnv, name: &str) -> Vec<Object> {
             spec["port"] = json!(80);
         }
         specs.push(spec);
+    }
+    if let Some(class) = gateway_class(env, name) {
+        objects.push(class);
     }
     objects.push(json!({
         "apiVersion": GATEWAY_API,

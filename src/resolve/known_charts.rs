@@ -105,6 +105,18 @@ pub fn webhook_ports(chart: &str) -> &'static [u32] {
     }
 }
 
+/// The `controllerName` a Gateway API implementation's GatewayClass names.
+/// Envoy Gateway's chart installs the controller but no GatewayClass (its
+/// quickstart applies one separately:
+/// https://gateway.envoyproxy.io/docs/tasks/quickstart/), so without one
+/// a Gateway is never accepted.
+pub fn gateway_controller_name(chart: &str) -> Option<&'static str> {
+    match chart {
+        "gateway-helm" => Some("gateway.envoyproxy.io/gatewayclass-controller"),
+        _ => None,
+    }
+}
+
 /// Envoy Gateway's xDS port, which every proxy reaches.
 pub const XDS_PORT: u32 = 18000;
 

@@ -392,6 +392,20 @@ fn routes_attach_by_section_and_need_no_reference_grant() {
     // in its namespace, so no ReferenceGrant is due
     // (https://gateway-api.sigs.k8s.io/api-types/referencegrant).
     assert!(!kinds.contains("ReferenceGrant"));
+    // Envoy Gateway's chart installs no GatewayClass, so the Gateway's class
+    // is rendered beside it, once (https://gateway.envoyproxy.io/docs/tasks/quickstart/).
+    let classes: Vec<&Value> = prod
+        .iter()
+        .filter(|o| kind_of(o) == "GatewayClass")
+        .collect();
+    assert_eq!(classes.len(), 1);
+    assert_eq!(text(classes[0], "/metadata/name"), "envoy-gateway");
+    assert_eq!(
+        text(classes[0], "/spec/controllerName"),
+        "gateway.envoyproxy.io/gatewayclass-controller"
+    );
+    let gateway = prod.iter().find(|o| kind_of(o) == "Gateway").unwrap();
+    assert_eq!(text(gateway, "/spec/gatewayClassName"), "envoy-gateway");
     // cart routes gRPC only: an HTTPRoute beside its GRPCRoute on the same
     // listener host would be a conflict the gateway resolves by dropping one.
     assert!(find(prod, "HTTPRoute", "cart", "cart").is_none());
