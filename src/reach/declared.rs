@@ -164,7 +164,7 @@ fn declared(env: &ResolvedEnv, inventory: &Inventory) -> BTreeSet<Declared> {
 }
 
 /// Every injected mesh proxy to its control plane, and the API server to
-/// the control plane's webhooks, as the mesh documents them.
+/// every admission webhook it calls (charts' and the mesh's).
 fn mesh_declared(env: &ResolvedEnv) -> impl Iterator<Item = Declared> + '_ {
     let proxies =
         crate::resolve::mesh::proxy_edges(env)
@@ -174,21 +174,14 @@ fn mesh_declared(env: &ResolvedEnv) -> impl Iterator<Item = Declared> + '_ {
                     .iter()
                     .map(move |p| Declared::To(from.name.clone(), plane.name.clone(), *p))
             });
-    let webhooks = crate::resolve::mesh::webhook_edges(env)
+    let webhooks = crate::resolve::network::webhook_callees(env)
         .into_iter()
-        .flat_map(|(plane, ports)| {
+        .flat_map(|(callee, ports)| {
             ports
                 .iter()
-                .map(move |p| Declared::To(KUBE_APISERVER.into(), plane.name.clone(), *p))
+                .map(move |p| Declared::To(KUBE_APISERVER.into(), callee.name.clone(), *p))
         });
-    let charts = crate::resolve::network::chart_webhooks(env)
-        .into_iter()
-        .flat_map(|(chart, ports)| {
-            ports
-                .iter()
-                .map(move |p| Declared::To(KUBE_APISERVER.into(), chart.name.clone(), *p))
-        });
-    proxies.chain(webhooks).chain(charts)
+    proxies.chain(webhooks)
 }
 
 /// Namespaces whose rendered Ingresses get HTTP-01 solver pods.

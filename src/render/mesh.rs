@@ -25,8 +25,7 @@ use super::object::Object;
 use crate::blueprint::mesh::{MeshMode, MeshProvider};
 use crate::blueprint::model::{NetworkPosture, PodSecurityLevel};
 use crate::error::{ErrorKind, Result};
-use crate::resolve::mesh::{ResolvedMesh, environment_mesh, proxy_edges, webhook_edges};
-use crate::resolve::network::NetworkFacts;
+use crate::resolve::mesh::{ResolvedMesh, environment_mesh, proxy_edges};
 use crate::resolve::{ComponentKind, ResolvedEnv};
 
 pub const ISTIO_SECURITY_API: &str = "security.istio.io/v1";
@@ -300,25 +299,16 @@ pub fn annotate_proxies(env: &ResolvedEnv, unit: &mut super::Unit) {
     }
 }
 
-/// Every injected proxy reaches its control plane, so no app has to say it;
-/// and the API server reaches the control plane's webhooks.
-pub fn links(env: &ResolvedEnv, facts: &NetworkFacts) -> Vec<Link> {
-    let mut out: Vec<Link> = proxy_edges(env)
+/// Every injected proxy reaches its control plane, so no app has to say it.
+/// (The API server's calls to the control plane's webhooks are among
+/// `network`'s webhook links.)
+pub fn links(env: &ResolvedEnv) -> Vec<Link> {
+    proxy_edges(env)
         .into_iter()
         .map(|(from, plane, ports)| Link {
             from: End::Pods(group(from)),
             to: End::Pods(group(plane)),
             ports: ports.to_vec(),
         })
-        .collect();
-    if let Some(api) = &facts.api_server {
-        for (plane, ports) in webhook_edges(env) {
-            out.push(Link {
-                from: End::block(&api.cidr),
-                to: End::Pods(group(plane)),
-                ports: ports.to_vec(),
-            });
-        }
-    }
-    out
+        .collect()
 }

@@ -262,18 +262,18 @@ pub fn links(env: &ResolvedEnv, facts: &NetworkFacts, http01: &BTreeSet<String>)
         }
     }
     out.extend(platform_links(env, facts, http01));
-    out.extend(super::mesh::links(env, facts));
+    out.extend(super::mesh::links(env));
     out.extend(webhook_links(env, facts));
     out
 }
 
-/// The API server calls the charts' admission webhooks; where its address
-/// is known, they stay reachable under default-deny.
+/// The API server calls the charts' and the mesh's admission webhooks;
+/// where its address is known, they stay reachable under default-deny.
 fn webhook_links(env: &ResolvedEnv, facts: &NetworkFacts) -> Vec<Link> {
     let Some(api) = &facts.api_server else {
         return Vec::new();
     };
-    crate::resolve::network::chart_webhooks(env)
+    crate::resolve::network::webhook_callees(env)
         .into_iter()
         .map(|(chart, ports)| Link {
             from: End::block(&api.cidr),

@@ -60,18 +60,21 @@ impl NetworkFacts {
 }
 
 /// The posture of `namespace`: its own setting, else the environment's.
-/// Every chart component whose admission webhooks the API server calls,
-/// with their ports (`known_charts::webhook_ports`), in component order.
-pub fn chart_webhooks(env: &ResolvedEnv) -> Vec<(&Component, &'static [u32])> {
-    env.components
+/// Every component whose admission webhooks the API server calls, with
+/// their ports: well-known charts (`known_charts::webhook_ports`), then the
+/// mesh control planes (`mesh::webhook_edges`). The one list both the
+/// policy renderer and `reach::declared` read.
+pub fn webhook_callees(env: &ResolvedEnv) -> Vec<(&Component, &'static [u32])> {
+    let charts = env
+        .components
         .values()
         .filter(|c| c.kind == ComponentKind::Chart)
         .filter_map(|c| {
             let chart = env.blueprint.charts.get(&c.name)?;
             let ports = known_charts::webhook_ports(&chart.chart);
             (!ports.is_empty()).then_some((c, ports))
-        })
-        .collect()
+        });
+    charts.chain(super::mesh::webhook_edges(env)).collect()
 }
 
 pub fn posture(bp: &Blueprint, settings: &EnvSettings, namespace: &str) -> NetworkPosture {
