@@ -43,7 +43,9 @@ pub struct Mesh {
     /// control plane's namespace (Istio's root namespace) refusing plaintext;
     /// `permissive` (Istio's default) renders none. Ports that plaintext
     /// callers reach (Prometheus, an ingress controller, pods outside the
-    /// mesh) stay `PERMISSIVE` at port level.
+    /// mesh) stay `PERMISSIVE` at port level. Linkerd: `strict` sets the
+    /// app namespaces' default inbound policy to `all-authenticated`;
+    /// plaintext callers are allowed by network on their ports only.
     #[serde(default)]
     pub mtls: Option<MtlsMode>,
     /// The mesh's trust domain, the first part of every workload identity
@@ -164,7 +166,6 @@ fn check_scope(
         for (key, set) in [
             ("mode", mesh.mode == Some(MeshMode::Ambient)),
             ("revision", mesh.revision.is_some()),
-            ("mtls", mesh.mtls.is_some()),
         ] {
             if set {
                 return Err(linkerd_lacks(locator, at, key));
@@ -204,10 +205,7 @@ fn check_scope(
 fn linkerd_lacks(locator: &Locator, at: &str, key: &str) -> crate::error::Error {
     let help = match key {
         "mode" => "Linkerd has one data plane, a proxy in every pod; remove `mode`",
-        "revision" => "Linkerd injects from its one control plane; remove `revision`",
-        _ => {
-            "Linkerd always speaks mTLS between meshed pods; remove `mtls` (authorization policies decide who may call)"
-        }
+        _ => "Linkerd injects from its one control plane; remove `revision`",
     };
     locator
         .error(

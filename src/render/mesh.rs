@@ -55,6 +55,7 @@ pub fn namespace_metadata(
         }
         (MeshProvider::Linkerd, _, _) => {
             annotations.insert("linkerd.io/inject".into(), "enabled".into());
+            annotations.extend(super::linkerd::namespace_annotations(mesh));
         }
     }
     (labels, annotations)

@@ -23,6 +23,7 @@ pub mod authorization;
 pub mod extra;
 pub mod gateway;
 pub mod labels;
+pub mod linkerd;
 pub mod mesh;
 pub mod namespaces;
 pub mod network;
@@ -231,6 +232,9 @@ fn add_mesh_objects(
     let mut by_component = mesh::objects(env, plans);
     for (component, policy) in authorization::policies(env) {
         by_component.entry(component).or_default().push(policy);
+    }
+    for (component, objects) in linkerd::policies(env) {
+        by_component.entry(component).or_default().extend(objects);
     }
     for unit in manifests.units.values_mut() {
         if unit.kind == UnitKind::Component(ComponentKind::App) {
