@@ -18,6 +18,7 @@ mod hostile;
 mod hygiene;
 mod inputs;
 mod mesh;
+mod mesh_ambient;
 mod mesh_webhooks;
 mod mutations;
 mod overlays;
