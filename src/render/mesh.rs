@@ -68,7 +68,7 @@ pub fn check(env: &ResolvedEnv, plans: &[NamespacePlan]) -> Result<()> {
     for plan in plans {
         let Some(mesh) = &plan.mesh else { continue };
         if !mesh.injects_sidecars() {
-            check_ambient_posture(env, plan, mesh)?;
+            check_ambient_dataplane(env, mesh)?;
             continue;
         }
         check_cni(env, plan, mesh)?;
@@ -92,29 +92,36 @@ pub fn check(env: &ResolvedEnv, plans: &[NamespacePlan]) -> Result<()> {
     Ok(())
 }
 
-/// Ambient tunnels every connection to port 15008 (HBONE) of the receiving
-/// pod and SNATs kubelet probes to 169.254.7.127 (Istio "Ambient and
-/// Kubernetes NetworkPolicy"); the default-deny policies gitopsc renders
-/// open the declared ports only, so they would refuse both.
-fn check_ambient_posture(
-    env: &ResolvedEnv,
-    plan: &NamespacePlan,
-    mesh: &ResolvedMesh,
-) -> Result<()> {
-    if plan.posture != NetworkPosture::DefaultDeny {
-        return Ok(());
-    }
-    Err(env
-        .locator
-        .error(
-            ErrorKind::InvalidValue,
-            &mesh.at,
+/// Ambient runs on two node agents Istio ships as charts: istio-cni moves
+/// each pod's traffic into its node's ztunnel, and ztunnel carries it
+/// (https://istio.io/latest/docs/ambient/install/helm/). Without either a
+/// namespace labelled for ambient gets no mesh at all, silently.
+fn check_ambient_dataplane(env: &ResolvedEnv, mesh: &ResolvedMesh) -> Result<()> {
+    const CHARTS: &str = "https://istio-release.storage.googleapis.com/charts";
+    let missing = if !mesh.cni {
+        Some((
+            "the Istio CNI node agent, which ambient needs to redirect pod traffic, is not said to be installed",
             format!(
-                "namespace `{}` is default-deny, and ambient mode reaches its pods on port 15008 (HBONE) and probes them from 169.254.7.127, which its policies do not allow",
-                plan.name
+                "install Istio's `cni` chart ({CHARTS}) with `profile: ambient` and say so with `cni: true`"
             ),
-        )
-        .with_help("use `mode: sidecar` with `cni: true` here, or the `namespace-isolated` posture (https://istio.io/latest/docs/ambient/usage/networkpolicy/)"))
+        ))
+    } else if crate::resolve::mesh::ztunnel(env).is_none() {
+        Some((
+            "ambient mode needs ztunnel on every node, and no chart installs Istio's `ztunnel`",
+            format!(
+                "add a chart `ztunnel` with `chart: ztunnel` from {CHARTS}, at the version of the control plane's chart"
+            ),
+        ))
+    } else {
+        None
+    };
+    match missing {
+        Some((message, help)) => Err(env
+            .locator
+            .error(ErrorKind::InvalidValue, &mesh.at, message)
+            .with_help(help)),
+        None => Ok(()),
+    }
 }
 
 /// An injected proxy comes with an init container that rewrites the pod's
@@ -300,16 +307,90 @@ pub fn annotate_proxies(env: &ResolvedEnv, unit: &mut super::Unit) {
     }
 }
 
-/// Every injected proxy reaches its control plane, so no app has to say it.
-/// (The API server's calls to the control plane's webhooks are among
-/// `network`'s webhook links.)
-pub fn links(env: &ResolvedEnv) -> Vec<Link> {
-    proxy_edges(env)
+/// Every injected proxy (and ambient's ztunnel) reaches its control plane,
+/// so no app has to say it. (The API server's calls to the control plane's
+/// webhooks are among `network`'s webhook links.) Then what ambient changes
+/// in the links already made: see [`tunnel_links`] and [`probe_links`].
+pub fn add_links(env: &ResolvedEnv, links: &mut Vec<Link>) {
+    links.extend(
+        proxy_edges(env)
+            .into_iter()
+            .map(|(from, plane, ports)| Link {
+                from: End::Pods(group(from)),
+                to: End::Pods(group(plane)),
+                ports: ports.to_vec(),
+            }),
+    );
+    tunnel_links(env, links);
+    links.extend(probe_links(env));
+}
+
+/// Between two ambient pods ztunnel carries the connection to the
+/// receiver's port 15008 (HBONE), and the node enforces policy on that
+/// port, not the app's; so such a link opens 15008 too. The app's ports
+/// stay open for the connections ztunnel does not tunnel (a caller that
+/// does not know the receiver is meshed yet) and are the ones the
+/// authorization policy names.
+fn tunnel_links(env: &ResolvedEnv, links: &mut [Link]) {
+    use crate::resolve::mesh::{HBONE_PORT, ambient_namespace};
+    for link in links.iter_mut() {
+        let (End::Pods(from), End::Pods(to)) = (&link.from, &link.to) else {
+            continue;
+        };
+        let tunnelled = !link.ports.is_empty()
+            && ambient_namespace(env, &from.namespace)
+            && ambient_namespace(env, &to.namespace);
+        if tunnelled && !link.ports.contains(&HBONE_PORT) {
+            link.ports.push(HBONE_PORT);
+        }
+    }
+}
+
+/// ztunnel rewrites the kubelet's probes of an ambient pod to come from
+/// 169.254.7.127, an address no node policy rule admits; each ambient app
+/// takes it on its probe ports alone.
+fn probe_links(env: &ResolvedEnv) -> Vec<Link> {
+    let mut out = Vec::new();
+    for c in env.components.values() {
+        let Some(app) = env.blueprint.apps.get(&c.name) else {
+            continue;
+        };
+        if c.kind != ComponentKind::App
+            || !crate::resolve::mesh::ambient_namespace(env, &c.namespace)
+        {
+            continue;
+        }
+        let ports = probe_ports(app);
+        if !ports.is_empty() {
+            out.push(Link {
+                from: End::block(crate::resolve::mesh::PROBE_SOURCE),
+                to: End::Pods(group(c)),
+                ports,
+            });
+        }
+    }
+    out
+}
+
+/// The port numbers an app's HTTP and TCP probes call; exec probes need none.
+pub fn probe_ports(app: &crate::blueprint::model::App) -> Vec<u32> {
+    let probes = [
+        &app.probes.readiness,
+        &app.probes.liveness,
+        &app.probes.startup,
+    ];
+    let ports: std::collections::BTreeSet<u32> = probes
         .into_iter()
-        .map(|(from, plane, ports)| Link {
-            from: End::Pods(group(from)),
-            to: End::Pods(group(plane)),
-            ports: ports.to_vec(),
+        .flatten()
+        .filter_map(|p| match (&p.http, &p.tcp) {
+            (Some(_), _) => p
+                .port
+                .as_deref()
+                .or_else(|| crate::blueprint::apps::default_port(app)),
+            (None, Some(port)) => Some(port.as_str()),
+            (None, None) => None,
         })
-        .collect()
+        .filter_map(|name| app.ports.get(name).copied())
+        .collect();
+    ports.into_iter().collect()
 }

@@ -262,7 +262,7 @@ pub fn links(env: &ResolvedEnv, facts: &NetworkFacts, http01: &BTreeSet<String>)
         }
     }
     out.extend(platform_links(env, facts, http01));
-    out.extend(super::mesh::links(env));
+    super::mesh::add_links(env, &mut out);
     out.extend(webhook_links(env, facts));
     out
 }

@@ -65,6 +65,12 @@ pub fn known(chart: &str, release: &str, namespace: &str) -> Option<KnownChart> 
                 ("https-webhook", 15017),
             ]),
         }),
+        // Ambient's node proxy: the chart's DaemonSet labels its pods
+        // `app: ztunnel`; it serves nothing the blueprint routes to.
+        "ztunnel" => Some(KnownChart {
+            selector: labels(&[("app", "ztunnel")]),
+            ports: ports(&[]),
+        }),
         // Every pod of the Linkerd control plane carries its namespace in
         // this label: identity 8080, destination 8086, policy 8090.
         "linkerd-control-plane" => Some(KnownChart {

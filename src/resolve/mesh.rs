@@ -169,11 +169,45 @@ pub fn control_plane_ports(provider: MeshProvider) -> &'static [u32] {
     }
 }
 
+/// The port ambient's ztunnel tunnels every meshed connection through
+/// (HBONE): the receiving pod sees it, not the app's port, so policies on
+/// both ends must allow it
+/// (https://istio.io/latest/docs/ambient/usage/networkpolicy/).
+pub const HBONE_PORT: u32 = 15008;
+
+/// The address ztunnel rewrites kubelet probes of ambient pods to come from,
+/// so that the node's probes stay apart from meshed traffic (same page).
+pub const PROBE_SOURCE: &str = "169.254.7.127/32";
+
+/// The chart running ambient's node proxy: the one installing Istio's
+/// `ztunnel` chart.
+pub fn ztunnel(env: &ResolvedEnv) -> Option<&Component> {
+    env.components.values().find(|c| {
+        c.kind == ComponentKind::Chart
+            && env
+                .blueprint
+                .charts
+                .get(&c.name)
+                .is_some_and(|chart| chart.chart == "ztunnel")
+    })
+}
+
+/// Whether the pods of namespace `ns` are in Istio's ambient mesh. Pods that
+/// are no component (scrapers, an outside controller) join only by the
+/// namespace's own setting, as charts' do.
+pub fn ambient_namespace(env: &ResolvedEnv, ns: &str) -> bool {
+    let in_ns = || env.components.values().filter(|c| c.namespace == ns);
+    let holds_chart = in_ns().next().is_none() || in_ns().any(|c| c.kind == ComponentKind::Chart);
+    namespace_mesh(env, ns, holds_chart)
+        .is_some_and(|m| m.provider == MeshProvider::Istio && m.mode == MeshMode::Ambient)
+}
+
 /// Every component whose pods carry an injected proxy, with the control
 /// plane it reaches and on which ports. Ambient pods reach nothing new: the
-/// node's ztunnel talks to istiod for them.
+/// node's ztunnel talks to istiod for them, so it is among the callers.
 pub fn proxy_edges(env: &ResolvedEnv) -> Vec<(&Component, &Component, &'static [u32])> {
     let mut out = Vec::new();
+    let mut ambient_planes = std::collections::BTreeSet::new();
     for c in env.components.values() {
         let Some(mesh) = component_mesh(env, c) else {
             continue;
@@ -187,6 +221,14 @@ pub fn proxy_edges(env: &ResolvedEnv) -> Vec<(&Component, &Component, &'static [
         };
         if mesh.injects_sidecars() && plane.name != c.name {
             out.push((c, plane, control_plane_ports(mesh.provider)));
+        } else if !mesh.injects_sidecars() {
+            ambient_planes.insert(plane.name.as_str());
+        }
+    }
+    if let Some(node_proxy) = ztunnel(env) {
+        for plane in ambient_planes {
+            let plane = &env.components[plane];
+            out.push((node_proxy, plane, control_plane_ports(MeshProvider::Istio)));
         }
     }
     out

@@ -215,7 +215,7 @@ fn every_uses_edge_is_allowed_by_exactly_one_rule_and_nothing_else_is() {
             "cluster.local",
         ),
         (
-            "{provider: istio, mode: ambient, controlPlane: istiod, trustDomain: prod.acme.internal}",
+            "{provider: istio, mode: ambient, cni: true, controlPlane: istiod, trustDomain: prod.acme.internal}",
             "prod.acme.internal",
         ),
     ] {

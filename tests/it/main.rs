@@ -19,6 +19,7 @@ mod hygiene;
 mod inputs;
 mod linkerd;
 mod mesh;
+mod mesh_ambient;
 mod mesh_webhooks;
 mod mutations;
 mod overlays;

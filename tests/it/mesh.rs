@@ -43,6 +43,12 @@ const ISTIO_CHARTS: &str = r#"
     repo: https://istio-release.storage.googleapis.com/charts
     chart: istiod
     version: 1.30.0
+  ztunnel:
+    layer: mesh
+    namespace: istio-system
+    repo: https://istio-release.storage.googleapis.com/charts
+    chart: ztunnel
+    version: 1.30.0
   kube-prometheus-stack:
     layer: observability
     repo: oci://ghcr.io/prometheus-community/charts
@@ -149,7 +155,7 @@ fn revision_ambient_and_linkerd_mark_namespaces_as_each_mesh_reads_them() {
             "1-30",
         ),
         (
-            "{provider: istio, mode: ambient}",
+            "{provider: istio, mode: ambient, cni: true}",
             "labels",
             "istio.io/dataplane-mode",
             "ambient",
@@ -180,7 +186,7 @@ fn revision_ambient_and_linkerd_mark_namespaces_as_each_mesh_reads_them() {
 
 #[test]
 fn a_namespace_setting_adds_a_chart_namespace_or_takes_one_out() {
-    let mut text = blueprint("{provider: istio, mode: ambient}", "{}");
+    let mut text = blueprint("{provider: istio, mode: ambient, cni: true}", "{}");
     text.push_str(
         "namespaces:\n  observability: {mesh: {enabled: true}}\n  apps: {mesh: {enabled: false}}\n",
     );
@@ -199,7 +205,7 @@ fn injected_proxies_reach_the_control_plane_and_reach_agrees_with_the_model() {
             "default-deny",
         ),
         (
-            "{provider: istio, mode: ambient, controlPlane: istiod}",
+            "{provider: istio, mode: ambient, cni: true, controlPlane: istiod}",
             "namespace-isolated",
         ),
         (
@@ -432,7 +438,9 @@ fn quota_blueprint(mesh: &str) -> String {
 #[test]
 fn injected_proxies_carry_their_resources_and_count_against_the_quota() {
     // Ambient injects nothing: six pods of 500m fit the 4-CPU limit.
-    let tree = compile(&quota_blueprint("{provider: istio, mode: ambient}"));
+    let ambient = quota_blueprint("{provider: istio, mode: ambient, cni: true}")
+        + "charts:\n  ztunnel: {layer: apps, namespace: istio-system, repo: https://istio-release.storage.googleapis.com/charts, chart: ztunnel, version: 1.30.0}\n";
+    let tree = compile(&ambient);
     assert!(
         objects(&tree, "prod")
             .values()

@@ -40,7 +40,7 @@ fn the_api_server_reaches_istiods_webhooks_under_default_deny() {
         serde_json::json!([{"port": 15017, "protocol": "TCP"}])
     );
     // Ambient still validates Istio's configuration through the webhook.
-    let ambient = "{provider: istio, mode: ambient, controlPlane: istiod}";
+    let ambient = "{provider: istio, mode: ambient, cni: true, controlPlane: istiod}";
     let rules = istiod_ingress(ambient, &format!("{{network: namespace-isolated, {API}}}"));
     assert_eq!(from_api_server(&rules).len(), 1, "{rules:#?}");
 }

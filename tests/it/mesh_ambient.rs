@@ -1,0 +1,171 @@
+//! Istio ambient under default-deny: every `uses` edge between ambient pods
+//! is open on HBONE's port 15008 at both ends, the kubelet's probes come
+//! from ztunnel's 169.254.7.127 on the probe ports alone, and the
+//! authorization policies name only what ztunnel enforces without a
+//! waypoint (identities, namespaces, ports).
+//!
+//! Upstream behaviour modelled here:
+//! - meshed traffic enters the receiving pod on 15008; probes are SNATed to
+//!   169.254.7.127: https://istio.io/latest/docs/ambient/usage/networkpolicy/
+//! - ztunnel enforces L4 attributes only; HTTP attributes need a waypoint:
+//!   https://istio.io/latest/docs/ambient/usage/l4-policy/
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::mesh::{blueprint, compile, objects};
+
+const PROBED: &str = r#"
+  worker:
+    layer: apps
+    image: ghcr.io/acme/worker:1.0.0
+    ports: {http: 8000, admin: 9000}
+    uses: ["api:http", web]
+    probes:
+      readiness: {http: /ready}
+      liveness: {tcp: admin}
+"#;
+
+const AMBIENT: &str = "{provider: istio, mode: ambient, cni: true, controlPlane: istiod}";
+
+fn name_of(peer: &Value) -> Option<&str> {
+    let labels = &peer["podSelector"]["matchLabels"];
+    labels["app.kubernetes.io/name"]
+        .as_str()
+        .or_else(|| labels["app"].as_str())
+}
+
+fn ports_of(rule: &Value) -> BTreeSet<u64> {
+    rule["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["port"].as_u64())
+        .collect()
+}
+
+/// (policy's pod, peer's pod or block, ports) of every rule of the
+/// NetworkPolicies of `direction` (`ingress` or `egress`) among `objects`.
+fn rules(objects: &[&Value], direction: &str) -> Vec<(String, String, BTreeSet<u64>)> {
+    let peer_key = if direction == "ingress" { "from" } else { "to" };
+    let mut out = Vec::new();
+    for policy in objects.iter().filter(|o| o["kind"] == "NetworkPolicy") {
+        let Some(at) = name_of(&policy["spec"]) else {
+            continue;
+        };
+        for rule in policy["spec"][direction].as_array().into_iter().flatten() {
+            for peer in rule[peer_key].as_array().into_iter().flatten() {
+                let who = name_of(peer)
+                    .map(String::from)
+                    .or_else(|| peer["ipBlock"]["cidr"].as_str().map(|c| format!("~{c}")))
+                    .unwrap_or_default();
+                out.push((at.to_string(), who, ports_of(rule)));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_edge_between_ambient_pods_is_open_on_hbone_and_probes_on_their_ports_only() {
+    let text = blueprint(AMBIENT, "{network: default-deny}") + PROBED;
+    let tree = compile(&text);
+    let prod = objects(&tree, "prod");
+    let all: Vec<&Value> = prod.values().collect();
+    // The blueprint's edges between the ambient apps, with the app's ports.
+    let edges: BTreeSet<(&str, &str, u64)> = BTreeSet::from([
+        ("web", "api", 8080),
+        ("worker", "api", 8080),
+        ("worker", "web", 3000),
+    ]);
+    let apps = ["api", "web", "worker"];
+    let ingress = rules(&all, "ingress");
+    let egress = rules(&all, "egress");
+    for (from, to, port) in &edges {
+        let want: BTreeSet<u64> = BTreeSet::from([*port, 15008]);
+        let at_to = ingress.iter().find(|(at, who, _)| at == to && who == from);
+        assert_eq!(
+            at_to.map(|r| &r.2),
+            Some(&want),
+            "ingress of {to} from {from}"
+        );
+        let at_from = egress.iter().find(|(at, who, _)| at == from && who == to);
+        assert_eq!(
+            at_from.map(|r| &r.2),
+            Some(&want),
+            "egress of {from} to {to}"
+        );
+    }
+    // Nothing else is opened on 15008 between the apps, and no other block
+    // than ztunnel's probe address reaches an app but the ones declared.
+    for (at, who, ports) in ingress.iter().chain(&egress) {
+        if ports.contains(&15008) && apps.contains(&at.as_str()) && apps.contains(&who.as_str()) {
+            let declared = edges
+                .iter()
+                .any(|(f, t, _)| (f == who && t == at) || (f == at && t == who));
+            assert!(declared, "{at} <-> {who} on 15008 is no edge");
+        }
+    }
+    let probes: Vec<_> = ingress
+        .iter()
+        .filter(|(_, who, _)| who == "~169.254.7.127/32")
+        .map(|(at, _, ports)| (at.as_str(), ports.iter().copied().collect::<Vec<_>>()))
+        .collect();
+    // `api` and `web` have no probes; the worker's HTTP probe calls `http`
+    // (8000) and its TCP probe `admin` (9000).
+    assert_eq!(probes, [("worker", vec![8000, 9000])]);
+    // ztunnel itself reaches istiod's xDS and CA port.
+    let istiod_in = ingress
+        .iter()
+        .find(|(at, who, _)| at == "istiod" && who == "ztunnel");
+    assert!(
+        istiod_in.is_some_and(|r| r.2 == BTreeSet::from([15012])),
+        "{ingress:?}"
+    );
+    // The walk can fail: the same blueprint in sidecar mode opens no 15008.
+    let sidecar = "{provider: istio, cni: true, controlPlane: istiod}";
+    let tree = compile(&(blueprint(sidecar, "{network: default-deny}") + PROBED));
+    let prod = objects(&tree, "prod");
+    let all: Vec<&Value> = prod.values().collect();
+    assert!(rules(&all, "ingress").iter().all(|r| !r.2.contains(&15008)));
+    assert!(
+        rules(&all, "ingress")
+            .iter()
+            .all(|r| r.1 != "~169.254.7.127/32")
+    );
+}
+
+/// The attributes ztunnel enforces without a waypoint.
+const L4_SOURCE: [&str; 3] = ["principals", "namespaces", "notPrincipals"];
+
+#[test]
+fn ambient_authorization_policies_use_layer_four_attributes_only() {
+    let text = blueprint(AMBIENT, "{network: default-deny, mesh: {mtls: strict}}") + PROBED;
+    let prod = objects(&compile(&text), "prod");
+    let policies: Vec<&Value> = prod
+        .values()
+        .filter(|o| o["kind"] == "AuthorizationPolicy")
+        .collect();
+    assert_eq!(policies.len(), 3, "one per long-running app");
+    for policy in policies {
+        for rule in policy["spec"]["rules"].as_array().into_iter().flatten() {
+            let keys = |v: &Value| -> Vec<String> {
+                v.as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            };
+            assert_eq!(keys(rule), ["from", "to"], "{rule}");
+            for from in rule["from"].as_array().unwrap() {
+                for key in keys(&from["source"]) {
+                    assert!(L4_SOURCE.contains(&key.as_str()), "{key} in {rule}");
+                }
+            }
+            for to in rule["to"].as_array().unwrap() {
+                assert_eq!(keys(&to["operation"]), ["ports"], "{rule}");
+            }
+        }
+    }
+}
