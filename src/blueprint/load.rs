@@ -176,9 +176,10 @@ pub fn load(sources: Arc<Sources>) -> Result<Project> {
         },
     );
     let blueprint = blueprint?;
-    let base_locator = Locator::new(vec![blueprint.clone()]);
-    let base: Blueprint =
-        decode(&blueprint.value, "").map_err(|e| decode_error(e, &base_locator))?;
+    let mut value = blueprint.value.clone();
+    let aliases = super::app_defaults::apply(&mut value, &[]);
+    let base_locator = Locator::new(vec![blueprint.clone()]).with_aliases(aliases);
+    let base: Blueprint = decode(&value, "").map_err(|e| decode_error(e, &base_locator))?;
     refuse_hard_links(&sources, &base)?;
     let mut overlays = BTreeMap::new();
     for ((path, env), overlay) in overlay_files.iter().zip(parsed) {

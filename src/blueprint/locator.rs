@@ -11,16 +11,44 @@ use crate::yaml::Document;
 pub struct Locator {
     /// Highest precedence first; the blueprint is last.
     docs: Vec<Arc<Document>>,
+    /// `(written at, read from)` pointer prefixes: a value no file writes at
+    /// its own pointer came from a default written elsewhere (`defaults.apps`).
+    aliases: Vec<(String, String)>,
 }
 
 impl Locator {
     pub fn new(docs: Vec<Arc<Document>>) -> Locator {
-        Locator { docs }
+        Locator {
+            docs,
+            aliases: Vec::new(),
+        }
+    }
+
+    /// This locator, also finding values taken from a default where the
+    /// default is written; most specific prefix first.
+    pub fn with_aliases(mut self, aliases: Vec<(String, String)>) -> Locator {
+        self.aliases = aliases;
+        self
+    }
+
+    /// Where a value no file writes at `pointer` was read from, if an alias says.
+    fn aliased(&self, pointer: &str) -> Option<String> {
+        if self.docs.iter().any(|d| d.has(pointer)) {
+            return None;
+        }
+        self.aliases.iter().find_map(|(from, to)| {
+            let rest = pointer.strip_prefix(from.as_str())?;
+            if !(rest.is_empty() || rest.starts_with('/')) {
+                return None;
+            }
+            let target = format!("{to}{rest}");
+            self.docs.iter().any(|d| d.has(&target)).then_some(target)
+        })
     }
 
     /// True when some file writes `pointer`.
     pub fn has(&self, pointer: &str) -> bool {
-        self.docs.iter().any(|d| d.has(pointer))
+        self.docs.iter().any(|d| d.has(pointer)) || self.aliased(pointer).is_some()
     }
 
     /// Where the value at `pointer` was set (or its nearest located ancestor).
@@ -39,6 +67,9 @@ impl Locator {
     }
 
     fn find(&self, pointer: &str, key: bool) -> Origin {
+        if let Some(target) = self.aliased(pointer) {
+            return self.find(&target, key);
+        }
         if let Some(doc) = self.docs.iter().find(|d| d.has(pointer))
             && let Some(origin) = doc.origin(pointer, key)
         {

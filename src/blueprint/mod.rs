@@ -1,7 +1,7 @@
 //! Stage 1, load: the blueprint and overlays, parsed, typed and located.
 //!
 //! Owns the blueprint format (`model`, the root, naming every concept's
-//! types), one module per concept with its types beside its checks (`apps`,
+//! types), `app_defaults` (`defaults.apps` merged under each app), one module per concept with its types beside its checks (`apps`,
 //! `charts`, `environments`, `gitops`, `image`, `ingress`, `namespaces`,
 //! `network`, `probes`, `resources`, `scaling`, `scheduling`, `secrets`,
 //! `volumes`, `waivers`, `mesh`, `routing`: the routing API and `gateways:`),
@@ -12,6 +12,7 @@
 //! what gitopsc knows of well-known charts (`catalog`). Knows nothing of
 //! environments' merging (that is `resolve`) or of Kubernetes objects.
 
+pub mod app_defaults;
 pub mod apps;
 pub mod catalog;
 pub mod charts;

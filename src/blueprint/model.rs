@@ -165,4 +165,18 @@ pub struct Defaults {
     /// Scheduling every app starts from; an app's own `scheduling` keys win.
     #[serde(default)]
     pub scheduling: Scheduling,
+    /// Any app keys every app starts from: maps merge with the app's keys
+    /// winning, `uses`, `peers` and `writable` gain the app's own items, other
+    /// lists are replaced, `null` in an app drops a default's key. Merged into
+    /// each app before it is read, so nothing past loading sees it.
+    #[serde(default)]
+    #[schemars(schema_with = "app_defaults_schema")]
+    pub apps: Option<serde_json::Value>,
+}
+
+/// An app's schema with nothing required: a default sets only some keys.
+fn app_defaults_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut schema = App::json_schema(generator);
+    schema.remove("required");
+    schema
 }

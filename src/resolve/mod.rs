@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use crate::blueprint::load::decode_error;
 use crate::blueprint::{
-    Blueprint, Locator, ObjectPatch, Project, credentials, decode::decode, validate,
+    Blueprint, Locator, ObjectPatch, Project, app_defaults, credentials, decode::decode, validate,
 };
 use crate::error::Result;
 use crate::sources::Sources;
@@ -53,15 +53,18 @@ pub fn resolve(project: &Project, name: &str) -> Result<ResolvedEnv> {
     let mut merged = project.blueprint.value.clone();
     let mut docs = vec![project.blueprint.clone()];
     let mut patches = Vec::new();
+    let mut removed = Vec::new();
     for env in &overlay_chain {
         if let Some(overlay) = project.overlays.get(env) {
             overlays::check_component_names(&merged, overlay)?;
             json_patch::merge(&mut merged, &overlay.merge);
             docs.insert(0, overlay.doc.clone());
             patches.extend(overlay.patches.iter().cloned());
+            removed.extend(app_defaults::nulls_under_apps(&overlay.merge));
         }
     }
-    let locator = Locator::new(docs);
+    let aliases = app_defaults::apply(&mut merged, &removed);
+    let locator = Locator::new(docs).with_aliases(aliases);
     let mut settings = environments::settings(&merged, &chain, &locator)?;
     settings.chain = overlay_chain;
     templating::expand(&mut merged, &settings, &locator)?;

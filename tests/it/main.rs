@@ -2,6 +2,7 @@
 
 mod support;
 
+mod app_defaults;
 mod atomic;
 mod authorization;
 mod cli;
