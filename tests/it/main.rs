@@ -17,6 +17,7 @@ mod gateways;
 mod hostile;
 mod hygiene;
 mod inputs;
+mod layouts;
 mod mesh;
 mod mesh_webhooks;
 mod mutations;
