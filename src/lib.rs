@@ -13,7 +13,8 @@
 //!    versions ([`compat`])
 //! 5. [`verify::verify`]: the final objects checked, whatever produced them
 //!    (identity, system namespaces, API-server rules, Pod Security, credentials)
-//! 6. [`tree::layout`]: files and kustomizations -> [`tree::RenderedTree`]
+//! 6. [`tree::layout`]: files and kustomizations, in the project's `layout`
+//!    -> [`tree::RenderedTree`]
 //!
 //! `render`, `check`, `diff` and `publish` (in [`commands`]) all consume that
 //! one tree. Only [`workspace`] and [`git`] touch the outside world.
@@ -171,7 +172,12 @@ fn compile_env_stages(project: &Project, name: &str) -> Result<EnvTree> {
         branch: g.branch.clone(),
         path: g.path.trim_matches('/').to_string(),
     });
-    let mut tree = tree::layout(manifests, &env.blueprint.layers, destination);
+    let mut tree = tree::layout(
+        manifests,
+        &env.blueprint.layers,
+        env.blueprint.layout,
+        destination,
+    );
     tree.notices = notices;
     Ok(tree)
 }

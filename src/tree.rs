@@ -1,10 +1,14 @@
 //! Stage 5, lay out: rendered objects as files, and the index of what gitopsc owns.
 //!
-//! Pure: manifests in, relative paths and bytes out. One file per object,
-//! named `<kind>-<name>.yaml`, in its unit's directory; a `kustomization.yaml`
-//! in every directory so `kubectl kustomize rendered/<env>` builds the whole
+//! Pure: manifests in, relative paths and bytes out. In the `objects` layout,
+//! one file per object, named `<kind>-<name>.yaml`, in its unit's directory;
+//! in the `units` layout, one multi-document [`UNIT_FILE`] per unit directory
+//! with the objects in the same order. Either way a `kustomization.yaml` in
+//! every directory, so `kubectl kustomize rendered/<env>` builds the whole
 //! environment and each unit directory builds alone. `render`, `check`,
-//! `diff` and `publish` all work from this [`RenderedTree`].
+//! `diff` and `publish` all work from this [`RenderedTree`], and the index
+//! lists whichever files the layout made, so switching layouts prunes the
+//! other layout's files.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,6 +16,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::blueprint::model::Layout;
 use crate::render::{EnvManifests, Object};
 use crate::sources::sha256_hex;
 use crate::yaml;
@@ -19,6 +24,8 @@ use crate::yaml;
 /// Name of the index of owned files, at the top of `rendered/`.
 pub const INDEX_FILE: &str = ".gitopsc-index.json";
 pub const KUSTOMIZATION: &str = "kustomization.yaml";
+/// The one object file of a unit directory in the `units` layout.
+pub const UNIT_FILE: &str = "manifests.yaml";
 
 /// One environment's files, by path relative to `rendered/` (`dev/apps/api/...`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,8 +179,17 @@ fn kustomization(resources: &[String]) -> String {
 }
 
 /// One unit's object files and its kustomization, by path relative to `rendered/`.
-fn unit_files(env: &str, unit: &crate::render::Unit) -> Vec<(String, String)> {
+fn unit_files(env: &str, unit: &crate::render::Unit, layout: Layout) -> Vec<(String, String)> {
     let dir = unit.dir();
+    if layout == Layout::Units {
+        return vec![
+            (format!("{env}/{dir}/{UNIT_FILE}"), documents(&unit.objects)),
+            (
+                format!("{env}/{dir}/{KUSTOMIZATION}"),
+                kustomization(&[UNIT_FILE.to_string()]),
+            ),
+        ];
+    }
     let plain: Vec<String> = unit.objects.iter().map(|o| file_stem(o, false)).collect();
     let mut out = Vec::with_capacity(unit.objects.len() + 1);
     let mut resources = Vec::with_capacity(unit.objects.len());
@@ -195,10 +211,24 @@ fn unit_files(env: &str, unit: &crate::render::Unit) -> Vec<(String, String)> {
     out
 }
 
+/// The objects as one multi-document YAML stream, in the unit's order (the
+/// order the `objects` layout's kustomization lists their files in).
+fn documents(objects: &[Object]) -> String {
+    let mut out = String::new();
+    for (i, object) in objects.iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        out.push_str(&yaml::to_yaml(&object.value));
+    }
+    out
+}
+
 /// Lays out one environment. `layers` gives the order of layer directories.
 pub fn layout(
     manifests: EnvManifests,
     layers: &[String],
+    file_layout: Layout,
     destination: Option<Destination>,
 ) -> EnvTree {
     let EnvManifests { env, units } = manifests;
@@ -212,7 +242,7 @@ pub fn layout(
     let printed: Vec<(String, Vec<(String, String)>)> = units
         .into_par_iter()
         .map(|unit| {
-            let files = unit_files(env, &unit);
+            let files = unit_files(env, &unit, file_layout);
             (unit.dir(), files)
         })
         .collect();
@@ -278,8 +308,7 @@ mod tests {
         )
     }
 
-    #[test]
-    fn every_directory_gets_a_kustomization_in_order() {
+    fn two_units() -> EnvManifests {
         let mut m = EnvManifests {
             env: "dev".into(),
             units: BTreeMap::new(),
@@ -301,7 +330,13 @@ mod tests {
                 object("Service", "apps", "api"),
             ],
         });
-        let tree = layout(m, &["infra".into(), "apps".into()], None);
+        m
+    }
+
+    #[test]
+    fn every_directory_gets_a_kustomization_in_order() {
+        let m = two_units();
+        let tree = layout(m, &["infra".into(), "apps".into()], Layout::Objects, None);
         let paths: Vec<&str> = tree.files.keys().map(String::as_str).collect();
         assert_eq!(
             paths,
@@ -339,8 +374,50 @@ mod tests {
             namespace: "x".into(),
             objects: vec![object("ConfigMap", "a", "c"), object("ConfigMap", "b", "c")],
         });
-        let tree = layout(m, &[], None);
+        let tree = layout(m, &[], Layout::Objects, None);
         assert!(tree.files.contains_key("dev/gitops/configmap-a-c.yaml"));
         assert!(tree.files.contains_key("dev/gitops/configmap-b-c.yaml"));
+    }
+
+    #[test]
+    fn units_layout_has_one_stream_per_unit_in_object_order() {
+        let layers = ["infra".to_string(), "apps".to_string()];
+        let objects = layout(two_units(), &layers, Layout::Objects, None);
+        let units = layout(two_units(), &layers, Layout::Units, None);
+        let paths: Vec<&str> = units.files.keys().map(String::as_str).collect();
+        assert_eq!(
+            paths,
+            [
+                "dev/apps/api/kustomization.yaml",
+                "dev/apps/api/manifests.yaml",
+                "dev/apps/kustomization.yaml",
+                "dev/kustomization.yaml",
+                "dev/namespaces/apps/kustomization.yaml",
+                "dev/namespaces/apps/manifests.yaml",
+                "dev/namespaces/kustomization.yaml",
+            ]
+        );
+        assert!(
+            units.files["dev/apps/api/kustomization.yaml"]
+                .ends_with("resources:\n- manifests.yaml\n")
+        );
+        // The stream is the objects layout's files joined in its kustomization's order.
+        let joined = [
+            &objects.files["dev/apps/api/serviceaccount-api.yaml"],
+            &objects.files["dev/apps/api/service-api.yaml"],
+        ]
+        .map(String::as_str)
+        .join("---\n");
+        assert_eq!(units.files["dev/apps/api/manifests.yaml"], joined);
+        for shared in [
+            "dev/kustomization.yaml",
+            "dev/apps/kustomization.yaml",
+            "dev/namespaces/kustomization.yaml",
+        ] {
+            assert_eq!(units.files[shared], objects.files[shared], "{shared}");
+        }
+        let docs = yaml::parse_documents("m", &units.files["dev/apps/api/manifests.yaml"]).unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0]["kind"], "ServiceAccount");
     }
 }

@@ -243,7 +243,11 @@ fn check_overlay_env(base: &Blueprint, path: &str, env: &str) -> Result<()> {
 
 /// Blueprint keys an overlay may not set: `load` reads them from the blueprint
 /// alone, before any overlay applies, so an overlay's value would be ignored.
-pub const BLUEPRINT_ONLY: [(&str, &str); 2] = [
+pub const BLUEPRINT_ONLY: [(&str, &str); 3] = [
+    (
+        "layout",
+        "the file layout is the project's, so every environment's tree is split the same way: set `layout:` in the blueprint",
+    ),
     (
         "inputs",
         "which files are inputs is decided before any overlay is read: set `inputs:` in the blueprint",

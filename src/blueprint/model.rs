@@ -42,6 +42,11 @@ pub struct Blueprint {
     pub gitops: Option<GitOps>,
     /// Deployment layers in order, e.g. `[infrastructure, observability, data, apps]`.
     pub layers: Vec<String>,
+    /// How each environment's tree is split into files: `objects` (default,
+    /// one file per object) or `units` (one multi-document file per unit
+    /// directory). Either builds with `kubectl kustomize` to the same objects.
+    #[serde(default)]
+    pub layout: Layout,
     /// Environments by name (dev, staging, prod, ...).
     pub environments: BTreeMap<String, Environment>,
     /// Per-namespace settings: Pod Security level, quota or network posture overrides.
@@ -72,6 +77,20 @@ pub struct Blueprint {
     /// Gateway API Gateways that apps' routes attach to under `routing: gateway-api`.
     #[serde(default)]
     pub gateways: BTreeMap<String, super::routing::Gateway>,
+}
+
+/// How a rendered tree is split into files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    /// One file per object, `<kind>-<name>.yaml`, listed by the unit's
+    /// `kustomization.yaml`: a review shows each object's file on its own.
+    #[default]
+    Objects,
+    /// One `manifests.yaml` per unit directory holding all its objects, in the
+    /// order the `objects` layout lists them: far fewer files to write and
+    /// commit in a large system.
+    Units,
 }
 
 /// Which project files gitopsc accepts as input.

@@ -18,6 +18,7 @@ mod gateways;
 mod hostile;
 mod hygiene;
 mod inputs;
+mod layouts;
 mod linkerd;
 mod mesh;
 mod mesh_ambient;
