@@ -171,7 +171,11 @@ fn compile_env_stages(project: &Project, name: &str) -> Result<EnvTree> {
         branch: g.branch.clone(),
         path: g.path.trim_matches('/').to_string(),
     });
-    let mut tree = tree::layout(manifests, &env.blueprint.layers, destination);
+    let mut tree = tree::layout(
+        manifests,
+        &env.blueprint.layer_names().map(str::to_string).collect::<Vec<_>>(),
+        destination,
+    );
     tree.notices = notices;
     Ok(tree)
 }

@@ -20,6 +20,7 @@ mod inputs;
 mod mesh;
 mod mesh_webhooks;
 mod mutations;
+mod ordering;
 mod overlays;
 mod precommit;
 mod publish;
