@@ -2,7 +2,9 @@
 //!
 //! One graph per environment drives Flux `dependsOn` and Argo CD sync waves
 //! alike. A unit depends on its namespace's unit, on the components of the
-//! nearest earlier layer, on the components it `uses`, and on the component
+//! layers its layer comes after (the one before it, unless the layer names
+//! its `after`; empty layers looked through), on the components it `uses` or
+//! is `after`, and on the component
 //! providing the API group of any custom resource it contains (so an
 //! `ExternalSecret` always waits for External Secrets' CRDs). A cycle is an
 //! error naming it. Layer and namespace dependencies are transitively reduced, so each
@@ -30,6 +32,7 @@ pub enum Reason {
     Namespace,
     Layer,
     Uses,
+    After,
     Crd,
 }
 
@@ -109,6 +112,7 @@ pub fn build(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Graph> {
     let providers = crd_providers(env)?;
     let mut edges: Vec<BTreeMap<usize, Reason>> = vec![BTreeMap::new(); nodes.len()];
     let layer_members = layer_members(env);
+    let layer_after = nearest_filled_predecessors(env, &layer_members);
     for (i, node) in nodes.iter().enumerate() {
         let UnitKind::Component(_) = node.kind else {
             continue;
@@ -118,12 +122,8 @@ pub fn build(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Graph> {
         {
             edges[i].insert(ns, Reason::Namespace);
         }
-        if let Some(previous) = layer_members[..component.layer_index]
-            .iter()
-            .rev()
-            .find(|m| !m.is_empty())
-        {
-            for name in previous {
+        for &layer in &layer_after[component.layer_index] {
+            for name in &layer_members[layer] {
                 if let Some(j) = component_index(name) {
                     edges[i].entry(j).or_insert(Reason::Layer);
                 }
@@ -133,6 +133,11 @@ pub fn build(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Graph> {
         for u in component.uses.iter().filter(|u| !u.manages) {
             if let Some(j) = component_index(&u.target) {
                 edges[i].insert(j, Reason::Uses);
+            }
+        }
+        for a in &component.after {
+            if let Some(j) = component_index(&a.target) {
+                edges[i].insert(j, Reason::After);
             }
         }
         let unit = &manifests.units[&node.dir];
@@ -168,7 +173,7 @@ pub fn build(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Graph> {
             edges[i]
                 .iter()
                 .filter(|&(&j, reason)| {
-                    matches!(reason, Reason::Uses | Reason::Crd)
+                    matches!(reason, Reason::Uses | Reason::After | Reason::Crd)
                         || !edges[i].keys().any(|&k| k != j && reach[k].get(j))
                 })
                 .map(|(&j, _)| j)
@@ -215,6 +220,30 @@ fn layer_members(env: &ResolvedEnv) -> Vec<Vec<&str>> {
         members[c.layer_index].push(c.name.as_str());
     }
     members
+}
+
+/// For each layer, the layers it comes after that hold components, looking
+/// through empty ones, so an empty layer never breaks the order around it.
+fn nearest_filled_predecessors(env: &ResolvedEnv, members: &[Vec<&str>]) -> Vec<Vec<usize>> {
+    let predecessors = env.blueprint.layer_predecessors();
+    (0..predecessors.len())
+        .map(|layer| {
+            let mut out = std::collections::BTreeSet::new();
+            let mut seen = std::collections::BTreeSet::new();
+            let mut pending = predecessors[layer].clone();
+            while let Some(p) = pending.pop() {
+                if !seen.insert(p) {
+                    continue;
+                }
+                if members[p].is_empty() {
+                    pending.extend(&predecessors[p]);
+                } else {
+                    out.insert(p);
+                }
+            }
+            out.into_iter().collect()
+        })
+        .collect()
 }
 
 /// Kahn's algorithm over dependencies; what remains is a cycle, reported with its path.
@@ -280,6 +309,7 @@ fn cycle_error(
         .map(|w| {
             let why = match edges[w[0]].get(&w[1]) {
                 Some(Reason::Uses) => "uses",
+                Some(Reason::After) => "is after",
                 Some(Reason::Layer) => "is in a later layer than",
                 Some(Reason::Crd) => "needs the CRDs of",
                 _ => "waits for",
@@ -294,6 +324,7 @@ fn cycle_error(
             let from = env.components.get(&nodes[w[0]].name)?;
             from.uses
                 .iter()
+                .chain(&from.after)
                 .find(|u| u.target == nodes[w[1]].name)
                 .map(|u| u.pointer.clone())
         })
@@ -310,7 +341,7 @@ fn cycle_error(
             format!("deployment order has a cycle: {}", names.join(" -> ")),
         )
         .with_help(format!(
-            "{}; remove a `uses` entry or move a component to another layer",
+            "{}; remove a `uses` or `after` entry or move a component to another layer",
             reasons.join(", ")
         ))
 }

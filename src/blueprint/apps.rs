@@ -85,6 +85,10 @@ pub struct App {
     /// `kube-apiserver` is the Kubernetes API.
     #[serde(default)]
     pub uses: Vec<String>,
+    /// Components this app deploys after without reaching them: an order,
+    /// never a network path (`uses` is both).
+    #[serde(default)]
+    pub after: Vec<String>,
     /// Ports on which the app's own pods reach each other (replication, clustering).
     #[serde(default)]
     pub peers: Vec<String>,

@@ -45,6 +45,10 @@ pub struct Chart {
     /// like `uses` for the network, but they deploy after the chart, not before.
     #[serde(default)]
     pub manages: Vec<String>,
+    /// Components the chart deploys after without reaching them: an order,
+    /// never a network path (`uses` is both).
+    #[serde(default)]
+    pub after: Vec<String>,
     /// Ports on which the chart's own pods reach each other.
     #[serde(default)]
     pub peers: Vec<String>,
@@ -98,6 +102,10 @@ pub struct ManifestSet {
     /// Components these pods reach (`kube-apiserver` is the Kubernetes API).
     #[serde(default)]
     pub uses: Vec<String>,
+    /// Components these manifests deploy after without reaching them: an
+    /// order, never a network path (`uses` is both).
+    #[serde(default)]
+    pub after: Vec<String>,
     /// Ports on which these pods reach each other.
     #[serde(default)]
     pub peers: Vec<String>,

@@ -130,10 +130,10 @@ pub(super) fn check_gitops(c: &Check, bp: &Blueprint) -> Result<()> {
     }
     for (key, value) in &g.intervals {
         let at = push("/gitops/intervals", key);
-        if key != "source" && key != "helm" && !bp.layers.contains(key) {
+        if key != "source" && key != "helm" && bp.layer_index(key).is_none() {
             let known = ["source", "helm"]
                 .into_iter()
-                .chain(bp.layers.iter().map(String::as_str));
+                .chain(bp.layer_names());
             return Err(Error::at(
                 ErrorKind::UnknownField,
                 c.locator.key(&at),

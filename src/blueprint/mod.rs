@@ -23,6 +23,7 @@ pub mod environments;
 pub mod gitops;
 pub mod image;
 pub mod ingress;
+pub mod layers;
 pub mod load;
 pub mod locator;
 pub mod mesh;

@@ -40,8 +40,10 @@ pub struct Blueprint {
     /// How the rendered tree reaches the cluster: Flux or Argo CD, and the GitOps repo.
     #[serde(default)]
     pub gitops: Option<GitOps>,
-    /// Deployment layers in order, e.g. `[infrastructure, observability, data, apps]`.
-    pub layers: Vec<String>,
+    /// Deployment layers in order, e.g. `[infrastructure, observability, data, apps]`;
+    /// an entry `{name: apps, after: [infrastructure]}` names the layers it
+    /// deploys after instead of the one before it.
+    pub layers: Vec<super::layers::Layer>,
     /// How each environment's tree is split into files: `objects` (default,
     /// one file per object) or `units` (one multi-document file per unit
     /// directory). Either builds with `kubectl kustomize` to the same objects.

@@ -21,7 +21,6 @@ use crate::pointer::{from_tokens, push};
 use crate::sources::Sources;
 
 /// Layer names that would collide with gitopsc's own directories in the tree.
-pub const RESERVED_LAYERS: [&str; 3] = ["gitops", "namespaces", "bootstrap"];
 /// Component names stay short enough for every derived object name.
 pub const MAX_COMPONENT_NAME: usize = 40;
 
@@ -87,33 +86,5 @@ fn check_system(c: &Check, bp: &Blueprint) -> Result<()> {
             ));
         }
     }
-    if bp.layers.is_empty() {
-        return Err(c.fail(
-            ErrorKind::InvalidValue,
-            "/layers",
-            "no layers are defined",
-            "list the deployment layers in order, e.g. `[infrastructure, apps]`",
-        ));
-    }
-    for (i, layer) in bp.layers.iter().enumerate() {
-        let at = push("/layers", &i.to_string());
-        c.dns_label(&at, layer, "layer", MAX_COMPONENT_NAME)?;
-        if RESERVED_LAYERS.contains(&layer.as_str()) {
-            return Err(c.fail(
-                ErrorKind::InvalidValue,
-                &at,
-                format!("layer name `{layer}` is reserved"),
-                "`gitops`, `namespaces` and `bootstrap` are directories gitopsc writes itself; pick another name",
-            ));
-        }
-        if bp.layers[..i].contains(layer) {
-            return Err(c.fail(
-                ErrorKind::InvalidValue,
-                &at,
-                format!("layer `{layer}` is listed twice"),
-                "each layer appears once",
-            ));
-        }
-    }
-    Ok(())
+    super::layers::check_layers(c, bp, MAX_COMPONENT_NAME)
 }

@@ -155,10 +155,9 @@ fn body(env: &ResolvedEnv, graph: &Graph, format: GraphFormat, scope: &Scope) ->
         }
     }
     // Components grouped by layer, in layer order, empty layers left out.
-    let by_layer: Vec<(&String, Vec<usize>)> = env
+    let by_layer: Vec<(&str, Vec<usize>)> = env
         .blueprint
-        .layers
-        .iter()
+        .layer_names()
         .map(|layer| {
             let members = components
                 .iter()
@@ -167,7 +166,7 @@ fn body(env: &ResolvedEnv, graph: &Graph, format: GraphFormat, scope: &Scope) ->
                 .collect();
             (layer, members)
         })
-        .filter(|(_, m): &(&String, Vec<usize>)| !m.is_empty())
+        .filter(|(_, m): &(&str, Vec<usize>)| !m.is_empty())
         .collect();
     let label = |i: usize| {
         let n = &graph.nodes[i];

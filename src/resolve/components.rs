@@ -53,6 +53,8 @@ pub struct Component {
     /// `/apps/<name>`, `/charts/<name>` or `/manifests/<name>`.
     pub pointer: String,
     pub uses: Vec<Use>,
+    /// `after` entries: deployment order only, so nothing network-related reads them.
+    pub after: Vec<Use>,
     /// Labels selecting the component's pods (empty when unknown).
     pub selector: BTreeMap<String, String>,
     pub ports: BTreeMap<String, u32>,
@@ -84,6 +86,7 @@ struct Draft<'a> {
     namespace: Option<&'a str>,
     uses: &'a [String],
     manages: &'a [String],
+    after: &'a [String],
     selector: BTreeMap<String, String>,
     ports: BTreeMap<String, u32>,
     peers: &'a [String],
@@ -101,6 +104,7 @@ fn drafts(bp: &Blueprint) -> Vec<Draft<'_>> {
         namespace: a.namespace.as_deref(),
         uses: &a.uses,
         manages: &[],
+        after: &a.after,
         selector: app_selector(system, name),
         ports: a.ports.clone(),
         peers: &a.peers,
@@ -122,6 +126,7 @@ fn drafts(bp: &Blueprint) -> Vec<Draft<'_>> {
             namespace: c.namespace.as_deref(),
             uses: &c.uses,
             manages: &c.manages,
+            after: &c.after,
             selector: match (&known, c.selector.is_empty()) {
                 (_, false) => c.selector.clone(),
                 (Some(k), true) => k.selector.clone(),
@@ -146,6 +151,7 @@ fn drafts(bp: &Blueprint) -> Vec<Draft<'_>> {
         namespace: m.namespace.as_deref(),
         uses: &m.uses,
         manages: &[],
+        after: &m.after,
         selector: m.selector.clone(),
         ports: m.ports.clone(),
         peers: &m.peers,
@@ -207,7 +213,7 @@ pub fn place(
                 )
                 .with_help("`uses` refers to components by name, so names are unique across apps, charts and manifests"));
         }
-        let Some(layer_index) = bp.layers.iter().position(|l| l == d.layer) else {
+        let Some(layer_index) = bp.layer_index(d.layer) else {
             return Err(locator
                 .error(
                     ErrorKind::UnknownReference,
@@ -217,7 +223,7 @@ pub fn place(
                 .with_help(suggest::help_for(
                     d.layer,
                     "layers",
-                    bp.layers.iter().map(String::as_str),
+                    bp.layer_names(),
                 )));
         };
         let namespace = match d.namespace {
@@ -226,6 +232,7 @@ pub fn place(
         };
         let mut uses = use_entries(&at, "uses", d.uses);
         uses.extend(use_entries(&at, "manages", d.manages));
+        let after = use_entries(&at, "after", d.after);
         out.insert(
             d.name.to_string(),
             Component {
@@ -236,6 +243,7 @@ pub fn place(
                 namespace,
                 pointer: at,
                 uses,
+                after,
                 selector: d.selector,
                 ports: d.ports,
                 peers: d.peers.to_vec(),
@@ -296,6 +304,35 @@ pub fn check_uses(
                     &u.pointer,
                     format!("`{}` has no port named `{port}`", target.name),
                     suggest::help_for(port, "ports", target.ports.keys().map(String::as_str)),
+                ));
+            }
+        }
+    }
+    for component in components.values() {
+        for a in &component.after {
+            if !components.contains_key(&a.target) {
+                return Err(fail(
+                    locator,
+                    ErrorKind::UnknownReference,
+                    &a.pointer,
+                    format!(
+                        "`{}` is after `{}`, which is not a component",
+                        component.name, a.target
+                    ),
+                    suggest::help_for(
+                        &a.target,
+                        "components",
+                        components.keys().map(String::as_str),
+                    ),
+                ));
+            }
+            if a.target == component.name || a.port.is_some() {
+                return Err(fail(
+                    locator,
+                    ErrorKind::InvalidValue,
+                    &a.pointer,
+                    format!("`{}` cannot be after `{}`", component.name, a.target),
+                    "`after` names other components, without ports",
                 ));
             }
         }

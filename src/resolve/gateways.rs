@@ -59,6 +59,7 @@ pub fn place(
             namespace: controller.namespace.clone(),
             pointer: at,
             uses,
+            after: Vec::new(),
             selector,
             ports,
             peers: Vec::new(),

@@ -50,7 +50,7 @@ pub fn wire(
             "kind": "Kustomization",
             "metadata": meta(system),
             "spec": {
-                "interval": interval(env, gitops, bp.layers.first().map(String::as_str).unwrap_or("source")),
+                "interval": interval(env, gitops, bp.layer_names().next().unwrap_or("source")),
                 "path": format!("./{}", repo_path(gitops, &env.name, ENTRY_DIR)),
                 "prune": true,
                 "sourceRef": source_ref,
@@ -68,7 +68,7 @@ pub fn wire(
             None => interval(
                 env,
                 gitops,
-                bp.layers.first().map(String::as_str).unwrap_or("source"),
+                bp.layer_names().next().unwrap_or("source"),
             ),
         };
         let mut spec = json!({

@@ -163,7 +163,7 @@ pub fn interval(env: &ResolvedEnv, gitops: &GitOps, key: &str) -> String {
     match key {
         "source" => "1m".into(),
         "helm" => "30m".into(),
-        layer if env.blueprint.layers.first().is_some_and(|l| l == layer) => "10m".into(),
+        layer if env.blueprint.layer_names().next() == Some(layer) => "10m".into(),
         _ => "5m".into(),
     }
 }

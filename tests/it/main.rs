@@ -24,6 +24,7 @@ mod mesh;
 mod mesh_ambient;
 mod mesh_webhooks;
 mod mutations;
+mod ordering;
 mod overlays;
 mod precommit;
 mod publish;
