@@ -16,6 +16,7 @@ mod filesystem;
 mod gateways;
 mod hostile;
 mod hygiene;
+mod incremental;
 mod inputs;
 mod mesh;
 mod mesh_webhooks;
