@@ -17,6 +17,7 @@ mod filesystem;
 mod gateways;
 mod hostile;
 mod hygiene;
+mod incremental;
 mod inputs;
 mod layouts;
 mod linkerd;
