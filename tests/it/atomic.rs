@@ -6,8 +6,7 @@ use std::time::Instant;
 
 use crate::support::{gitopsc, read_tree};
 
-#[path = "../../benches/synthetic.rs"]
-mod synthetic;
+use crate::synthetic;
 
 #[test]
 fn a_render_killed_at_any_moment_leaves_the_old_or_the_new_tree() {

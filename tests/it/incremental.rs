@@ -7,8 +7,7 @@ use std::path::Path;
 
 use crate::support::{gitopsc, read_tree, tempdir};
 
-#[path = "../../benches/synthetic.rs"]
-mod synthetic;
+use crate::synthetic;
 
 /// xorshift64*: a fixed seed gives the same edit sequence on every machine.
 struct Rng(u64);

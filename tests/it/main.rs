@@ -1,6 +1,8 @@
 //! The integration suite: one binary, one module per concern.
 
 mod support;
+#[path = "../../benches/synthetic.rs"]
+mod synthetic;
 
 mod app_defaults;
 mod atomic;
