@@ -174,7 +174,10 @@ fn compile_env_stages(project: &Project, name: &str) -> Result<EnvTree> {
     });
     let mut tree = tree::layout(
         manifests,
-        &env.blueprint.layer_names().map(str::to_string).collect::<Vec<_>>(),
+        &env.blueprint
+            .layer_names()
+            .map(str::to_string)
+            .collect::<Vec<_>>(),
         env.blueprint.layout,
         destination,
     );

@@ -131,9 +131,7 @@ pub(super) fn check_gitops(c: &Check, bp: &Blueprint) -> Result<()> {
     for (key, value) in &g.intervals {
         let at = push("/gitops/intervals", key);
         if key != "source" && key != "helm" && bp.layer_index(key).is_none() {
-            let known = ["source", "helm"]
-                .into_iter()
-                .chain(bp.layer_names());
+            let known = ["source", "helm"].into_iter().chain(bp.layer_names());
             return Err(Error::at(
                 ErrorKind::UnknownField,
                 c.locator.key(&at),

@@ -157,12 +157,18 @@ pub(super) fn check_layers(c: &Check, bp: &Blueprint, max_name: usize) -> Result
     }
     for (i, layer) in bp.layers.iter().enumerate() {
         for (j, other) in layer.after.iter().flatten().enumerate() {
-            let at = push(&push(&push("/layers", &i.to_string()), "after"), &j.to_string());
+            let at = push(
+                &push(&push("/layers", &i.to_string()), "after"),
+                &j.to_string(),
+            );
             if bp.layer_index(other).is_none() {
                 return Err(c.fail(
                     ErrorKind::UnknownReference,
                     &at,
-                    format!("layer `{}` is after `{other}`, which is not a layer", layer.name),
+                    format!(
+                        "layer `{}` is after `{other}`, which is not a layer",
+                        layer.name
+                    ),
                     suggest::help_for(other, "layers", bp.layer_names()),
                 ));
             }
@@ -186,7 +192,10 @@ pub(super) fn check_layers(c: &Check, bp: &Blueprint, max_name: usize) -> Result
                     .iter()
                     .position(|a| *a == bp.layers[to].name)
                     .unwrap_or(0);
-                push(&push(&push("/layers", &from.to_string()), "after"), &j.to_string())
+                push(
+                    &push(&push("/layers", &from.to_string()), "after"),
+                    &j.to_string(),
+                )
             }
             None => name_at(from),
         };
@@ -254,6 +263,9 @@ mod tests {
     #[test]
     fn a_loop_of_after_entries_is_found_and_a_tree_is_not() {
         assert_eq!(layer_cycle(&[vec![], vec![0], vec![0]]), None);
-        assert_eq!(layer_cycle(&[vec![2], vec![0], vec![1]]), Some(vec![0, 2, 1, 0]));
+        assert_eq!(
+            layer_cycle(&[vec![2], vec![0], vec![1]]),
+            Some(vec![0, 2, 1, 0])
+        );
     }
 }

@@ -220,11 +220,7 @@ pub fn place(
                     &pointer::push(&at, "layer"),
                     format!("`{}` is in unknown layer `{}`", d.name, d.layer),
                 )
-                .with_help(suggest::help_for(
-                    d.layer,
-                    "layers",
-                    bp.layer_names(),
-                )));
+                .with_help(suggest::help_for(d.layer, "layers", bp.layer_names())));
         };
         let namespace = match d.namespace {
             Some(ns) => ns.to_string(),

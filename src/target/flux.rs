@@ -65,11 +65,7 @@ pub fn wire(
         }
         let layer_interval = match &node.layer {
             Some(layer) => interval(env, gitops, layer),
-            None => interval(
-                env,
-                gitops,
-                bp.layer_names().next().unwrap_or("source"),
-            ),
+            None => interval(env, gitops, bp.layer_names().next().unwrap_or("source")),
         };
         let mut spec = json!({
             "interval": layer_interval,

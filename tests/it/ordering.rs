@@ -42,7 +42,9 @@ fn compile(text: &str) -> gitopsc::tree::RenderedTree {
 
 fn doc(tree: &gitopsc::tree::RenderedTree, path: &str) -> Value {
     let text = &tree.envs["prod"].files[&format!("prod/{path}")];
-    gitopsc::yaml::parse_documents(path, text).unwrap().remove(0)
+    gitopsc::yaml::parse_documents(path, text)
+        .unwrap()
+        .remove(0)
 }
 
 fn depends_on(tree: &gitopsc::tree::RenderedTree, unit: &str) -> Vec<String> {
@@ -59,7 +61,9 @@ fn policies(tree: &gitopsc::tree::RenderedTree) -> Vec<(String, String)> {
     tree.envs["prod"]
         .files
         .iter()
-        .filter(|(_, t)| t.contains("kind: NetworkPolicy") || t.contains("kind: AuthorizationPolicy"))
+        .filter(|(_, t)| {
+            t.contains("kind: NetworkPolicy") || t.contains("kind: AuthorizationPolicy")
+        })
         .map(|(f, t)| (f.clone(), t.clone()))
         .collect()
 }
@@ -80,13 +84,24 @@ fn after_orders_a_component_and_opens_no_network_path() {
         .into_iter()
         .find(|f| f.ends_with("apps-api.yaml"))
         .expect("the api unit's Kustomization");
-    let api = api.trim_start_matches("prod/gitops/").trim_end_matches(".yaml");
+    let api = api
+        .trim_start_matches("prod/gitops/")
+        .trim_end_matches(".yaml");
     let before = depends_on(&plain, api);
     let after = depends_on(&ordered, api);
-    assert!(!before.iter().any(|d| d.ends_with("observability-metrics")), "{before:?}");
-    assert!(after.iter().any(|d| d.ends_with("observability-metrics")), "{after:?}");
+    assert!(
+        !before.iter().any(|d| d.ends_with("observability-metrics")),
+        "{before:?}"
+    );
+    assert!(
+        after.iter().any(|d| d.ends_with("observability-metrics")),
+        "{after:?}"
+    );
     assert_eq!(policies(&plain), policies(&ordered));
-    assert!(!policies(&plain).is_empty(), "default-deny renders policies to compare");
+    assert!(
+        !policies(&plain).is_empty(),
+        "default-deny renders policies to compare"
+    );
 }
 
 #[test]
@@ -101,8 +116,14 @@ fn independent_layers_share_a_wave_and_wait_only_for_what_they_follow() {
         .trim_end_matches(".yaml")
         .to_string();
     let deps = depends_on(&flux, &api);
-    assert!(deps.iter().any(|d| d.ends_with("platform-base")), "{deps:?}");
-    assert!(!deps.iter().any(|d| d.ends_with("observability-metrics")), "{deps:?}");
+    assert!(
+        deps.iter().any(|d| d.ends_with("platform-base")),
+        "{deps:?}"
+    );
+    assert!(
+        !deps.iter().any(|d| d.ends_with("observability-metrics")),
+        "{deps:?}"
+    );
 
     let argo = compile(&project("argocd", ""));
     let wave = |unit: &str| -> i64 {
