@@ -67,6 +67,9 @@ pub struct Sample {
 /// process and the descendants it waited for (node under `cdk8s synth`,
 /// Kapitan's workers).
 pub fn run_once(tool: &Tool) -> Sample {
+    // A file rather than a pipe: a chatty peer would block on a full pipe.
+    let stderr_path = tool.cwd.join(".bench-stderr");
+    let stderr = fs::File::create(&stderr_path).unwrap();
     let start = Instant::now();
     let child = Command::new(&tool.program)
         .args(&tool.args)
@@ -74,7 +77,7 @@ pub fn run_once(tool: &Tool) -> Sample {
         .current_dir(&tool.cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .unwrap_or_else(|e| panic!("{} starts: {e}", tool.program.display()));
     let pid = child.id() as libc::pid_t;
@@ -86,11 +89,7 @@ pub fn run_once(tool: &Tool) -> Sample {
     assert_eq!(waited, pid, "wait4 on the child");
     let code = libc::WEXITSTATUS(status);
     if code != tool.ok || !libc::WIFEXITED(status) {
-        let mut err = String::new();
-        if let Some(mut e) = child.stderr {
-            use std::io::Read as _;
-            let _ = e.read_to_string(&mut err);
-        }
+        let err = fs::read_to_string(&stderr_path).unwrap_or_default();
         panic!(
             "{}: {} {:?} exited with {code}, not {}\n{err}",
             tool.name,
@@ -99,6 +98,7 @@ pub fn run_once(tool: &Tool) -> Sample {
             tool.ok
         );
     }
+    std::mem::forget(child);
     Sample {
         time,
         peak_kib: usage.ru_maxrss,
@@ -378,18 +378,16 @@ fn count(facts: &mut Facts, env: &str, doc: &Value) {
     }
     let kind = doc["kind"].as_str().unwrap_or("?");
     let mut add = |fact: String| *facts.entry(format!("{env}: {fact}")).or_default() += 1;
-    add(format!("{kind}"));
+    add(kind.to_string());
     match kind {
         "Deployment" => {
             let pod = &doc["spec"]["template"]["spec"];
             for var in pod["containers"][0]["env"].as_array().into_iter().flatten() {
-                if let Some(value) = var["value"].as_str() {
-                    if var["name"] != "APP_NAME" {
-                        add(format!(
-                            "env {}={value}",
-                            var["name"].as_str().unwrap_or("")
-                        ));
-                    }
+                if let Some(value) = var["value"].as_str()
+                    && var["name"] != "APP_NAME"
+                {
+                    let name = var["name"].as_str().unwrap_or("");
+                    add(format!("env {name}={value}"));
                 }
             }
             if pod.get("topologySpreadConstraints").is_some() {
