@@ -178,19 +178,15 @@ pub fn prepare(n: usize, dir: &Path, peers: &Path) -> Vec<Tool> {
         )
         .writes(out),
     );
-    if has_layout_flag(&bin) {
-        let out = project.join("out-units");
+    if has_layout_key(&bin) {
+        let project = dir.join("gitopsc-units");
+        write_units_project(n, &project);
+        let out = project.join("out");
         tools.push(
             Tool::new(
-                "gitopsc render --layout units",
+                "gitopsc render (layout: units)",
                 &bin,
-                &[
-                    "render",
-                    "--layout",
-                    "units",
-                    "--out",
-                    out.to_str().unwrap(),
-                ],
+                &["render", "--out", out.to_str().unwrap()],
                 &project,
             )
             .writes(out),
@@ -318,12 +314,21 @@ pub fn prepare(n: usize, dir: &Path, peers: &Path) -> Vec<Tool> {
     tools
 }
 
-fn has_layout_flag(bin: &Path) -> bool {
+/// Whether this build knows the blueprint's `layout:` key (one file per unit).
+pub fn has_layout_key(bin: &Path) -> bool {
     Command::new(bin)
-        .args(["render", "--help"])
+        .arg("schema")
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains("--layout"))
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("\"layout\""))
         .unwrap_or(false)
+}
+
+/// The synthetic project with `layout: units`.
+pub fn write_units_project(n: usize, project: &Path) {
+    synthetic::write_project(n, project).unwrap();
+    let blueprint = project.join("blueprints/system.yaml");
+    let text = fs::read_to_string(&blueprint).unwrap();
+    fs::write(&blueprint, format!("layout: units\n{text}")).unwrap();
 }
 
 /// Counts of what the environments must agree on: per-app objects by kind,
