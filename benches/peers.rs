@@ -225,7 +225,16 @@ fn main() {
         for &n in &o.apps {
             eprintln!("measuring {n} apps on {disk} ...");
             let rounds = o.rounds_at(n);
-            results.insert((disk, n), measure(disk, n, rounds, &peers));
+            let rows = measure(disk, n, rounds, &peers);
+            // As it goes, so a run cut short still shows what it measured.
+            for (name, best) in &rows {
+                eprintln!(
+                    "  => {disk} {n} apps {name}: {} {:.0} MiB",
+                    ms(best.time.unwrap()),
+                    best.peak_kib as f64 / 1024.0
+                );
+            }
+            results.insert((disk, n), rows);
             if n == *o.apps.iter().max().unwrap() {
                 edits.push((*disk, "objects", one_edit(disk, n, rounds.max(3), false)));
                 if tools::has_layout_key(&tools::gitopsc()) {
