@@ -201,6 +201,11 @@ fn one_edit(disk: &str, n: usize, rounds: usize, units: bool) -> (Best, Best) {
         rendered.add(s.time, s.peak_kib);
     }
     let _ = fs::remove_dir_all(&dir);
+    eprintln!(
+        "  => {disk} {n} apps, units {units}: check, one edit {}; re-render, one edit {}",
+        ms(checked.time.unwrap()),
+        ms(rendered.time.unwrap())
+    );
     (checked, rendered)
 }
 
