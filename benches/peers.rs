@@ -279,7 +279,11 @@ fn main() {
                 .find(|(name, _)| name.contains("units"))
                 .map(|(_, b)| {
                     let u = b.time.unwrap();
-                    format!("; vs {} (layout: units): {:.1}x", ms(u), t.as_secs_f64() / u.as_secs_f64())
+                    format!(
+                        "; vs {} (layout: units): {:.1}x",
+                        ms(u),
+                        t.as_secs_f64() / u.as_secs_f64()
+                    )
                 })
                 .unwrap_or_default();
             println!(
