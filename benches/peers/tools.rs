@@ -358,9 +358,15 @@ pub fn facts(out: &Path) -> Facts {
             .to_string_lossy()
             .into_owned();
         let text = fs::read_to_string(path).unwrap();
-        let docs: Vec<Value> = serde_saphyr::from_multiple(&text)
-            .unwrap_or_else(|e| panic!("{} is YAML: {e}", path.display()));
-        for doc in docs {
+        // One document at a time: the parser's budget caps a stream at 1024
+        // documents, and KCL writes each environment as one stream.
+        for doc in text.split("\n---\n") {
+            let doc = doc.strip_prefix("---\n").unwrap_or(doc);
+            if doc.trim().is_empty() || doc.trim() == "---" {
+                continue;
+            }
+            let doc: Value = serde_saphyr::from_str(doc)
+                .unwrap_or_else(|e| panic!("{} is YAML: {e}", path.display()));
             count(&mut facts, &env, &doc);
         }
     }
