@@ -384,11 +384,13 @@ impl Network {
     pub fn group_policies(&self, g: &PodGroup) -> Vec<(String, Value)> {
         let mut ingress: Vec<(String, Value)> = Vec::new();
         let mut egress: Vec<(String, Value)> = Vec::new();
+        // In place: a clone of the group per link cost seconds at 1000 apps.
+        let is_g = |end: &End| matches!(end, End::Pods(p) if p == g);
         for link in &self.links {
-            if link.to == End::Pods(g.clone()) && self.needs_ingress_rule(link, g) {
+            if is_g(&link.to) && self.needs_ingress_rule(link, g) {
                 ingress.push((link.from.key(), rule("from", &link.from, &link.ports)));
             }
-            if link.from == End::Pods(g.clone()) && self.needs_egress_rule(g) {
+            if is_g(&link.from) && self.needs_egress_rule(g) {
                 egress.push((link.to.key(), rule("to", &link.to, &link.ports)));
             }
         }

@@ -72,6 +72,7 @@ pub fn verify(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Vec<Notice>
     let notices = system_namespaces::check(env, manifests).map_err(|(u, o, v)| fail(u, o, v))?;
     let plans = crate::render::namespaces::plans(env);
     let levels = pod_security::namespace_levels(&plans);
+    let quotas = quota::quotas(manifests);
     for unit in manifests.units.values() {
         let waivers = unit_waivers(env, unit);
         let credential_keys: BTreeSet<&str> = waivers
@@ -79,7 +80,7 @@ pub fn verify(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Vec<Notice>
             .filter_map(|k| k.strip_prefix(credentials::WAIVER_PREFIX))
             .collect();
         let image_rules = images::ImageRules::for_unit(env, &waivers);
-        quota::check(manifests, unit).map_err(|(o, v)| fail(unit, o, v))?;
+        quota::check(&quotas, unit).map_err(|(o, v)| fail(unit, o, v))?;
         for object in &unit.objects {
             // Credentials first: a later check's message may quote the value.
             let checks = [

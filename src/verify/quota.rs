@@ -27,9 +27,14 @@ const RESOURCES: [(&str, &str, &str, usize); 4] = [
     ("limits.memory", "limits", "memory", 3),
 ];
 
-/// Hard quota values by namespace, parsed.
-fn quotas(manifests: &EnvManifests) -> BTreeMap<String, BTreeMap<String, (f64, String)>> {
-    let mut out: BTreeMap<String, BTreeMap<String, (f64, String)>> = BTreeMap::new();
+/// Hard quota values by namespace, parsed: the quantity and its text as written.
+pub type Quotas = BTreeMap<String, BTreeMap<String, (f64, String)>>;
+
+/// Hard quota values by namespace, parsed once per environment: read per
+/// unit, the scan over every object made verification quadratic in the
+/// number of apps.
+pub fn quotas(manifests: &EnvManifests) -> Quotas {
+    let mut out = Quotas::new();
     for o in manifests
         .objects()
         .filter(|o| o.value["kind"] == "ResourceQuota")
@@ -86,8 +91,7 @@ fn scale_target<'a>(unit: &'a Unit, hpa: &Object) -> Option<&'a Value> {
 }
 
 /// The first autoscaler in `unit` whose max would overrun its namespace's quota.
-pub fn check<'a>(manifests: &EnvManifests, unit: &'a Unit) -> Result<(), (&'a Object, Violation)> {
-    let quotas = quotas(manifests);
+pub fn check<'a>(quotas: &Quotas, unit: &'a Unit) -> Result<(), (&'a Object, Violation)> {
     for hpa in unit
         .objects
         .iter()
