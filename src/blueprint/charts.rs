@@ -72,6 +72,12 @@ pub struct Chart {
     /// Ports that `uses` edges may reach on the chart's pods.
     #[serde(default)]
     pub ports: BTreeMap<String, u32>,
+    /// Names of the ports the kubelet probes on the chart's pods (`[http]`); `[]`
+    /// when they have none or probe by command. Under Istio ambient the
+    /// kubelet's probes arrive from ztunnel's address, which only these
+    /// ports admit in a default-deny namespace, so there the key is required.
+    #[serde(default)]
+    pub probes: Option<Vec<String>>,
     /// Helm install/upgrade timeout.
     #[serde(default)]
     pub timeout: Option<String>,
@@ -118,6 +124,12 @@ pub struct ManifestSet {
     /// Ports that `uses` edges may reach on those pods.
     #[serde(default)]
     pub ports: BTreeMap<String, u32>,
+    /// Names of the ports the kubelet probes on these pods (`[status]`); `[]`
+    /// when they have none or probe by command. Under Istio ambient the
+    /// kubelet's probes arrive from ztunnel's address, which only these
+    /// ports admit in a default-deny namespace, so there the key is required.
+    #[serde(default)]
+    pub probes: Option<Vec<String>>,
 }
 
 pub(super) fn check_chart(c: &Check, name: &str, chart: &Chart) -> Result<()> {

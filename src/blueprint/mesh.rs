@@ -63,6 +63,13 @@ pub struct Mesh {
     /// limits `2`, `1Gi`).
     #[serde(default)]
     pub proxy: Option<super::model::Resources>,
+    /// The collector the injected proxies send their spans to, as a `uses`
+    /// entry (`jaeger:otlp`): every pod with a proxy reaches it without
+    /// writing it on every app. The mesh's own tracing configuration (Istio's
+    /// `meshConfig.extensionProviders`, linkerd-jaeger) stays in its chart's
+    /// values. Ambient's ztunnel sends no spans, so there it opens nothing.
+    #[serde(default)]
+    pub tracing: Option<String>,
     /// `false` keeps this scope's namespaces out of the mesh. Namespaces
     /// holding charts join only when `namespaces.<ns>.mesh` says so, since a
     /// chart's pods (webhooks, node agents, the mesh itself) often cannot run

@@ -104,3 +104,23 @@ fn check_probe(c: &Check, at: &str, probe: &Probe, app: &App) -> Result<()> {
     }
     Ok(())
 }
+
+/// The port numbers an app's HTTP and TCP probes call; exec probes need none.
+pub fn probe_ports(app: &App) -> Vec<u32> {
+    let probes = [
+        &app.probes.readiness,
+        &app.probes.liveness,
+        &app.probes.startup,
+    ];
+    let ports: std::collections::BTreeSet<u32> = probes
+        .into_iter()
+        .flatten()
+        .filter_map(|p| match (&p.http, &p.tcp) {
+            (Some(_), _) => p.port.as_deref().or_else(|| default_port(app)),
+            (None, Some(port)) => Some(port.as_str()),
+            (None, None) => None,
+        })
+        .filter_map(|name| app.ports.get(name).copied())
+        .collect();
+    ports.into_iter().collect()
+}

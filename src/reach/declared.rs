@@ -163,17 +163,16 @@ fn declared(env: &ResolvedEnv, inventory: &Inventory) -> BTreeSet<Declared> {
     out
 }
 
-/// Every injected mesh proxy to its control plane, and the API server to
+/// Every injected mesh proxy to its control plane and tracing collector, and the API server to
 /// every admission webhook it calls (charts' and the mesh's).
 fn mesh_declared(env: &ResolvedEnv) -> impl Iterator<Item = Declared> + '_ {
-    let proxies =
-        crate::resolve::mesh::proxy_edges(env)
-            .into_iter()
-            .flat_map(|(from, plane, ports)| {
-                ports
-                    .iter()
-                    .map(move |p| Declared::To(from.name.clone(), plane.name.clone(), *p))
-            });
+    let proxies = crate::resolve::mesh::proxy_edges(env)
+        .into_iter()
+        .flat_map(|e| {
+            e.ports
+                .into_iter()
+                .map(move |p| Declared::To(e.from.name.clone(), e.to.name.clone(), p))
+        });
     let webhooks = crate::resolve::network::webhook_callees(env)
         .into_iter()
         .flat_map(|(callee, ports)| {

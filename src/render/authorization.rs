@@ -22,7 +22,9 @@ use super::network::{ingress_ports, used_ports};
 use super::object::Object;
 use crate::blueprint::mesh::MeshProvider;
 use crate::blueprint::model::WorkloadKind;
-use crate::resolve::mesh::{ResolvedMesh, component_mesh, namespace_mesh};
+use crate::resolve::mesh::{
+    ResolvedMesh, component_mesh, is_collector, namespace_mesh, tracing_edges,
+};
 use crate::resolve::network::facts;
 use crate::resolve::{Component, ComponentKind, ResolvedEnv};
 
@@ -80,26 +82,29 @@ fn callers(
     mesh: &ResolvedMesh,
 ) -> BTreeMap<Source, BTreeSet<u32>> {
     let mut out: BTreeMap<Source, BTreeSet<u32>> = BTreeMap::new();
-    for caller in env.components.values() {
-        for u in caller.uses.iter().filter(|u| u.target == callee.name) {
-            let ports = used_ports(env, callee, u.port.as_deref());
-            out.entry(source_of(env, caller, mesh))
-                .or_default()
-                .extend(ports);
-        }
-    }
-    let peers: Vec<u32> = callee
-        .peers
-        .iter()
-        .filter_map(|p| callee.ports.get(p).copied())
-        .collect();
-    if !peers.is_empty() {
-        out.entry(source_of(env, callee, mesh))
+    for (caller, ports) in inbound(env, callee) {
+        out.entry(source_of(env, caller, mesh))
             .or_default()
-            .extend(peers);
+            .extend(ports);
     }
+    // Scrapes and routed traffic are what apps declare; a chart's or
+    // manifest set's come in by `uses` like any other caller.
+    if let Some(app) = env.blueprint.apps.get(&callee.name) {
+        framework_callers(env, app, mesh, &mut out);
+    }
+    out.retain(|_, ports| !ports.is_empty());
+    out
+}
+
+/// The Prometheus pods on an app's metrics port, and the ingress
+/// controller (or the gateway's proxies) on its routed ports.
+fn framework_callers(
+    env: &ResolvedEnv,
+    app: &crate::blueprint::model::App,
+    mesh: &ResolvedMesh,
+    out: &mut BTreeMap<Source, BTreeSet<u32>>,
+) {
     let facts = facts(env);
-    let app = &env.blueprint.apps[&callee.name];
     if let (Some(scraper), Some(m)) = (&facts.scraper, &app.metrics)
         && let Some(port) = app.ports.get(&m.port)
     {
@@ -115,12 +120,41 @@ fn callers(
         };
         out.entry(source).or_default().extend(ingress_ports(app));
     }
-    out.retain(|_, ports| !ports.is_empty());
+}
+
+/// Every component that reaches `callee`, with the ports: by its `uses`,
+/// by the callee's own `peers`, and by the edges the mesh's proxies make on
+/// their own (spans to a tracing collector; the control plane is a chart
+/// and takes no policy). Both meshes' policies read it.
+pub(super) fn inbound<'a>(
+    env: &'a ResolvedEnv,
+    callee: &'a Component,
+) -> Vec<(&'a Component, Vec<u32>)> {
+    let mut out = Vec::new();
+    for caller in env.components.values() {
+        for u in caller.uses.iter().filter(|u| u.target == callee.name) {
+            out.push((caller, used_ports(env, callee, u.port.as_deref())));
+        }
+    }
+    let peers: Vec<u32> = callee
+        .peers
+        .iter()
+        .filter_map(|p| callee.ports.get(p).copied())
+        .collect();
+    out.push((callee, peers));
+    if is_collector(env, callee) {
+        let spans = tracing_edges(env)
+            .into_iter()
+            .filter(|e| e.to.name == callee.name);
+        out.extend(spans.map(|e| (e.from, e.ports)));
+    }
+    out.retain(|(_, ports)| !ports.is_empty());
     out
 }
 
-/// The ports of app `callee` that some caller reaches without a peer
-/// identity, which STRICT mTLS would refuse.
+/// The ports of `callee` (an app, or a chart's or manifest set's pods) that
+/// some caller reaches without a peer identity, which STRICT mTLS would
+/// refuse: an operator outside the mesh polling its instances, say.
 pub fn plaintext_ports(env: &ResolvedEnv, callee: &Component) -> BTreeSet<u32> {
     let Some(mesh) = component_mesh(env, callee) else {
         return BTreeSet::new();

@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use super::labels;
-use super::network::{ingress_ports, used_ports};
+use super::network::ingress_ports;
 use super::object::Object;
 use crate::blueprint::mesh::{MeshProvider, MtlsMode};
 use crate::blueprint::model::WorkloadKind;
@@ -103,20 +103,9 @@ fn callers(
             out.entry(port).or_default().insert(source.clone());
         }
     };
-    for caller in env.components.values() {
-        for u in caller.uses.iter().filter(|u| u.target == callee.name) {
-            let ports = used_ports(env, callee, u.port.as_deref());
-            add(source_of(env, caller, mesh), &mut ports.into_iter());
-        }
+    for (caller, ports) in super::authorization::inbound(env, callee) {
+        add(source_of(env, caller, mesh), &mut ports.into_iter());
     }
-    let peers = callee
-        .peers
-        .iter()
-        .filter_map(|p| callee.ports.get(p).copied());
-    add(
-        source_of(env, callee, mesh),
-        &mut peers.collect::<Vec<_>>().into_iter(),
-    );
     let facts = facts(env);
     let app = &env.blueprint.apps[&callee.name];
     if let (Some(scraper), Some(m)) = (&facts.scraper, &app.metrics)

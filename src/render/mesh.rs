@@ -26,7 +26,7 @@ use crate::blueprint::mesh::{MeshMode, MeshProvider};
 use crate::blueprint::model::{NetworkPosture, PodSecurityLevel};
 use crate::error::{ErrorKind, Result};
 use crate::resolve::mesh::{ResolvedMesh, environment_mesh, proxy_edges};
-use crate::resolve::{ComponentKind, ResolvedEnv};
+use crate::resolve::{Component, ComponentKind, ResolvedEnv};
 
 pub const ISTIO_SECURITY_API: &str = "security.istio.io/v1";
 
@@ -68,7 +68,7 @@ pub fn check(env: &ResolvedEnv, plans: &[NamespacePlan]) -> Result<()> {
     for plan in plans {
         let Some(mesh) = &plan.mesh else { continue };
         if !mesh.injects_sidecars() {
-            check_ambient_dataplane(env, mesh)?;
+            super::ambient::check(env, plan, mesh)?;
             continue;
         }
         check_cni(env, plan, mesh)?;
@@ -90,38 +90,6 @@ pub fn check(env: &ResolvedEnv, plans: &[NamespacePlan]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Ambient runs on two node agents Istio ships as charts: istio-cni moves
-/// each pod's traffic into its node's ztunnel, and ztunnel carries it
-/// (https://istio.io/latest/docs/ambient/install/helm/). Without either a
-/// namespace labelled for ambient gets no mesh at all, silently.
-fn check_ambient_dataplane(env: &ResolvedEnv, mesh: &ResolvedMesh) -> Result<()> {
-    const CHARTS: &str = "https://istio-release.storage.googleapis.com/charts";
-    let missing = if !mesh.cni {
-        Some((
-            "the Istio CNI node agent, which ambient needs to redirect pod traffic, is not said to be installed",
-            format!(
-                "install Istio's `cni` chart ({CHARTS}) with `profile: ambient` and say so with `cni: true`"
-            ),
-        ))
-    } else if crate::resolve::mesh::ztunnel(env).is_none() {
-        Some((
-            "ambient mode needs ztunnel on every node, and no chart installs Istio's `ztunnel`",
-            format!(
-                "add a chart `ztunnel` with `chart: ztunnel` from {CHARTS}, at the version of the control plane's chart"
-            ),
-        ))
-    } else {
-        None
-    };
-    match missing {
-        Some((message, help)) => Err(env
-            .locator
-            .error(ErrorKind::InvalidValue, &mesh.at, message)
-            .with_help(help)),
-        None => Ok(()),
-    }
 }
 
 /// An injected proxy comes with an init container that rewrites the pod's
@@ -186,8 +154,7 @@ fn mesh_wide_policy(env: &ResolvedEnv) -> Option<(String, Object)> {
 /// policy: port-level settings need a selector), the exception Istio's
 /// Prometheus guide names for STRICT meshes whose Prometheus has no sidecar.
 /// The app's authorization policy and NetworkPolicies still say who.
-fn plaintext_exception(env: &ResolvedEnv, app_name: &str) -> Option<Object> {
-    let component = &env.components[app_name];
+fn plaintext_exception(env: &ResolvedEnv, component: &Component) -> Option<Object> {
     let ports = super::authorization::plaintext_ports(env, component);
     if ports.is_empty() {
         return None;
@@ -202,7 +169,7 @@ fn plaintext_exception(env: &ResolvedEnv, app_name: &str) -> Option<Object> {
     });
     Some(peer_authentication(
         env,
-        &format!("{app_name}-plaintext"),
+        &format!("{}-plaintext", component.name),
         &component.namespace,
         spec,
     ))
@@ -219,10 +186,10 @@ pub fn objects(env: &ResolvedEnv, plans: &[NamespacePlan]) -> BTreeMap<String, V
             .collect();
         for component in env.components.values() {
             let in_mesh = meshed.contains_key(component.namespace.as_str());
-            if component.kind != ComponentKind::App || !in_mesh {
+            if component.selector.is_empty() || !in_mesh {
                 continue;
             }
-            if let Some(exception) = plaintext_exception(env, &component.name) {
+            if let Some(exception) = plaintext_exception(env, component) {
                 out.entry(component.name.clone())
                     .or_default()
                     .push(exception);
@@ -308,89 +275,15 @@ pub fn annotate_proxies(env: &ResolvedEnv, unit: &mut super::Unit) {
 }
 
 /// Every injected proxy (and ambient's ztunnel) reaches its control plane,
-/// so no app has to say it. (The API server's calls to the control plane's
+/// and the proxies their tracing collector, so no app has to say it. (The API server's calls to the control plane's
 /// webhooks are among `network`'s webhook links.) Then what ambient changes
-/// in the links already made: see [`tunnel_links`] and [`probe_links`].
+/// in the links already made: see [`super::ambient`].
 pub fn add_links(env: &ResolvedEnv, links: &mut Vec<Link>) {
-    links.extend(
-        proxy_edges(env)
-            .into_iter()
-            .map(|(from, plane, ports)| Link {
-                from: End::Pods(group(from)),
-                to: End::Pods(group(plane)),
-                ports: ports.to_vec(),
-            }),
-    );
-    tunnel_links(env, links);
-    links.extend(probe_links(env));
-}
-
-/// Between two ambient pods ztunnel carries the connection to the
-/// receiver's port 15008 (HBONE), and the node enforces policy on that
-/// port, not the app's; so such a link opens 15008 too. The app's ports
-/// stay open for the connections ztunnel does not tunnel (a caller that
-/// does not know the receiver is meshed yet) and are the ones the
-/// authorization policy names.
-fn tunnel_links(env: &ResolvedEnv, links: &mut [Link]) {
-    use crate::resolve::mesh::{HBONE_PORT, ambient_namespace};
-    for link in links.iter_mut() {
-        let (End::Pods(from), End::Pods(to)) = (&link.from, &link.to) else {
-            continue;
-        };
-        let tunnelled = !link.ports.is_empty()
-            && ambient_namespace(env, &from.namespace)
-            && ambient_namespace(env, &to.namespace);
-        if tunnelled && !link.ports.contains(&HBONE_PORT) {
-            link.ports.push(HBONE_PORT);
-        }
-    }
-}
-
-/// ztunnel rewrites the kubelet's probes of an ambient pod to come from
-/// 169.254.7.127, an address no node policy rule admits; each ambient app
-/// takes it on its probe ports alone.
-fn probe_links(env: &ResolvedEnv) -> Vec<Link> {
-    let mut out = Vec::new();
-    for c in env.components.values() {
-        let Some(app) = env.blueprint.apps.get(&c.name) else {
-            continue;
-        };
-        if c.kind != ComponentKind::App
-            || !crate::resolve::mesh::ambient_namespace(env, &c.namespace)
-        {
-            continue;
-        }
-        let ports = probe_ports(app);
-        if !ports.is_empty() {
-            out.push(Link {
-                from: End::block(crate::resolve::mesh::PROBE_SOURCE),
-                to: End::Pods(group(c)),
-                ports,
-            });
-        }
-    }
-    out
-}
-
-/// The port numbers an app's HTTP and TCP probes call; exec probes need none.
-pub fn probe_ports(app: &crate::blueprint::model::App) -> Vec<u32> {
-    let probes = [
-        &app.probes.readiness,
-        &app.probes.liveness,
-        &app.probes.startup,
-    ];
-    let ports: std::collections::BTreeSet<u32> = probes
-        .into_iter()
-        .flatten()
-        .filter_map(|p| match (&p.http, &p.tcp) {
-            (Some(_), _) => p
-                .port
-                .as_deref()
-                .or_else(|| crate::blueprint::apps::default_port(app)),
-            (None, Some(port)) => Some(port.as_str()),
-            (None, None) => None,
-        })
-        .filter_map(|name| app.ports.get(name).copied())
-        .collect();
-    ports.into_iter().collect()
+    links.extend(proxy_edges(env).into_iter().map(|e| Link {
+        from: End::Pods(group(e.from)),
+        to: End::Pods(group(e.to)),
+        ports: e.ports,
+    }));
+    super::ambient::tunnel_links(env, links);
+    links.extend(super::ambient::probe_links(env));
 }

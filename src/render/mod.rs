@@ -18,6 +18,7 @@ macro_rules! obj {
     }};
 }
 
+mod ambient;
 pub mod app;
 pub mod authorization;
 pub mod extra;

@@ -66,6 +66,10 @@ pub struct Component {
     pub routes: Vec<String>,
     /// CRD API groups the component installs.
     pub provides: Vec<String>,
+    /// Port numbers the kubelet probes on the component's pods: an app's
+    /// HTTP and TCP probes, a chart's or manifest set's `probes`; `None`
+    /// when a chart or manifest set does not say.
+    pub probe_ports: Option<Vec<u32>>,
 }
 
 /// The recommended labels that select an app's pods.
@@ -93,6 +97,13 @@ struct Draft<'a> {
     egress: &'a BTreeMap<String, Vec<u32>>,
     routes: &'a [String],
     provides: Vec<String>,
+    probes: Probed<'a>,
+}
+
+/// Where a draft's probe ports come from.
+enum Probed<'a> {
+    App(&'a crate::blueprint::model::App),
+    Named(Option<&'a [String]>),
 }
 
 fn drafts(bp: &Blueprint) -> Vec<Draft<'_>> {
@@ -111,6 +122,7 @@ fn drafts(bp: &Blueprint) -> Vec<Draft<'_>> {
         egress: &a.egress,
         routes: &[],
         provides: Vec::new(),
+        probes: Probed::App(a),
     });
     let charts = bp.charts.iter().map(|(name, c)| {
         let release = c.release.clone().unwrap_or_else(|| name.clone());
@@ -142,6 +154,7 @@ fn drafts(bp: &Blueprint) -> Vec<Draft<'_>> {
             egress: &c.egress,
             routes: &c.routes,
             provides: c.provides.clone(),
+            probes: Probed::Named(c.probes.as_deref()),
         }
     });
     let manifests = bp.manifests.iter().map(|(name, m)| Draft {
@@ -158,6 +171,7 @@ fn drafts(bp: &Blueprint) -> Vec<Draft<'_>> {
         egress: &m.egress,
         routes: &[],
         provides: Vec::new(),
+        probes: Probed::Named(m.probes.as_deref()),
     });
     apps.chain(charts).chain(manifests).collect()
 }
@@ -229,6 +243,7 @@ pub fn place(
         let mut uses = use_entries(&at, "uses", d.uses);
         uses.extend(use_entries(&at, "manages", d.manages));
         let after = use_entries(&at, "after", d.after);
+        let probe_ports = probe_ports(&d, &at, locator)?;
         out.insert(
             d.name.to_string(),
             Component {
@@ -246,6 +261,7 @@ pub fn place(
                 egress: d.egress.clone(),
                 routes: d.routes.to_vec(),
                 provides: d.provides,
+                probe_ports,
             },
         );
     }
@@ -253,6 +269,30 @@ pub fn place(
         super::gateways::place(bp, &mut out, locator)?;
     }
     Ok(out)
+}
+
+/// The port numbers a draft's pods are probed on; a chart's or manifest
+/// set's `probes` must name its own ports.
+fn probe_ports(d: &Draft<'_>, at: &str, locator: &Locator) -> Result<Option<Vec<u32>>> {
+    let names = match d.probes {
+        Probed::App(app) => return Ok(Some(crate::blueprint::probes::probe_ports(app))),
+        Probed::Named(None) => return Ok(None),
+        Probed::Named(Some(names)) => names,
+    };
+    let mut ports = std::collections::BTreeSet::new();
+    for (i, name) in names.iter().enumerate() {
+        let Some(port) = d.ports.get(name) else {
+            return Err(fail(
+                locator,
+                ErrorKind::UnknownReference,
+                &pointer::push(&pointer::push(at, "probes"), &i.to_string()),
+                format!("`{}` has no port named `{name}` to probe", d.name),
+                suggest::help_for(name, "ports", d.ports.keys().map(String::as_str)),
+            ));
+        };
+        ports.insert(*port);
+    }
+    Ok(Some(ports.into_iter().collect()))
 }
 
 /// Checks `uses` entries once components are placed.

@@ -66,6 +66,9 @@ pub fn place(
             egress: BTreeMap::new(),
             routes: Vec::new(),
             provides: Vec::new(),
+            // The proxies' probes are the controller's business, and their
+            // namespace is not in the mesh.
+            probe_ports: None,
         };
         placed.insert(name.clone(), gateway);
     }

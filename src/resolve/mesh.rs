@@ -58,6 +58,8 @@ pub struct ResolvedMesh {
     pub control_plane: Option<String>,
     pub trust_domain: String,
     pub proxy: ProxyResources,
+    /// The `uses` entry of the collector the proxies send spans to.
+    pub tracing: Option<String>,
     /// Pointer of the most specific setting that applies, for errors.
     pub at: String,
 }
@@ -89,6 +91,7 @@ fn overlay(base: &Mesh, over: &Mesh) -> Mesh {
             .or_else(|| base.control_plane.clone()),
         enabled: over.enabled.or(base.enabled),
         proxy: over.proxy.clone().or_else(|| base.proxy.clone()),
+        tracing: over.tracing.clone().or_else(|| base.tracing.clone()),
         trust_domain: over
             .trust_domain
             .clone()
@@ -111,6 +114,7 @@ fn resolved(merged: Mesh, at: String) -> Option<ResolvedMesh> {
             .trust_domain
             .unwrap_or_else(|| DEFAULT_TRUST_DOMAIN.to_string()),
         proxy: ProxyResources::from(merged.proxy.as_ref()),
+        tracing: merged.tracing,
         at,
     })
 }
@@ -202,10 +206,72 @@ pub fn ambient_namespace(env: &ResolvedEnv, ns: &str) -> bool {
         .is_some_and(|m| m.provider == MeshProvider::Istio && m.mode == MeshMode::Ambient)
 }
 
-/// Every component whose pods carry an injected proxy, with the control
-/// plane it reaches and on which ports. Ambient pods reach nothing new: the
+/// One connection a mesh makes on its own, with no `uses` entry.
+pub struct ProxyEdge<'a> {
+    pub from: &'a Component,
+    pub to: &'a Component,
+    pub ports: Vec<u32>,
+}
+
+/// Every edge the mesh's proxies make on their own: each component whose
+/// pods carry an injected proxy to the control plane, and to the tracing
+/// collector when the mesh names one. Ambient pods reach nothing new: the
 /// node's ztunnel talks to istiod for them, so it is among the callers.
-pub fn proxy_edges(env: &ResolvedEnv) -> Vec<(&Component, &Component, &'static [u32])> {
+pub fn proxy_edges(env: &ResolvedEnv) -> Vec<ProxyEdge<'_>> {
+    let mut out = control_plane_edges(env);
+    out.extend(tracing_edges(env));
+    out
+}
+
+/// Whether some mesh setting names `c` as its tracing collector: cheap,
+/// where [`tracing_edges`] walks every component.
+pub fn is_collector(env: &ResolvedEnv, c: &Component) -> bool {
+    let bp = &env.blueprint;
+    let scopes = mesh::environment_scopes(bp, &env.settings.chain)
+        .into_iter()
+        .map(|(_, m)| m);
+    let namespaces = bp.namespaces.values().filter_map(|s| s.mesh.as_ref());
+    scopes.chain(namespaces).any(|m| {
+        m.tracing
+            .as_deref()
+            .is_some_and(|t| t.split(':').next() == Some(c.name.as_str()))
+    })
+}
+
+/// Each injected proxy's spans to the collector `tracing` names, on the
+/// port it names (all its ports without one).
+pub fn tracing_edges(env: &ResolvedEnv) -> Vec<ProxyEdge<'_>> {
+    let mut out = Vec::new();
+    for c in env.components.values() {
+        let Some(mesh) = component_mesh(env, c).filter(ResolvedMesh::injects_sidecars) else {
+            continue;
+        };
+        let Some((to, ports)) = mesh.tracing.as_deref().and_then(|t| collector(env, t)) else {
+            continue;
+        };
+        if to.name != c.name {
+            out.push(ProxyEdge { from: c, to, ports });
+        }
+    }
+    out
+}
+
+/// The component a `tracing` entry names, and the ports it opens: the
+/// named one, or all of them without a name.
+fn collector<'a>(env: &'a ResolvedEnv, entry: &str) -> Option<(&'a Component, Vec<u32>)> {
+    let (name, port) = match entry.split_once(':') {
+        Some((n, p)) => (n, Some(p)),
+        None => (entry, None),
+    };
+    let to = env.components.get(name)?;
+    let ports = match port {
+        Some(port) => to.ports.get(port).copied().into_iter().collect(),
+        None => to.ports.values().copied().collect(),
+    };
+    Some((to, ports))
+}
+
+fn control_plane_edges(env: &ResolvedEnv) -> Vec<ProxyEdge<'_>> {
     let mut out = Vec::new();
     let mut ambient_planes = std::collections::BTreeSet::new();
     for c in env.components.values() {
@@ -220,7 +286,11 @@ pub fn proxy_edges(env: &ResolvedEnv) -> Vec<(&Component, &Component, &'static [
             continue;
         };
         if mesh.injects_sidecars() && plane.name != c.name {
-            out.push((c, plane, control_plane_ports(mesh.provider)));
+            out.push(ProxyEdge {
+                from: c,
+                to: plane,
+                ports: control_plane_ports(mesh.provider).to_vec(),
+            });
         } else if !mesh.injects_sidecars() {
             ambient_planes.insert(plane.name.as_str());
         }
@@ -228,7 +298,11 @@ pub fn proxy_edges(env: &ResolvedEnv) -> Vec<(&Component, &Component, &'static [
     if let Some(node_proxy) = ztunnel(env) {
         for plane in ambient_planes {
             let plane = &env.components[plane];
-            out.push((node_proxy, plane, control_plane_ports(MeshProvider::Istio)));
+            out.push(ProxyEdge {
+                from: node_proxy,
+                to: plane,
+                ports: control_plane_ports(MeshProvider::Istio).to_vec(),
+            });
         }
     }
     out
@@ -297,6 +371,64 @@ pub fn check(bp: &Blueprint, chain: &[String], locator: &Locator) -> Result<()> 
             .with_help(
                 "add `controlPlane: <the istiod chart>`: its namespace is the root namespace",
             ));
+    }
+    Ok(())
+}
+
+/// Every written `tracing` entry names a component and, if it names one, a
+/// port of it: the collector the proxies' edges lead to.
+pub fn check_tracing(
+    bp: &Blueprint,
+    chain: &[String],
+    components: &std::collections::BTreeMap<String, Component>,
+    locator: &Locator,
+) -> Result<()> {
+    let namespaces = bp.namespaces.iter().filter_map(|(ns, s)| {
+        Some((
+            from_tokens(["namespaces", ns.as_str(), "mesh"]),
+            s.mesh.as_ref()?,
+        ))
+    });
+    for (at, mesh) in mesh::environment_scopes(bp, chain)
+        .into_iter()
+        .chain(namespaces)
+    {
+        let Some(entry) = &mesh.tracing else {
+            continue;
+        };
+        let at = push(&at, "tracing");
+        let (name, port) = match entry.split_once(':') {
+            Some((n, p)) => (n, Some(p)),
+            None => (entry.as_str(), None),
+        };
+        let Some(target) = components.get(name) else {
+            return Err(locator
+                .error(
+                    ErrorKind::UnknownReference,
+                    &at,
+                    format!("the tracing collector `{name}` is not a component"),
+                )
+                .with_help(crate::suggest::help_for(
+                    name,
+                    "components",
+                    components.keys().map(String::as_str),
+                )));
+        };
+        if let Some(port) = port
+            && !target.ports.contains_key(port)
+        {
+            return Err(locator
+                .error(
+                    ErrorKind::UnknownReference,
+                    &at,
+                    format!("`{name}` has no port named `{port}`"),
+                )
+                .with_help(crate::suggest::help_for(
+                    port,
+                    "ports",
+                    target.ports.keys().map(String::as_str),
+                )));
+        }
     }
     Ok(())
 }

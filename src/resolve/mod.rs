@@ -75,6 +75,7 @@ pub fn resolve(project: &Project, name: &str) -> Result<ResolvedEnv> {
     crate::blueprint::routing::check(&blueprint, settings.routing, &locator)?;
     let components = components::place(&blueprint, settings.routing, &locator)?;
     components::check_uses(&blueprint, &components, &locator)?;
+    mesh::check_tracing(&blueprint, &settings.chain, &components, &locator)?;
     network::check(&blueprint, &settings, &components, &locator)?;
     Ok(ResolvedEnv {
         name: name.to_string(),

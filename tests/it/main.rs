@@ -25,6 +25,7 @@ mod layouts;
 mod linkerd;
 mod mesh;
 mod mesh_ambient;
+mod mesh_tracing;
 mod mesh_webhooks;
 mod mutations;
 mod ordering;

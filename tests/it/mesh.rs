@@ -80,7 +80,7 @@ pub fn blueprint(mesh: &str, prod: &str) -> String {
     )
 }
 
-fn sources(text: &str) -> Arc<Sources> {
+pub fn sources(text: &str) -> Arc<Sources> {
     let mut s = Sources::new();
     s.insert_text(BLUEPRINT_FILE, text);
     Arc::new(s)

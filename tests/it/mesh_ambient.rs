@@ -11,6 +11,10 @@
 //!   https://istio.io/latest/docs/ambient/usage/l4-policy/
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use gitopsc::EnvSelection;
+use gitopsc::sources::{BLUEPRINT_FILE, Sources};
 
 use serde_json::Value;
 
@@ -168,4 +172,108 @@ fn ambient_authorization_policies_use_layer_four_attributes_only() {
             }
         }
     }
+}
+
+/// An operator outside the mesh and the database it runs in an ambient,
+/// STRICT namespace: its instances are probed on `status` (CloudNativePG's
+/// instance manager serves its health endpoints on 8000:
+/// https://cloudnative-pg.io/documentation/current/instance_manager/) and
+/// the operator polls that port in plaintext.
+const OPERATOR: &str = r#"
+  cloudnative-pg:
+    layer: mesh
+    repo: https://cloudnative-pg.github.io/charts
+    chart: cloudnative-pg
+    version: 0.27.0
+    manages: ["db:status"]
+"#;
+
+fn with_database(mesh: &str, probes: &str) -> Arc<Sources> {
+    let text = blueprint(mesh, "{network: default-deny, mesh: {mtls: strict}}").replacen(
+        "\napps:\n",
+        &format!("{OPERATOR}\napps:\n"),
+        1,
+    ) + &format!(
+        "manifests:\n  db:\n    layer: apps\n    templates: [templates/db.yaml]\n    \
+             selector: {{cnpg.io/cluster: db}}\n    ports: {{postgres: 5432, status: 8000}}\n{probes}"
+    );
+    let mut s = Sources::new();
+    s.insert_text(BLUEPRINT_FILE, &text);
+    s.insert_text(
+        "blueprints/templates/db.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: db}\ndata: {instances: \"3\"}\n",
+    );
+    Arc::new(s)
+}
+
+#[test]
+fn an_operators_pods_in_ambient_are_probed_and_polled_on_the_ports_the_blueprint_names() {
+    let tree = gitopsc::compile(
+        with_database(AMBIENT, "    probes: [status]\n"),
+        &EnvSelection::All,
+    )
+    .unwrap_or_else(|e| panic!("compiles:\n{}", e.message));
+    let prod = objects(&tree, "prod");
+    let all: Vec<&Value> = prod.values().collect();
+    let db_in = |who: &str| -> Vec<BTreeSet<u64>> {
+        let db = all
+            .iter()
+            .filter(|o| o["kind"] == "NetworkPolicy")
+            .filter(|o| o["spec"]["podSelector"]["matchLabels"]["cnpg.io/cluster"] == "db")
+            .copied()
+            .collect::<Vec<_>>();
+        db.iter()
+            .flat_map(|p| p["spec"]["ingress"].as_array().into_iter().flatten())
+            .filter(|rule| {
+                rule["from"].as_array().into_iter().flatten().any(|peer| {
+                    peer["ipBlock"]["cidr"] == who
+                        || peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                            == who
+                })
+            })
+            .map(ports_of)
+            .collect()
+    };
+    // The kubelet, through ztunnel, on the status port alone.
+    assert_eq!(db_in("169.254.7.127/32"), [BTreeSet::from([8000])]);
+    // The operator polls in plaintext, which STRICT would refuse: that port
+    // alone stays PERMISSIVE for the database's pods.
+    let exception = all
+        .iter()
+        .find(|o| o["kind"] == "PeerAuthentication" && o["metadata"]["name"] == "db-plaintext")
+        .expect("a plaintext exception for the operator's polls");
+    assert_eq!(
+        exception["spec"]["portLevelMtls"],
+        serde_json::json!({"8000": {"mode": "PERMISSIVE"}})
+    );
+    assert_eq!(
+        exception["spec"]["selector"]["matchLabels"]["cnpg.io/cluster"],
+        "db"
+    );
+    // Unsaid probe ports are an error under ambient and default-deny, since
+    // the pods would never become ready; `probes: []` says there are none.
+    let unsaid =
+        gitopsc::compile(with_database(AMBIENT, ""), &EnvSelection::All).expect_err("an error");
+    assert!(
+        unsaid.message.contains("`db` runs pods"),
+        "{}",
+        unsaid.message
+    );
+    assert!(
+        unsaid
+            .help
+            .as_deref()
+            .unwrap_or_default()
+            .contains("probes: [<port name>]")
+    );
+    assert!(
+        gitopsc::compile(
+            with_database(AMBIENT, "    probes: []\n"),
+            &EnvSelection::All
+        )
+        .is_ok()
+    );
+    // Sidecar mode rewrites probes to the proxy's agent: no key is needed.
+    let sidecar = "{provider: istio, cni: true, controlPlane: istiod}";
+    assert!(gitopsc::compile(with_database(sidecar, ""), &EnvSelection::All).is_ok());
 }
