@@ -100,11 +100,14 @@ pub fn known(chart: &str, release: &str, namespace: &str) -> Option<KnownChart> 
 /// https://cert-manager.io/docs/installation/best-practice/#network-requirements),
 /// External Secrets' (`webhook.port`, 10250), CloudNativePG's operator
 /// (9443, its webhook server), ingress-nginx's controller admission
-/// webhook (`controller.admissionWebhooks.port`, 8443) and Kyverno's
-/// admission controller (9443).
+/// webhook (`controller.admissionWebhooks.port`, 8443), Kyverno's
+/// admission controller (9443) and kube-prometheus-stack's Prometheus
+/// Operator, which admits PrometheusRules and AlertmanagerConfigs on its
+/// TLS port (`prometheusOperator.tls.internalPort`, 10250); its patch job
+/// turns that webhook's failure policy to `Fail` once the certificate is in.
 pub fn webhook_ports(chart: &str) -> &'static [u32] {
     match chart {
-        "cert-manager" | "external-secrets" => &[10250],
+        "cert-manager" | "external-secrets" | "kube-prometheus-stack" => &[10250],
         "cloudnative-pg" | "kyverno" => &[9443],
         "ingress-nginx" => &[8443],
         _ => &[],

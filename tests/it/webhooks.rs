@@ -53,4 +53,11 @@ fn the_api_server_reaches_every_known_charts_webhook_in_a_default_deny_namespace
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     assert_eq!(opened, expected);
+    // The Prometheus Operator admits PrometheusRules in the observability
+    // namespace, closed to the others.
+    let observability = api_server_ports(&envs["prod"], "observability", "10.0.1.0/24");
+    assert_eq!(
+        observability,
+        BTreeMap::from([("ingress-kube-prometheus-stack".to_string(), vec![10250])])
+    );
 }
