@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorKind, Origin, Result};
 use crate::pointer;
 use crate::sources::{BLUEPRINTS_DIR, SourceFile, Sources};
 
-const HELP: &str = "keep credentials in the secret store and reference them: `secrets: {NAME: \"<store>:<path>#<key>\"}` (with `secretFiles` to mount them as files); charts take an `existingSecret`";
+const HELP: &str = "keep credentials in the secret store and reference them: `secrets: {NAME: \"<store>:<path>#<key>\"}` (with `secretFiles` to mount them as files); a chart names its `existingSecret` and fills it with `secrets: {<name>: {<key>: \"<store>:<path>#<key>\"}}`";
 
 /// Checks the merged blueprint value and the config files it includes.
 pub fn check(merged: &Value, bp: &Blueprint, locator: &Locator, sources: &Sources) -> Result<()> {
@@ -50,7 +50,9 @@ fn exempt(pointer: &str) -> bool {
     let parts: Vec<&str> = pointer.split('/').collect();
     matches!(
         parts.as_slice(),
-        ["", "apps", _, "secrets", ..] | ["", "apps", _, "image", ..] | ["", "secretStores", ..]
+        ["", "apps" | "charts" | "manifests", _, "secrets", ..]
+            | ["", "apps", _, "image", ..]
+            | ["", "secretStores", ..]
     ) || parts.contains(&"waivers")
 }
 

@@ -1,14 +1,19 @@
 //! Secrets: External Secrets Operator stores, `store:remote/key#property`
-//! references, and the checks that an app's references name a defined
-//! store and never hold the credential itself.
+//! references, the Secrets charts and manifest sets read by name, and the
+//! checks that references name a defined store and never hold the
+//! credential itself.
+
+use std::collections::BTreeMap;
+use std::fmt;
 
 use schemars::JsonSchema;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::apps::App;
 use super::check::Check;
 use super::model::Blueprint;
-use super::syntax::{is_dns_label, is_env_name};
+use super::syntax::{is_dns_label, is_dns_subdomain, is_env_name};
 use crate::error::{ErrorKind, Result};
 use crate::pointer::{from_tokens, push};
 use crate::suggest;
@@ -79,6 +84,49 @@ impl<'a> SecretRef<'a> {
     }
 }
 
+/// A Secret a chart or manifest set reads by name (a chart's
+/// `existingSecret`), filled from a store by an ExternalSecret of the same
+/// name in the component's namespace and unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum NamedSecret {
+    /// `store:remote/key`: every field of the remote entry becomes a key of
+    /// the Secret (`dataFrom.extract`).
+    Whole(String),
+    /// Chosen keys, each from a reference: `{admin-password: "vault:maya/grafana#password"}`.
+    Keys(BTreeMap<String, String>),
+}
+
+impl<'de> Deserialize<'de> for NamedSecret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct NamedSecretVisitor;
+        impl<'de> Visitor<'de> for NamedSecretVisitor {
+            type Value = NamedSecret;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a reference `<store>:<remote key>`, or a mapping of Secret keys to references")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<NamedSecret, E> {
+                Ok(NamedSecret::Whole(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> std::result::Result<NamedSecret, A::Error> {
+                BTreeMap::deserialize(de::value::MapAccessDeserializer::new(map)).map(NamedSecret::Keys)
+            }
+        }
+        deserializer.deserialize_any(NamedSecretVisitor)
+    }
+}
+
+/// A key of a Secret's `data`: letters, digits, `-`, `_` and `.`, at most 253
+/// characters (Kubernetes `IsConfigMapKey`).
+fn is_secret_key(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+        && s != "."
+        && s != ".."
+}
+
 pub(super) fn check_secret_store(c: &Check, name: &str, store: &SecretStore) -> Result<()> {
     let at = from_tokens(["secretStores", name]);
     c.name_key(&at, name, "secret store", 63)?;
@@ -104,30 +152,110 @@ pub(super) fn check_secret_refs(c: &Check, bp: &Blueprint, at: &str, app: &App) 
                 "keep one of them",
             ));
         }
-        let parsed = SecretRef::parse(reference).ok_or_else(|| {
-            // It may be the credential itself, pasted where its reference belongs.
-            c.fail(
-                ErrorKind::InvalidValue,
+        check_reference(c, bp, &p, key, reference)?;
+    }
+    Ok(())
+}
+
+/// A chart's or manifest set's `secrets`: Secret names, their keys, and
+/// references to one defined store per Secret.
+pub(super) fn check_named_secrets(
+    c: &Check,
+    bp: &Blueprint,
+    at: &str,
+    secrets: &BTreeMap<String, NamedSecret>,
+) -> Result<()> {
+    for (name, secret) in secrets {
+        let p = push(at, name);
+        if !is_dns_subdomain(name) {
+            return Err(c.fail_key(
                 &p,
-                format!("`{key}` is given `{}`, which is not a secret reference", crate::credential::mask(reference)),
-                "write `<store>:<remote key>` or `<store>:<remote key>#<property>`, e.g. `vault:apps/api#db_password`",
-            )
-            .masking_secret()
-        })?;
-        if !bp.secret_stores.contains_key(parsed.store) {
-            return Err(c.fail(
-                ErrorKind::UnknownReference,
-                &p,
-                format!("secret store `{}` is not defined", parsed.store),
-                suggest::help_for(
-                    parsed.store,
-                    "secret stores",
-                    bp.secret_stores.keys().map(String::as_str),
-                ),
+                format!("`{name}` is not a valid Secret name"),
+                "use lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit, e.g. `grafana-admin`",
             ));
+        }
+        match secret {
+            NamedSecret::Whole(reference) => {
+                let parsed = check_reference(c, bp, &p, name, reference)?;
+                if let Some(property) = parsed.property {
+                    return Err(c.fail(
+                        ErrorKind::InvalidValue,
+                        &p,
+                        format!("the whole Secret `{name}` is given one property, `{property}`"),
+                        format!("write `{}:{}` for every field of the entry, or `{{<key>: \"{reference}\"}}` for one key", parsed.store, parsed.key),
+                    ));
+                }
+            }
+            NamedSecret::Keys(keys) => {
+                if keys.is_empty() {
+                    return Err(c.fail(
+                        ErrorKind::InvalidValue,
+                        &p,
+                        format!("the Secret `{name}` has no keys"),
+                        "give each key a reference, `{<key>: \"<store>:<remote key>#<property>\"}`, or the whole entry, `\"<store>:<remote key>\"`",
+                    ));
+                }
+                let mut first_store: Option<&str> = None;
+                for (key, reference) in keys {
+                    let k = push(&p, key);
+                    if !is_secret_key(key) {
+                        return Err(c.fail_key(
+                            &k,
+                            format!("`{key}` is not a valid key of a Secret"),
+                            "use letters, digits, `-`, `_` and `.`, at most 253 characters",
+                        ));
+                    }
+                    let parsed = check_reference(c, bp, &k, key, reference)?;
+                    match first_store {
+                        Some(store) if store != parsed.store => {
+                            return Err(c.fail(
+                                ErrorKind::InvalidValue,
+                                &k,
+                                format!("the keys of the Secret `{name}` come from two stores, `{store}` and `{}`", parsed.store),
+                                "one ExternalSecret reads one store: split the keys into two Secrets",
+                            ));
+                        }
+                        _ => first_store = Some(parsed.store),
+                    }
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// One reference at `at`, given for `what`: its form, never a pasted
+/// credential, and a defined store.
+fn check_reference<'a>(
+    c: &Check,
+    bp: &Blueprint,
+    at: &str,
+    what: &str,
+    reference: &'a str,
+) -> Result<SecretRef<'a>> {
+    let parsed = SecretRef::parse(reference).ok_or_else(|| {
+        // It may be the credential itself, pasted where its reference belongs.
+        c.fail(
+            ErrorKind::InvalidValue,
+            at,
+            format!("`{what}` is given `{}`, which is not a secret reference", crate::credential::mask(reference)),
+            "write `<store>:<remote key>` or `<store>:<remote key>#<property>`, e.g. `vault:apps/api#db_password`",
+        )
+        .masking_secret()
+    })?;
+    if !bp.secret_stores.contains_key(parsed.store) {
+        return Err(c.fail(
+            ErrorKind::UnknownReference,
+            at,
+            format!("secret store `{}` is not defined", parsed.store),
+            suggest::help_for(
+                parsed.store,
+                "secret stores",
+                bp.secret_stores.keys().map(String::as_str),
+            ),
+        ));
+    }
+    Ok(parsed)
 }
 
 /// `secretFiles` is a mount path, and only means something with `secrets`.
