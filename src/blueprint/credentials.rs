@@ -30,7 +30,11 @@ pub fn check(merged: &Value, bp: &Blueprint, locator: &Locator, sources: &Source
         .chain(bp.apps.values().flat_map(|a| a.waivers.keys()))
         .filter_map(|k| k.strip_prefix(crate::credential::WAIVER_PREFIX))
         .collect();
-    walk(merged, "", None, locator, &waived)?;
+    let skip = Skip {
+        waived,
+        key_names: super::secrets::declared_secret_keys(bp),
+    };
+    walk(merged, "", None, locator, &skip)?;
     for app in bp.apps.values() {
         let Some(cfg) = &app.config else { continue };
         for path in cfg.files.values() {
@@ -56,29 +60,31 @@ fn exempt(pointer: &str) -> bool {
     ) || parts.contains(&"waivers")
 }
 
-fn walk(
-    value: &Value,
-    at: &str,
-    key: Option<&str>,
-    locator: &Locator,
-    waived: &BTreeSet<&str>,
-) -> Result<()> {
-    if exempt(at) || key.is_some_and(|k| waived.contains(k)) {
+/// What the walk leaves alone: waived keys, and values naming a declared Secret key.
+struct Skip<'a> {
+    waived: BTreeSet<&'a str>,
+    key_names: BTreeSet<&'a str>,
+}
+
+fn walk(value: &Value, at: &str, key: Option<&str>, locator: &Locator, skip: &Skip) -> Result<()> {
+    if exempt(at) || key.is_some_and(|k| skip.waived.contains(k)) {
         return Ok(());
     }
     match value {
         Value::Object(map) => {
             for (k, v) in map {
-                walk(v, &pointer::push(at, k), Some(k), locator, waived)?;
+                walk(v, &pointer::push(at, k), Some(k), locator, skip)?;
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                walk(v, &pointer::push(at, &i.to_string()), key, locator, waived)?;
+                walk(v, &pointer::push(at, &i.to_string()), key, locator, skip)?;
             }
         }
         Value::String(s) => {
+            let names_a_key = skip.key_names.contains(s.as_str());
             if let Some(finding) = key
+                .filter(|_| !names_a_key)
                 .and_then(|k| named_literal(k, s))
                 .or_else(|| scan_text(s))
             {

@@ -116,6 +116,23 @@ impl<'de> Deserialize<'de> for NamedSecret {
     }
 }
 
+/// Every key of a Secret the charts and manifest sets declare: a value
+/// naming one (`passwordKey: admin-password`) names a key, and is no
+/// credential whatever its own key is called.
+pub fn declared_secret_keys(bp: &Blueprint) -> std::collections::BTreeSet<&str> {
+    let charts = bp.charts.values().map(|c| &c.secrets);
+    let sets = bp.manifests.values().map(|m| &m.secrets);
+    charts
+        .chain(sets)
+        .flat_map(BTreeMap::values)
+        .filter_map(|s| match s {
+            NamedSecret::Keys(keys) => Some(keys.keys().map(String::as_str)),
+            NamedSecret::Whole(_) => None,
+        })
+        .flatten()
+        .collect()
+}
+
 /// A key of a Secret's `data`: letters, digits, `-`, `_` and `.`, at most 253
 /// characters (Kubernetes `IsConfigMapKey`).
 fn is_secret_key(s: &str) -> bool {
@@ -222,6 +239,44 @@ pub(super) fn check_named_secrets(
         }
     }
     Ok(())
+}
+
+/// Each Secret a chart declares is named by its values (its
+/// `existingSecret`, or however the chart calls it): a Secret nothing names
+/// is a typo on one side, and the chart would otherwise wait for a Secret
+/// that never comes or make up its own.
+pub(super) fn check_named_in_values(
+    c: &Check,
+    at: &str,
+    secrets: &BTreeMap<String, NamedSecret>,
+    values: &serde_json::Value,
+) -> Result<()> {
+    let mut named = Vec::new();
+    strings_in(values, &mut named);
+    for name in secrets.keys() {
+        if named.contains(&name.as_str()) {
+            continue;
+        }
+        let near = match suggest::closest(name, named.iter().copied()) {
+            Some(close) => format!("the values name `{close}`: did you mean `{name}` there?"),
+            None => format!("name it where the chart takes an existing Secret, e.g. `existingSecret: {name}`"),
+        };
+        return Err(c.fail_key(
+            &push(at, name),
+            format!("the chart's values never name the Secret `{name}`"),
+            near,
+        ));
+    }
+    Ok(())
+}
+
+fn strings_in<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+    match value {
+        serde_json::Value::String(s) => out.push(s),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| strings_in(v, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| strings_in(v, out)),
+        _ => {}
+    }
 }
 
 /// One reference at `at`, given for `what`: its form, never a pasted
