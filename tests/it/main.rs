@@ -34,6 +34,7 @@ mod publish;
 mod reach;
 mod release;
 mod scheduling;
+mod secrets;
 mod structure;
 mod verify;
 mod webhooks;
