@@ -233,8 +233,8 @@ fn secret_stores(
 }
 
 /// The store an ExternalSecret reads. `secretStoreRef.kind` defaults to
-/// `SecretStore`, in the ExternalSecret's namespace (External Secrets API
-/// reference, `SecretStoreRef`).
+/// `SecretStore`, in the ExternalSecret's namespace (External Secrets
+/// `apis/externalsecrets/v1/externalsecret_types.go`, `SecretStoreRef.Kind`).
 fn store_read(value: &serde_json::Value) -> Option<StoreKey> {
     let id = crate::render::ObjectId::of(value);
     if id.group() != EXTERNAL_SECRETS_GROUP || id.kind != "ExternalSecret" {

@@ -103,13 +103,19 @@ impl<'de> Deserialize<'de> for NamedSecret {
         impl<'de> Visitor<'de> for NamedSecretVisitor {
             type Value = NamedSecret;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a reference `<store>:<remote key>`, or a mapping of Secret keys to references")
+                f.write_str(
+                    "a reference `<store>:<remote key>`, or a mapping of Secret keys to references",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<NamedSecret, E> {
                 Ok(NamedSecret::Whole(v.to_string()))
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> std::result::Result<NamedSecret, A::Error> {
-                BTreeMap::deserialize(de::value::MapAccessDeserializer::new(map)).map(NamedSecret::Keys)
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<NamedSecret, A::Error> {
+                BTreeMap::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(NamedSecret::Keys)
             }
         }
         deserializer.deserialize_any(NamedSecretVisitor)
@@ -259,7 +265,9 @@ pub(super) fn check_named_in_values(
         }
         let near = match suggest::closest(name, named.iter().copied()) {
             Some(close) => format!("the values name `{close}`: did you mean `{name}` there?"),
-            None => format!("name it where the chart takes an existing Secret, e.g. `existingSecret: {name}`"),
+            None => format!(
+                "name it where the chart takes an existing Secret, e.g. `existingSecret: {name}`"
+            ),
         };
         return Err(c.fail_key(
             &push(at, name),
@@ -350,5 +358,40 @@ mod tests {
         );
         assert!(SecretRef::parse("hunter2").is_none());
         assert!(SecretRef::parse("vault:").is_none());
+    }
+
+    #[test]
+    fn a_named_secret_is_a_whole_entry_or_chosen_keys() {
+        let whole: NamedSecret =
+            serde_json::from_value(serde_json::json!("vault:maya/loki")).unwrap();
+        assert_eq!(whole, NamedSecret::Whole("vault:maya/loki".into()));
+        let keys: NamedSecret =
+            serde_json::from_value(serde_json::json!({"admin-user": "vault:maya/grafana#user"}))
+                .unwrap();
+        assert_eq!(
+            keys,
+            NamedSecret::Keys(BTreeMap::from([(
+                "admin-user".to_string(),
+                "vault:maya/grafana#user".to_string()
+            )]))
+        );
+        assert!(serde_json::from_value::<NamedSecret>(serde_json::json!(5)).is_err());
+        assert!(serde_json::from_value::<NamedSecret>(serde_json::json!(["a"])).is_err());
+    }
+
+    /// Kubernetes `IsConfigMapKey`: `[-._a-zA-Z0-9]+`, not `.` or `..`, at most 253.
+    #[test]
+    fn secret_keys() {
+        for ok in [
+            "admin-password",
+            "tls.crt",
+            "API_TOKEN",
+            ".dockerconfigjson",
+        ] {
+            assert!(is_secret_key(ok), "{ok}");
+        }
+        for bad in ["", ".", "..", "admin password", "a/b", &"k".repeat(254)] {
+            assert!(!is_secret_key(bad), "{bad}");
+        }
     }
 }

@@ -215,7 +215,8 @@ fn external_secrets(cx: &AppContext) -> (Vec<Value>, BTreeMap<String, String>) {
         let name = format!("{}-{}", cx.name, store_key);
         let metadata = cx.metadata(&name, &BTreeMap::new());
         let contents = secrets::Contents::Keys(entries);
-        if let Some(object) = secrets::external_secret(cx.bp, metadata, &name, store_key, &contents) {
+        if let Some(object) = secrets::external_secret(cx.bp, metadata, &name, store_key, &contents)
+        {
             objects.push(object);
             names.insert(store_key.to_string(), name);
         }

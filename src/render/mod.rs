@@ -168,7 +168,11 @@ fn render_component(
             let set = &env.blueprint.manifests[&component.name];
             let mut objects = extra::render_manifests(env, &component.name, set)?;
             let bp = &env.blueprint;
-            objects.extend(secrets::named_secrets(bp, &component.namespace, &set.secrets));
+            objects.extend(secrets::named_secrets(
+                bp,
+                &component.namespace,
+                &set.secrets,
+            ));
             objects
         }
         ComponentKind::Gateway => gateway::render_gateway(env, &component.name),

@@ -77,7 +77,10 @@ fn a_charts_secrets_are_external_secrets_of_their_names_in_its_unit() {
     insta::assert_snapshot!("grafana_s3", s3);
     let admin = doc(&tree, "platform/grafana/externalsecret-grafana-admin.yaml");
     let release = doc(&tree, "platform/grafana/helmrelease-grafana.yaml");
-    assert_eq!(admin["metadata"]["namespace"], release["metadata"]["namespace"]);
+    assert_eq!(
+        admin["metadata"]["namespace"],
+        release["metadata"]["namespace"]
+    );
     assert_eq!(admin["spec"]["target"]["name"], "grafana-admin");
     assert_eq!(admin["apiVersion"], "external-secrets.io/v1");
     let kustomization = &files["prod/platform/grafana/kustomization.yaml"];
@@ -90,13 +93,13 @@ fn a_charts_unit_waits_for_external_secrets_and_the_store_in_flux() {
     let tree = compile(&project("flux", ""));
     // Flux applies a Kustomization only once those it `dependsOn` are ready
     // (https://fluxcd.io/flux/components/kustomize/kustomizations/#dependencies).
-    let depends: Vec<String> = doc(&tree, "gitops/kustomization-demo-platform-grafana.yaml")
-        ["spec"]["dependsOn"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|d| d["name"].as_str().unwrap().to_string())
-        .collect();
+    let depends: Vec<String> =
+        doc(&tree, "gitops/kustomization-demo-platform-grafana.yaml")["spec"]["dependsOn"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| d["name"].as_str().unwrap().to_string())
+            .collect();
     assert!(
         depends.contains(&"demo-platform-external-secrets".to_string()),
         "{depends:?}"
@@ -113,8 +116,8 @@ fn a_charts_application_syncs_in_a_later_wave_than_the_store_in_argocd() {
     // Argo CD syncs lower waves first and waits for them to be healthy
     // (https://argo-cd.readthedocs.io/en/stable/user-guide/sync-waves/).
     let wave = |unit: &str| -> u32 {
-        doc(&tree, &format!("gitops/application-demo-prod-{unit}.yaml"))["metadata"]
-            ["annotations"]["argocd.argoproj.io/sync-wave"]
+        doc(&tree, &format!("gitops/application-demo-prod-{unit}.yaml"))["metadata"]["annotations"]
+            ["argocd.argoproj.io/sync-wave"]
             .as_str()
             .unwrap()
             .parse()
@@ -125,7 +128,10 @@ fn a_charts_application_syncs_in_a_later_wave_than_the_store_in_argocd() {
         wave("platform-secret-store"),
         wave("platform-grafana"),
     );
-    assert!(operator < store && store < chart, "{operator} {store} {chart}");
+    assert!(
+        operator < store && store < chart,
+        "{operator} {store} {chart}"
+    );
     // The chart and its ExternalSecrets in one Application: the chart's
     // source and the unit's directory.
     let app = doc(&tree, "gitops/application-demo-prod-platform-grafana.yaml");
