@@ -6,7 +6,8 @@
 //! its `after`; empty layers looked through), on the components it `uses` or
 //! is `after`, and on the component
 //! providing the API group of any custom resource it contains (so an
-//! `ExternalSecret` always waits for External Secrets' CRDs). A cycle is an
+//! `ExternalSecret` always waits for External Secrets' CRDs), and on the unit
+//! holding the secret store an `ExternalSecret` reads. A cycle is an
 //! error naming it. Layer and namespace dependencies are transitively reduced, so each
 //! list names what was declared plus only the ordering nothing else implies.
 
@@ -34,6 +35,9 @@ pub enum Reason {
     Uses,
     After,
     Crd,
+    /// An `ExternalSecret` reads the `ClusterSecretStore` or `SecretStore`
+    /// another unit holds.
+    Store,
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +114,7 @@ pub fn build(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Graph> {
             .copied()
     };
     let providers = crd_providers(env)?;
+    let stores = secret_stores(manifests, &index_of_dir);
     let mut edges: Vec<BTreeMap<usize, Reason>> = vec![BTreeMap::new(); nodes.len()];
     let layer_members = layer_members(env);
     let layer_after = nearest_filled_predecessors(env, &layer_members);
@@ -149,6 +154,11 @@ pub fn build(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Graph> {
             {
                 edges[i].insert(j, Reason::Crd);
             }
+            if let Some(&j) = store_read(&object.value).and_then(|s| stores.get(&s))
+                && j != i
+            {
+                edges[i].entry(j).or_insert(Reason::Store);
+            }
         }
     }
     let order = topological_order(env, &nodes, &edges)?;
@@ -187,6 +197,56 @@ pub fn build(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Graph> {
         waves,
         reach,
     })
+}
+
+/// External Secrets' API group, whose stores and ExternalSecrets the graph orders.
+const EXTERNAL_SECRETS_GROUP: &str = "external-secrets.io";
+
+/// A store as an ExternalSecret names it: kind, namespace (none for a
+/// `ClusterSecretStore`), name.
+type StoreKey = (String, Option<String>, String);
+
+/// Every secret store among the units' objects -> the unit holding it.
+fn secret_stores(
+    manifests: &EnvManifests,
+    index_of_dir: &BTreeMap<&str, usize>,
+) -> BTreeMap<StoreKey, usize> {
+    let mut stores = BTreeMap::new();
+    for (dir, unit) in &manifests.units {
+        let Some(&i) = index_of_dir.get(dir.as_str()) else {
+            continue;
+        };
+        for object in &unit.objects {
+            let id = object.id();
+            if id.group() != EXTERNAL_SECRETS_GROUP {
+                continue;
+            }
+            let namespace = match id.kind.as_str() {
+                "ClusterSecretStore" => None,
+                "SecretStore" => id.namespace.clone(),
+                _ => continue,
+            };
+            stores.insert((id.kind.clone(), namespace, id.name.clone()), i);
+        }
+    }
+    stores
+}
+
+/// The store an ExternalSecret reads. `secretStoreRef.kind` defaults to
+/// `SecretStore`, in the ExternalSecret's namespace (External Secrets
+/// `apis/externalsecrets/v1/externalsecret_types.go`, `SecretStoreRef.Kind`).
+fn store_read(value: &serde_json::Value) -> Option<StoreKey> {
+    let id = crate::render::ObjectId::of(value);
+    if id.group() != EXTERNAL_SECRETS_GROUP || id.kind != "ExternalSecret" {
+        return None;
+    }
+    let store = value.pointer("/spec/secretStoreRef")?;
+    let name = store.get("name")?.as_str()?.to_string();
+    match store.get("kind").and_then(serde_json::Value::as_str) {
+        Some("ClusterSecretStore") => Some(("ClusterSecretStore".into(), None, name)),
+        Some("SecretStore") | None => Some(("SecretStore".into(), id.namespace, name)),
+        Some(_) => None,
+    }
 }
 
 /// API group -> the chart that installs its CRDs.
@@ -312,6 +372,7 @@ fn cycle_error(
                 Some(Reason::After) => "is after",
                 Some(Reason::Layer) => "is in a later layer than",
                 Some(Reason::Crd) => "needs the CRDs of",
+                Some(Reason::Store) => "reads the secret store of",
                 _ => "waits for",
             };
             format!("`{}` {why} `{}`", nodes[w[0]].name, nodes[w[1]].name)

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::check::Check;
 use super::namespaces::PodSecurityLevel;
+use super::secrets::NamedSecret;
 use super::syntax::{Scalar, is_dns_subdomain};
 use super::validate::MAX_COMPONENT_NAME;
 use crate::error::{ErrorKind, Result};
@@ -34,6 +35,12 @@ pub struct Chart {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, Value>")]
     pub values: Value,
+    /// Secrets the chart reads by name (its `existingSecret`), each an
+    /// ExternalSecret of that name in the chart's namespace and unit: chosen
+    /// keys, `{grafana-admin: {admin-password: "vault:maya/grafana#password"}}`,
+    /// or every field of one entry, `{loki-s3: "vault:maya/loki"}`.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, NamedSecret>,
     /// CRD API groups the chart installs, e.g. `[external-secrets.io]`.
     #[serde(default)]
     pub provides: Vec<String>,
@@ -105,6 +112,10 @@ pub struct ManifestSet {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, Value>")]
     pub values: Value,
+    /// Secrets the templates' objects read by name, each an ExternalSecret
+    /// of that name in the set's namespace and unit (the forms of a chart's `secrets`).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, NamedSecret>,
     /// Components these pods reach (`kube-apiserver` is the Kubernetes API).
     #[serde(default)]
     pub uses: Vec<String>,

@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorKind, Origin, Result};
 use crate::pointer;
 use crate::sources::{BLUEPRINTS_DIR, SourceFile, Sources};
 
-const HELP: &str = "keep credentials in the secret store and reference them: `secrets: {NAME: \"<store>:<path>#<key>\"}` (with `secretFiles` to mount them as files); charts take an `existingSecret`";
+const HELP: &str = "keep credentials in the secret store and reference them: `secrets: {NAME: \"<store>:<path>#<key>\"}` (with `secretFiles` to mount them as files); a chart names its `existingSecret` and fills it with `secrets: {<name>: {<key>: \"<store>:<path>#<key>\"}}`";
 
 /// Checks the merged blueprint value and the config files it includes.
 pub fn check(merged: &Value, bp: &Blueprint, locator: &Locator, sources: &Sources) -> Result<()> {
@@ -30,7 +30,11 @@ pub fn check(merged: &Value, bp: &Blueprint, locator: &Locator, sources: &Source
         .chain(bp.apps.values().flat_map(|a| a.waivers.keys()))
         .filter_map(|k| k.strip_prefix(crate::credential::WAIVER_PREFIX))
         .collect();
-    walk(merged, "", None, locator, &waived)?;
+    let skip = Skip {
+        waived,
+        key_names: super::secrets::declared_secret_keys(bp),
+    };
+    walk(merged, "", None, locator, &skip)?;
     for app in bp.apps.values() {
         let Some(cfg) = &app.config else { continue };
         for path in cfg.files.values() {
@@ -50,33 +54,37 @@ fn exempt(pointer: &str) -> bool {
     let parts: Vec<&str> = pointer.split('/').collect();
     matches!(
         parts.as_slice(),
-        ["", "apps", _, "secrets", ..] | ["", "apps", _, "image", ..] | ["", "secretStores", ..]
+        ["", "apps" | "charts" | "manifests", _, "secrets", ..]
+            | ["", "apps", _, "image", ..]
+            | ["", "secretStores", ..]
     ) || parts.contains(&"waivers")
 }
 
-fn walk(
-    value: &Value,
-    at: &str,
-    key: Option<&str>,
-    locator: &Locator,
-    waived: &BTreeSet<&str>,
-) -> Result<()> {
-    if exempt(at) || key.is_some_and(|k| waived.contains(k)) {
+/// What the walk leaves alone: waived keys, and values naming a declared Secret key.
+struct Skip<'a> {
+    waived: BTreeSet<&'a str>,
+    key_names: BTreeSet<&'a str>,
+}
+
+fn walk(value: &Value, at: &str, key: Option<&str>, locator: &Locator, skip: &Skip) -> Result<()> {
+    if exempt(at) || key.is_some_and(|k| skip.waived.contains(k)) {
         return Ok(());
     }
     match value {
         Value::Object(map) => {
             for (k, v) in map {
-                walk(v, &pointer::push(at, k), Some(k), locator, waived)?;
+                walk(v, &pointer::push(at, k), Some(k), locator, skip)?;
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                walk(v, &pointer::push(at, &i.to_string()), key, locator, waived)?;
+                walk(v, &pointer::push(at, &i.to_string()), key, locator, skip)?;
             }
         }
         Value::String(s) => {
+            let names_a_key = skip.key_names.contains(s.as_str());
             if let Some(finding) = key
+                .filter(|_| !names_a_key)
                 .and_then(|k| named_literal(k, s))
                 .or_else(|| scan_text(s))
             {

@@ -27,7 +27,7 @@ pub use super::scaling::{Autoscale, DisruptionBudget};
 pub use super::scheduling::{
     AntiAffinity, PodManagementPolicy, Scheduling, TaintEffect, Toleration, Topology,
 };
-pub use super::secrets::{SecretStore, SecretStoreKind};
+pub use super::secrets::{NamedSecret, SecretStore, SecretStoreKind};
 pub use super::syntax::Scalar;
 pub use super::volumes::{ConfigFiles, Storage};
 

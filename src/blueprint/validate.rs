@@ -14,7 +14,7 @@ use super::model::Blueprint;
 use super::namespaces::check_namespace;
 use super::resources::check_resources;
 use super::scheduling::{check_fits_zones, check_scheduling};
-use super::secrets::check_secret_store;
+use super::secrets::{check_named_in_values, check_named_secrets, check_secret_store};
 use super::syntax::is_label_value;
 use crate::error::{ErrorKind, Result};
 use crate::pointer::{from_tokens, push};
@@ -57,9 +57,14 @@ pub fn validate(
     }
     for (name, chart) in &bp.charts {
         check_chart(&c, name, chart)?;
+        let at = from_tokens(["charts", name, "secrets"]);
+        check_named_secrets(&c, bp, &at, &chart.secrets)?;
+        check_named_in_values(&c, &at, &chart.secrets, &chart.values)?;
     }
     for (name, set) in &bp.manifests {
         check_manifest_set(&c, name, set, sources)?;
+        let at = from_tokens(["manifests", name, "secrets"]);
+        check_named_secrets(&c, bp, &at, &set.secrets)?;
     }
     Ok(())
 }

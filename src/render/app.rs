@@ -9,9 +9,10 @@ use sha2::{Digest, Sha256};
 use super::MonitoringStack;
 use super::labels;
 use super::object::Object;
+use super::secrets;
 use super::workload;
 use crate::blueprint::apps::default_port;
-use crate::blueprint::catalog::{EXTERNAL_SECRET_API, SERVICE_MONITOR_API};
+use crate::blueprint::catalog::SERVICE_MONITOR_API;
 use crate::blueprint::model::{App, Blueprint, WorkloadKind};
 use crate::blueprint::routing::RoutingApi;
 use crate::blueprint::secrets::SecretRef;
@@ -211,52 +212,16 @@ fn external_secrets(cx: &AppContext) -> (Vec<Value>, BTreeMap<String, String>) {
     let mut objects = Vec::new();
     let mut names = BTreeMap::new();
     for (store_key, entries) in by_store {
-        let Some(store) = cx.bp.secret_stores.get(store_key) else {
-            continue;
-        };
         let name = format!("{}-{}", cx.name, store_key);
-        let infisical = store.provider.as_deref() == Some(INFISICAL);
-        let data: Vec<Value> = entries
-            .iter()
-            .map(|(var, r)| json!({"secretKey": var, "remoteRef": remote_ref(r, infisical)}))
-            .collect();
-        objects.push(json!({
-            "apiVersion": EXTERNAL_SECRET_API,
-            "kind": "ExternalSecret",
-            "metadata": cx.metadata(&name, &BTreeMap::new()),
-            "spec": {
-                "refreshInterval": store.refresh,
-                "secretStoreRef": {
-                    "kind": store.kind.name(),
-                    "name": store.name.clone().unwrap_or_else(|| store_key.to_string()),
-                },
-                "target": {"name": name, "creationPolicy": "Owner", "deletionPolicy": "Retain"},
-                "data": data,
-            },
-        }));
-        names.insert(store_key.to_string(), name);
+        let metadata = cx.metadata(&name, &BTreeMap::new());
+        let contents = secrets::Contents::Keys(entries);
+        if let Some(object) = secrets::external_secret(cx.bp, metadata, &name, store_key, &contents)
+        {
+            objects.push(object);
+            names.insert(store_key.to_string(), name);
+        }
     }
     (objects, names)
-}
-
-/// The provider whose references name a folder and a secret, not a secret and a field.
-const INFISICAL: &str = "infisical";
-
-/// `remoteRef` of one reference. Infisical's provider reads `key` as
-/// `<folder>/<secret name>` (an absolute key is a path from the project root)
-/// and `property` as a JSON field inside the secret's value, so
-/// `infisical:/api#DB_PASSWORD` is the secret `DB_PASSWORD` in folder `/api`
-/// (ESO `providers/v1/infisical/client.go`, `getSecretAddress`). Other
-/// providers (Vault and most) take the path as `key` and the field as `property`.
-fn remote_ref(r: &SecretRef, infisical: bool) -> Value {
-    match (infisical, r.property) {
-        (true, Some(name)) => {
-            let folder = r.key.trim_end_matches('/');
-            json!({"key": format!("{folder}/{name}")})
-        }
-        (_, None) => json!({"key": r.key}),
-        (false, Some(p)) => json!({"key": r.key, "property": p}),
-    }
 }
 
 fn services(cx: &AppContext) -> Vec<Value> {

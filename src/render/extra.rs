@@ -129,7 +129,7 @@ fn complete(
     let kind = kind.unwrap_or_default();
     if kind == "Secret" && (value.get("data").is_some() || value.get("stringData").is_some()) {
         return Err(Error::at(ErrorKind::Secret, origin(), "a template renders a Secret with literal `data`")
-            .with_help("secret values never go into Git: reference them from a secret store (`secrets:` on an app, or an ExternalSecret)"));
+            .with_help("secret values never go into Git: reference them from a secret store (`secrets:` on an app, a chart or a manifest set)"));
     }
     if value.pointer("/metadata/namespace").is_none() && !is_cluster_scoped(&kind) {
         value["metadata"]["namespace"] = json!(namespace);

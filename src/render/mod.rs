@@ -30,6 +30,7 @@ pub mod namespaces;
 pub mod network;
 pub mod object;
 pub mod patches;
+pub mod secrets;
 pub mod workload;
 
 use std::collections::BTreeMap;
@@ -164,14 +165,24 @@ fn render_component(
                 annotations,
             )?
         }
-        ComponentKind::Manifests => extra::render_manifests(
-            env,
-            &component.name,
-            &env.blueprint.manifests[&component.name],
-        )?,
+        ComponentKind::Manifests => {
+            let set = &env.blueprint.manifests[&component.name];
+            let mut objects = extra::render_manifests(env, &component.name, set)?;
+            let bp = &env.blueprint;
+            objects.extend(secrets::named_secrets(
+                bp,
+                &component.namespace,
+                &set.secrets,
+            ));
+            objects
+        }
         ComponentKind::Gateway => gateway::render_gateway(env, &component.name),
-        // Charts become objects only once the GitOps engine is known.
-        ComponentKind::Chart => Vec::new(),
+        // A chart's release becomes objects only once the GitOps engine is
+        // known; the Secrets it reads by name are here already.
+        ComponentKind::Chart => {
+            let chart = &env.blueprint.charts[&component.name];
+            secrets::named_secrets(&env.blueprint, &component.namespace, &chart.secrets)
+        }
     };
     Ok(Unit {
         kind: UnitKind::Component(component.kind),

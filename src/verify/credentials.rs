@@ -37,7 +37,13 @@ fn exempt(kind: &str, path: &str) -> bool {
         || matches!(parts.as_slice(), ["", "metadata", "annotations", key] if key.starts_with("gitopsc.io~1waiver.") || key.starts_with("checkov.io~1skip"))
 }
 
-pub fn check(waived: &BTreeSet<&str>, object: &Object) -> Result<(), Violation> {
+/// `waived`: keys waived for this unit; `key_names`: the Secret keys the
+/// blueprint declares, which a value may name without being a credential.
+pub fn check(
+    waived: &BTreeSet<&str>,
+    key_names: &BTreeSet<&str>,
+    object: &Object,
+) -> Result<(), Violation> {
     let kind = object.id().kind.as_str();
     if kind.eq_ignore_ascii_case("Secret") {
         for field in ["data", "stringData"] {
@@ -51,7 +57,11 @@ pub fn check(waived: &BTreeSet<&str>, object: &Object) -> Result<(), Violation> 
             }
         }
     }
-    let mut walker = Walker { kind, waived };
+    let mut walker = Walker {
+        kind,
+        waived,
+        key_names,
+    };
     walker.walk(&object.value, "", None)?;
     if kind == "ConfigMap"
         && let Some(Value::Object(files)) = object.value.get("data")
@@ -68,6 +78,7 @@ pub fn check(waived: &BTreeSet<&str>, object: &Object) -> Result<(), Violation> 
 struct Walker<'a> {
     kind: &'a str,
     waived: &'a BTreeSet<&'a str>,
+    key_names: &'a BTreeSet<&'a str>,
 }
 
 impl Walker<'_> {
@@ -106,6 +117,7 @@ impl Walker<'_> {
 
     fn judge(&self, at: &str, key: Option<&str>, s: &str) -> Result<(), Violation> {
         let finding = key
+            .filter(|_| !self.key_names.contains(s))
             .and_then(|k| named_literal(k, s))
             .or_else(|| scan_text(s));
         match finding {

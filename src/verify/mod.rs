@@ -73,6 +73,7 @@ pub fn verify(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Vec<Notice>
     let plans = crate::render::namespaces::plans(env);
     let levels = pod_security::namespace_levels(&plans);
     let quotas = quota::quotas(manifests);
+    let key_names = crate::blueprint::secrets::declared_secret_keys(&env.blueprint);
     for unit in manifests.units.values() {
         let waivers = unit_waivers(env, unit);
         let credential_keys: BTreeSet<&str> = waivers
@@ -84,7 +85,7 @@ pub fn verify(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Vec<Notice>
         for object in &unit.objects {
             // Credentials first: a later check's message may quote the value.
             let checks = [
-                credentials::check(&credential_keys, object),
+                credentials::check(&credential_keys, &key_names, object),
                 api_rules::check(object),
                 pod_security::check(&levels, object),
                 images::check(&image_rules, object),

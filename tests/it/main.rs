@@ -35,6 +35,7 @@ mod publish;
 mod reach;
 mod release;
 mod scheduling;
+mod secrets;
 mod structure;
 mod verify;
 mod webhooks;
