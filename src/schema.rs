@@ -8,7 +8,6 @@
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-use crate::blueprint::PatchTarget;
 use crate::blueprint::model::Blueprint;
 
 pub fn blueprint() -> Value {
@@ -23,12 +22,6 @@ pub fn blueprint() -> Value {
 pub fn overlay() -> Value {
     let mut value = blueprint();
     relax(&mut value);
-    let target = serde_json::to_value(
-        SchemaSettings::draft07()
-            .into_generator()
-            .into_root_schema_for::<PatchTarget>(),
-    )
-    .unwrap_or(Value::Null);
     value["title"] = json!("gitopsc overlay");
     if let Some(Value::Object(props)) = value.get_mut("properties") {
         for (key, _) in crate::blueprint::load::BLUEPRINT_ONLY {
@@ -39,40 +32,10 @@ pub fn overlay() -> Value {
     if let Some(Value::String(kind)) = value.get("type").cloned() {
         value["type"] = json!([kind, "null"]);
     }
-    value["properties"]["patches"] = json!({
-        "description": "RFC 6902 operations on the rendered objects a target selects.",
-        "type": "array",
-        "items": {
-            "type": "object",
-            "additionalProperties": false,
-            "required": ["target", "ops"],
-            "properties": {
-                "target": strip_meta(target),
-                "ops": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["op", "path"],
-                        "properties": {
-                            "op": {"enum": ["add", "remove", "replace", "move", "copy", "test"]},
-                            "path": {"type": "string"},
-                            "from": {"type": "string"},
-                            "value": {},
-                        },
-                    },
-                },
-            },
-        },
-    });
+    value["properties"]["patches"] = crate::blueprint::patches::schema(
+        "RFC 6902 operations on the rendered objects a target selects, in this environment: applied after the blueprint's.",
+    );
     value
-}
-
-fn strip_meta(mut schema: Value) -> Value {
-    if let Value::Object(map) = &mut schema {
-        map.remove("$schema");
-        map.remove("title");
-    }
-    schema
 }
 
 fn nullable(schema: Value) -> Value {
