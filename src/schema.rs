@@ -3,7 +3,8 @@
 //! Generated from the serde types with schemars as draft-07, the newest draft
 //! the VS Code YAML extension understands. The overlay schema is the blueprint
 //! schema with nothing required, `null` allowed everywhere (a merge patch
-//! removes with `null`), and `patches` added.
+//! removes with `null`), and its `patches` described as the environment's own
+//! (the blueprint's, of the same shape, apply to every environment).
 
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
@@ -108,6 +109,10 @@ mod tests {
             .collect();
         assert!(required.contains(&"system") && required.contains(&"layers"));
         assert_eq!(s["additionalProperties"], json!(false));
+        // The blueprint's own patches: the overlay's shape, one list for every environment.
+        let patches = &s["properties"]["patches"];
+        assert_eq!(patches["type"], "array");
+        assert_eq!(patches["items"], overlay()["properties"]["patches"]["items"]);
     }
 
     #[test]
