@@ -112,7 +112,10 @@ mod tests {
         // The blueprint's own patches: the overlay's shape, one list for every environment.
         let patches = &s["properties"]["patches"];
         assert_eq!(patches["type"], "array");
-        assert_eq!(patches["items"], overlay()["properties"]["patches"]["items"]);
+        assert_eq!(
+            patches["items"],
+            overlay()["properties"]["patches"]["items"]
+        );
     }
 
     #[test]
