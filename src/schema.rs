@@ -3,12 +3,12 @@
 //! Generated from the serde types with schemars as draft-07, the newest draft
 //! the VS Code YAML extension understands. The overlay schema is the blueprint
 //! schema with nothing required, `null` allowed everywhere (a merge patch
-//! removes with `null`), and `patches` added.
+//! removes with `null`), and its `patches` described as the environment's own
+//! (the blueprint's, of the same shape, apply to every environment).
 
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-use crate::blueprint::PatchTarget;
 use crate::blueprint::model::Blueprint;
 
 pub fn blueprint() -> Value {
@@ -23,12 +23,6 @@ pub fn blueprint() -> Value {
 pub fn overlay() -> Value {
     let mut value = blueprint();
     relax(&mut value);
-    let target = serde_json::to_value(
-        SchemaSettings::draft07()
-            .into_generator()
-            .into_root_schema_for::<PatchTarget>(),
-    )
-    .unwrap_or(Value::Null);
     value["title"] = json!("gitopsc overlay");
     if let Some(Value::Object(props)) = value.get_mut("properties") {
         for (key, _) in crate::blueprint::load::BLUEPRINT_ONLY {
@@ -39,40 +33,10 @@ pub fn overlay() -> Value {
     if let Some(Value::String(kind)) = value.get("type").cloned() {
         value["type"] = json!([kind, "null"]);
     }
-    value["properties"]["patches"] = json!({
-        "description": "RFC 6902 operations on the rendered objects a target selects.",
-        "type": "array",
-        "items": {
-            "type": "object",
-            "additionalProperties": false,
-            "required": ["target", "ops"],
-            "properties": {
-                "target": strip_meta(target),
-                "ops": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["op", "path"],
-                        "properties": {
-                            "op": {"enum": ["add", "remove", "replace", "move", "copy", "test"]},
-                            "path": {"type": "string"},
-                            "from": {"type": "string"},
-                            "value": {},
-                        },
-                    },
-                },
-            },
-        },
-    });
+    value["properties"]["patches"] = crate::blueprint::patches::schema(
+        "RFC 6902 operations on the rendered objects a target selects, in this environment: applied after the blueprint's.",
+    );
     value
-}
-
-fn strip_meta(mut schema: Value) -> Value {
-    if let Value::Object(map) = &mut schema {
-        map.remove("$schema");
-        map.remove("title");
-    }
-    schema
 }
 
 fn nullable(schema: Value) -> Value {
@@ -145,6 +109,13 @@ mod tests {
             .collect();
         assert!(required.contains(&"system") && required.contains(&"layers"));
         assert_eq!(s["additionalProperties"], json!(false));
+        // The blueprint's own patches: the overlay's shape, one list for every environment.
+        let patches = &s["properties"]["patches"];
+        assert_eq!(patches["type"], "array");
+        assert_eq!(
+            patches["items"],
+            overlay()["properties"]["patches"]["items"]
+        );
     }
 
     #[test]

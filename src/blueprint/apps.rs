@@ -31,7 +31,7 @@ use crate::suggest;
 pub struct App {
     /// The layer this app is deployed in.
     pub layer: String,
-    /// Namespace; defaults by `system.namespaces`.
+    /// Namespace; defaults to its layer's `namespace`, else by `system.namespaces`.
     #[serde(default)]
     pub namespace: Option<String>,
     /// `Deployment` (default), `StatefulSet` or `CronJob`.

@@ -21,6 +21,7 @@ use crate::sources::Sources;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Chart {
     pub layer: String,
+    /// Namespace; defaults to its layer's `namespace`, else by `system.namespaces`.
     #[serde(default)]
     pub namespace: Option<String>,
     /// Chart repository: `https://...` or `oci://...`.
@@ -104,6 +105,7 @@ pub struct Chart {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ManifestSet {
     pub layer: String,
+    /// Namespace; defaults to its layer's `namespace`, else by `system.namespaces`.
     #[serde(default)]
     pub namespace: Option<String>,
     /// minijinja templates under `blueprints/`, each rendering one or more objects.

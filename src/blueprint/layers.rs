@@ -1,7 +1,9 @@
 //! Layers: the deployment order of the blueprint's parts. A list of names is a
 //! total order (each layer after the one before it); an entry written as a
 //! map may name the layers it comes `after` instead, which makes the order
-//! partial. The checks: names, duplicates, unknown `after` names and cycles.
+//! partial. A layer written as a map may also name the namespace its
+//! components land in when they name none. The checks: names, duplicates,
+//! unknown `after` names, cycles and namespace names.
 
 use std::fmt;
 
@@ -22,6 +24,8 @@ pub struct Layer {
     pub name: String,
     /// `None`: after the entry before it in the list.
     pub after: Option<Vec<String>>,
+    /// The namespace of its components that name none; `None`: by `system.namespaces`.
+    pub namespace: Option<String>,
 }
 
 /// The two ways a layer is written, for the editor schema.
@@ -44,18 +48,24 @@ struct LayerSpec {
     /// against each other deploy side by side.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     after: Option<Vec<String>>,
+    /// The namespace every app, chart and manifest set of this layer lands
+    /// in unless it names its own `namespace:`; it wins over
+    /// `system.namespaces`. Without it, `system.namespaces` decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    namespace: Option<String>,
 }
 
 impl Serialize for Layer {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match &self.after {
-            None => serializer.serialize_str(&self.name),
-            Some(after) => LayerSpec {
-                name: self.name.clone(),
-                after: Some(after.clone()),
-            }
-            .serialize(serializer),
+        if self.after.is_none() && self.namespace.is_none() {
+            return serializer.serialize_str(&self.name);
         }
+        LayerSpec {
+            name: self.name.clone(),
+            after: self.after.clone(),
+            namespace: self.namespace.clone(),
+        }
+        .serialize(serializer)
     }
 }
 
@@ -65,12 +75,13 @@ impl<'de> Deserialize<'de> for Layer {
         impl<'de> Visitor<'de> for LayerVisitor {
             type Value = Layer;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a layer name, or a map with `name` and `after`")
+                f.write_str("a layer name, or a map with `name`, `after` and `namespace`")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Layer, E> {
                 Ok(Layer {
                     name: v.to_string(),
                     after: None,
+                    namespace: None,
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Layer, A::Error> {
@@ -78,6 +89,7 @@ impl<'de> Deserialize<'de> for Layer {
                 Ok(Layer {
                     name: spec.name,
                     after: spec.after,
+                    namespace: spec.namespace,
                 })
             }
         }
@@ -93,6 +105,14 @@ impl Blueprint {
 
     pub fn layer_index(&self, name: &str) -> Option<usize> {
         self.layer_names().position(|l| l == name)
+    }
+
+    /// The namespace layer `name` names for its components, if it names one.
+    pub fn layer_namespace(&self, name: &str) -> Option<&str> {
+        self.layers
+            .iter()
+            .find(|l| l.name == name)
+            .and_then(|l| l.namespace.as_deref())
     }
 
     /// For each layer, the indices of the layers it deploys directly after,
@@ -129,9 +149,11 @@ pub(super) fn check_layers(c: &Check, bp: &Blueprint, max_name: usize) -> Result
     }
     let name_at = |i: usize| {
         let at = push("/layers", &i.to_string());
-        match bp.layers[i].after {
-            Some(_) => push(&at, "name"),
-            None => at,
+        let layer = &bp.layers[i];
+        if layer.after.is_some() || layer.namespace.is_some() {
+            push(&at, "name")
+        } else {
+            at
         }
     };
     for (i, layer) in bp.layers.iter().enumerate() {
@@ -153,6 +175,10 @@ pub(super) fn check_layers(c: &Check, bp: &Blueprint, max_name: usize) -> Result
                 format!("layer `{name}` is listed twice"),
                 "each layer appears once",
             ));
+        }
+        if let Some(ns) = &layer.namespace {
+            let at = push(&push("/layers", &i.to_string()), "namespace");
+            c.dns_label(&at, ns, "namespace", 63)?;
         }
     }
     for (i, layer) in bp.layers.iter().enumerate() {
@@ -259,6 +285,28 @@ fn layer_cycle(predecessors: &[Vec<usize>]) -> Option<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn layers(yaml: &str) -> Vec<Layer> {
+        let value = crate::yaml::parse_document("layers.yaml", yaml.as_bytes())
+            .unwrap()
+            .value;
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn a_layer_names_its_namespace_and_keeps_its_place_in_the_order() {
+        let read = layers("[platform, {name: apps, namespace: production}]");
+        assert_eq!(read[1].namespace.as_deref(), Some("production"));
+        // No `after`: still after the entry before it.
+        assert_eq!(read[1].after, None);
+        // Written back as a map only where it needs one, so it reads the same again.
+        let written = serde_json::to_value(&read).unwrap();
+        assert_eq!(
+            written,
+            serde_json::json!(["platform", {"name": "apps", "namespace": "production"}])
+        );
+        assert_eq!(serde_json::from_value::<Vec<Layer>>(written).unwrap(), read);
+    }
 
     #[test]
     fn a_loop_of_after_entries_is_found_and_a_tree_is_not() {

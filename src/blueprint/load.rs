@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rayon::prelude::*;
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::decode::{DecodeError, DecodeErrorKind, decode};
 use super::locator::Locator;
 use super::model::{Blueprint, Environment};
 use super::overlay_files::overlay_files;
+use super::patches::{ObjectPatch, read_patches};
 use crate::error::{Error, ErrorKind, Origin, Result};
 use crate::sources::{BLUEPRINT_FILE, SourceFile, Sources};
 use crate::suggest;
@@ -26,6 +26,9 @@ pub struct Project {
     pub environments: BTreeMap<String, Environment>,
     /// Overlays by environment name.
     pub overlays: BTreeMap<String, Overlay>,
+    /// The blueprint's own `patches:`, applied in every environment before
+    /// the environment's overlay patches.
+    pub patches: Vec<ObjectPatch>,
 }
 
 /// `overlays/<env>.yaml`: a merge patch over the blueprint plus object patches.
@@ -35,33 +38,6 @@ pub struct Overlay {
     /// The overlay without its `patches` key: an RFC 7386 merge patch.
     pub merge: Value,
     pub patches: Vec<ObjectPatch>,
-}
-
-/// RFC 6902 operations for the rendered objects a target selects.
-#[derive(Debug, Clone)]
-pub struct ObjectPatch {
-    pub target: PatchTarget,
-    pub operations: Vec<json_patch::PatchOperation>,
-    /// Where the patch is written, for errors: the overlay and `/patches/<i>`.
-    pub doc: Arc<Document>,
-    pub pointer: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PatchTarget {
-    pub kind: String,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub namespace: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PatchSpec {
-    target: PatchTarget,
-    ops: Vec<Value>,
 }
 
 /// Turns a decoding failure into a located error.
@@ -181,6 +157,7 @@ pub fn load(sources: Arc<Sources>) -> Result<Project> {
     let base_locator = Locator::new(vec![blueprint.clone()]).with_aliases(aliases);
     let base: Blueprint = decode(&value, "").map_err(|e| decode_error(e, &base_locator))?;
     refuse_hard_links(&sources, &base)?;
+    let patches = read_patches(&blueprint, blueprint.value.get("patches"))?;
     let mut overlays = BTreeMap::new();
     for ((path, env), overlay) in overlay_files.iter().zip(parsed) {
         check_overlay_env(&base, path, env)?;
@@ -193,6 +170,7 @@ pub fn load(sources: Arc<Sources>) -> Result<Project> {
         blueprint,
         environments: base.environments,
         overlays,
+        patches,
     })
 }
 
@@ -275,7 +253,6 @@ fn refuse_blueprint_only(doc: &Arc<Document>, map: &serde_json::Map<String, Valu
 }
 
 fn read_overlay(doc: Arc<Document>) -> Result<Overlay> {
-    let locator = Locator::new(vec![doc.clone()]);
     let Value::Object(map) = &doc.value else {
         return Err(Error::at(
             ErrorKind::InvalidType,
@@ -286,31 +263,7 @@ fn read_overlay(doc: Arc<Document>) -> Result<Overlay> {
     };
     refuse_blueprint_only(&doc, map)?;
     let mut merge = map.clone();
-    let patches = match merge.remove("patches") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(value) => {
-            let specs: Vec<PatchSpec> =
-                decode(&value, "/patches").map_err(|e| decode_error(e, &locator))?;
-            let mut patches = Vec::with_capacity(specs.len());
-            for (i, spec) in specs.into_iter().enumerate() {
-                let pointer = format!("/patches/{i}");
-                let mut operations = Vec::with_capacity(spec.ops.len());
-                for (j, op) in spec.ops.iter().enumerate() {
-                    let at = format!("{pointer}/ops/{j}");
-                    let operation: json_patch::PatchOperation =
-                        decode(op, &at).map_err(|e| decode_error(e, &locator))?;
-                    operations.push(operation);
-                }
-                patches.push(ObjectPatch {
-                    target: spec.target,
-                    operations,
-                    doc: doc.clone(),
-                    pointer,
-                });
-            }
-            patches
-        }
-    };
+    let patches = read_patches(&doc, merge.remove("patches").as_ref())?;
     Ok(Overlay {
         doc,
         merge: Value::Object(merge),

@@ -8,7 +8,8 @@
 //! the lexical forms of values (`syntax`), the located failure
 //! the checks share (`check`), typed decoding with error positions
 //! (`decode`, `locator`), reading the project's files into a [`Project`]
-//! (`load`), the entry to the checks on a resolved blueprint (`validate`) and
+//! (`load`), RFC 6902 `patches` (the blueprint's for every environment, an
+//! overlay's for its own), the entry to the checks on a resolved blueprint (`validate`) and
 //! what gitopsc knows of well-known charts (`catalog`). Knows nothing of
 //! environments' merging (that is `resolve`) or of Kubernetes objects.
 
@@ -31,6 +32,7 @@ pub mod model;
 pub mod namespaces;
 pub mod network;
 mod overlay_files;
+pub mod patches;
 pub mod probes;
 pub mod resources;
 pub mod routing;
@@ -42,6 +44,7 @@ pub mod validate;
 pub mod volumes;
 pub mod waivers;
 
-pub use load::{ObjectPatch, Overlay, PatchTarget, Project, load};
+pub use load::{Overlay, Project, load};
 pub use locator::Locator;
 pub use model::*;
+pub use patches::{ObjectPatch, PatchTarget};

@@ -42,7 +42,8 @@ pub struct Blueprint {
     pub gitops: Option<GitOps>,
     /// Deployment layers in order, e.g. `[infrastructure, observability, data, apps]`;
     /// an entry `{name: apps, after: [infrastructure]}` names the layers it
-    /// deploys after instead of the one before it.
+    /// deploys after instead of the one before it, and `{name: apps,
+    /// namespace: production}` the namespace of its components that name none.
     pub layers: Vec<super::layers::Layer>,
     /// How each environment's tree is split into files: `objects` (default,
     /// one file per object) or `units` (one multi-document file per unit
@@ -79,6 +80,12 @@ pub struct Blueprint {
     /// Gateway API Gateways that apps' routes attach to under `routing: gateway-api`.
     #[serde(default)]
     pub gateways: BTreeMap<String, super::routing::Gateway>,
+    /// RFC 6902 operations on the rendered objects a target selects, in
+    /// every environment: applied before each environment's overlay patches.
+    // Read at load into `Project::patches`; each environment drops the key before it decodes.
+    #[serde(default, skip_serializing)]
+    #[schemars(schema_with = "super::patches::blueprint_schema")]
+    pub patches: Option<serde_json::Value>,
 }
 
 /// How a rendered tree is split into files.

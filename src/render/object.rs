@@ -109,7 +109,7 @@ pub struct Object {
     rendered_id: ObjectId,
     /// The template file and document that produced it, for objects from templates.
     pub template: Option<TemplateSource>,
-    /// The fields overlay patches wrote, newest last, with where each was written.
+    /// The fields patches (blueprint's and overlays') wrote, newest last, with where each was written.
     pub patched: Vec<PatchedField>,
 }
 

@@ -1,4 +1,5 @@
-//! Overlays' RFC 6902 operations, applied to the rendered objects they select.
+//! RFC 6902 operations, applied to the rendered objects they select: the
+//! blueprint's (every environment's) first, then the overlays'.
 //!
 //! A patch can break a rule that every object must keep (the policy stage
 //! owns the rules and hands one in as an [`ObjectRule`]): then the error
@@ -128,11 +129,16 @@ fn selects_nothing(patch: &ObjectPatch, locator: &Locator) -> Error {
             .map(|n| format!(" named `{n}`"))
             .unwrap_or_default()
     );
+    let help = if patch.is_for_every_environment() {
+        "a blueprint patch applies in every environment: check the kind, name and namespace against this environment's rendered tree, or move the patch to the overlays of the environments that render its target"
+    } else {
+        "check the kind, name and namespace against the rendered tree"
+    };
     locator
         .error(
             ErrorKind::Patch,
             &format!("{}/target", patch.pointer),
             format!("patch target selects no object: no {what} is rendered in this environment"),
         )
-        .with_help("check the kind, name and namespace against the rendered tree")
+        .with_help(help)
 }

@@ -195,8 +195,12 @@ fn use_entries(at: &str, key: &str, list: &[String]) -> Vec<Use> {
         .collect()
 }
 
-/// The namespace of a component that names none, by `system.namespaces`.
+/// The namespace of a component that names none: its layer's `namespace`,
+/// else by `system.namespaces`.
 pub fn default_namespace(bp: &Blueprint, name: &str, layer: &str) -> String {
+    if let Some(ns) = bp.layer_namespace(layer) {
+        return ns.to_string();
+    }
     match bp.system.namespaces {
         NamespaceStrategy::PerLayer => layer.to_string(),
         NamespaceStrategy::PerComponent => name.to_string(),
@@ -400,4 +404,40 @@ fn fail(
     help: impl Into<String>,
 ) -> crate::error::Error {
     locator.error(kind, at, message).with_help(help)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blueprint(strategy: &str) -> Blueprint {
+        let text = format!(
+            "system: {{name: demo, namespaces: {strategy}}}\nlayers: [platform, {{name: apps, namespace: production}}]\nenvironments: {{dev: {{}}}}\n"
+        );
+        let value = crate::yaml::parse_document("system.yaml", text.as_bytes())
+            .unwrap()
+            .value;
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn a_layer_namespace_wins_over_every_strategy_and_only_in_its_layer() {
+        for (strategy, platform) in [
+            ("per-layer", "platform"),
+            ("per-component", "ops"),
+            ("single", "demo"),
+        ] {
+            let bp = blueprint(strategy);
+            assert_eq!(
+                default_namespace(&bp, "web", "apps"),
+                "production",
+                "{strategy}"
+            );
+            assert_eq!(
+                default_namespace(&bp, "ops", "platform"),
+                platform,
+                "{strategy}"
+            );
+        }
+    }
 }

@@ -40,7 +40,8 @@ pub struct ResolvedEnv {
     pub blueprint: Blueprint,
     /// Apps, charts and manifest sets by name, with derived placement.
     pub components: BTreeMap<String, Component>,
-    /// RFC 6902 patches for rendered objects, root environment's first.
+    /// RFC 6902 patches for rendered objects: the blueprint's (for every
+    /// environment) first, then the overlays', root environment's first.
     pub patches: Vec<ObjectPatch>,
     pub locator: Locator,
     pub sources: Arc<Sources>,
@@ -51,8 +52,14 @@ pub fn resolve(project: &Project, name: &str) -> Result<ResolvedEnv> {
     let chain = extends_chain(project, name)?;
     let overlay_chain = overlays::overlay_chain(project, &chain)?;
     let mut merged = project.blueprint.value.clone();
+    // Read into `project.patches` at load; like an overlay's, they are not templates.
+    if let Some(map) = merged.as_object_mut() {
+        map.remove("patches");
+    }
     let mut docs = vec![project.blueprint.clone()];
-    let mut patches = Vec::new();
+    // The blueprint's patches first, as its merge comes first: an
+    // environment's own patch sees, and may refine, what they wrote.
+    let mut patches = project.patches.clone();
     let mut removed = Vec::new();
     for env in &overlay_chain {
         if let Some(overlay) = project.overlays.get(env) {

@@ -13,7 +13,7 @@
 //! so no later message can quote a secret), [`api_rules`], [`pod_security`],
 //! [`images`]. A check reports a
 //! [`Violation`] (object, JSON pointer, message); this module turns it into a
-//! located error: the overlay patch that last wrote the field, else the
+//! located error: the patch (blueprint's or overlay's) that last wrote the field, else the
 //! template that rendered the object, else the component in the blueprint.
 
 pub mod api_rules;
@@ -124,7 +124,12 @@ fn locate(env: &ResolvedEnv, unit: &Unit, object: &Object, v: Violation) -> Erro
     };
     let message = format!("{id}{field}: {}", v.message);
     let (mut origin, note) = if let Some(origin) = object.patch_of(&v.path) {
-        (origin.clone(), "written by this overlay patch".to_string())
+        let by = if origin.file == crate::sources::BLUEPRINT_FILE {
+            "written by this blueprint patch, which every environment applies"
+        } else {
+            "written by this overlay patch"
+        };
+        (origin.clone(), by.to_string())
     } else if let Some(template) = &object.template {
         (
             template_origin(env, &template.file, v.secret.as_deref()),

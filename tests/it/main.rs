@@ -21,6 +21,7 @@ mod hostile;
 mod hygiene;
 mod incremental;
 mod inputs;
+mod layer_namespaces;
 mod layouts;
 mod linkerd;
 mod mesh;

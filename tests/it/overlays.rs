@@ -98,3 +98,45 @@ fn inherit_overlays_builds_on_the_parent_overlay_only() {
         "{prod:?}"
     );
 }
+
+/// The blueprint's `patches:` apply in every environment, before an
+/// environment's own: the same order as the merge (blueprint, then overlays),
+/// and as Kustomize, where a base's patches run before the overlay that
+/// builds on it (https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/patches/).
+const PATCHED: &str = r#"-- blueprints/system.yaml --
+system: {name: demo}
+layers: [apps]
+environments:
+  dev: {}
+  prod: {}
+apps:
+  web:
+    layer: apps
+    image: ghcr.io/acme/web:1.0.0
+    ports: {http: 8080}
+patches:
+  - target: {kind: Deployment, name: web}
+    ops:
+      - {op: add, path: /spec/minReadySeconds, value: 10}
+      - {op: add, path: /spec/progressDeadlineSeconds, value: 300}
+-- overlays/prod.yaml --
+patches:
+  - target: {kind: Deployment, name: web}
+    ops:
+      - {op: test, path: /spec/minReadySeconds, value: 10}
+      - {op: replace, path: /spec/progressDeadlineSeconds, value: 900}
+"#;
+
+#[test]
+fn blueprint_patches_apply_in_every_environment_before_its_own() {
+    let dir = crate::support::tempdir();
+    write_case(PATCHED, dir.path());
+    let tree = compile_project(dir.path());
+    let dev = deployment(&tree, "dev");
+    assert_eq!(dev["spec"]["minReadySeconds"], 10, "no overlay of its own");
+    assert_eq!(dev["spec"]["progressDeadlineSeconds"], 300);
+    let prod = deployment(&tree, "prod");
+    // prod's `test` saw the blueprint's value, and its `replace` came last.
+    assert_eq!(prod["spec"]["minReadySeconds"], 10);
+    assert_eq!(prod["spec"]["progressDeadlineSeconds"], 900);
+}
