@@ -34,6 +34,12 @@ pub struct Chart {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, Value>")]
     pub values: Value,
+    /// Where the chart's pods run: `nodeSelector`, `preferNodes`,
+    /// `tolerations`, `priorityClass` and `affinity`, written into `values`
+    /// at the paths the chart reads (top level unless gitopsc knows the
+    /// chart); `values` win. `defaults.scheduling` does not apply.
+    #[serde(default)]
+    pub scheduling: super::scheduling::Scheduling,
     /// CRD API groups the chart installs, e.g. `[external-secrets.io]`.
     #[serde(default)]
     pub provides: Vec<String>,

@@ -29,6 +29,7 @@ pub mod namespaces;
 pub mod network;
 pub mod object;
 pub mod patches;
+pub mod scheduling;
 pub mod workload;
 
 use std::collections::BTreeMap;
