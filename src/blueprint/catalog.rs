@@ -7,7 +7,10 @@
 //! Pure data and lookups; the checks that use it live in `compat` (API
 //! versions), `render::namespaces` (Pod Security) and `target::argocd`
 //! (project destinations). A blueprint overrides the last two per chart with
-//! `podSecurity` and `extraNamespaces`.
+//! `podSecurity` and `extraNamespaces`. Where each chart reads its pods'
+//! scheduling values is `placement`.
+
+pub mod placement;
 
 use std::cmp::Ordering;
 

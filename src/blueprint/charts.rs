@@ -42,6 +42,12 @@ pub struct Chart {
     /// or every field of one entry, `{loki-s3: "vault:maya/loki"}`.
     #[serde(default)]
     pub secrets: BTreeMap<String, NamedSecret>,
+    /// Where the chart's pods run: `nodeSelector`, `preferNodes`,
+    /// `tolerations`, `priorityClass` and `affinity`, written into `values`
+    /// at the paths the chart reads (top level unless gitopsc knows the
+    /// chart); `values` win. `defaults.scheduling` does not apply.
+    #[serde(default)]
+    pub scheduling: super::scheduling::Scheduling,
     /// CRD API groups the chart installs, e.g. `[external-secrets.io]`.
     #[serde(default)]
     pub provides: Vec<String>,

@@ -25,7 +25,8 @@ pub use super::probes::{Probe, Probes};
 pub use super::resources::{CpuMemory, Quota, RequestsLimits, Resources};
 pub use super::scaling::{Autoscale, DisruptionBudget};
 pub use super::scheduling::{
-    AntiAffinity, PodManagementPolicy, Scheduling, TaintEffect, Toleration, Topology,
+    Affinities, AntiAffinity, PodAffinity, PodManagementPolicy, Scheduling, TaintEffect,
+    Toleration, Topology,
 };
 pub use super::secrets::{NamedSecret, SecretStore, SecretStoreKind};
 pub use super::syntax::Scalar;

@@ -13,7 +13,7 @@ use super::locator::Locator;
 use super::model::Blueprint;
 use super::namespaces::check_namespace;
 use super::resources::check_resources;
-use super::scheduling::{check_fits_zones, check_scheduling};
+use super::scheduling::{check_affinity, check_chart_keys, check_fits_zones, check_scheduling};
 use super::secrets::{check_named_in_values, check_named_secrets, check_secret_store};
 use super::syntax::is_label_value;
 use crate::error::{ErrorKind, Result};
@@ -44,9 +44,24 @@ pub fn validate(
     if let Some(r) = &bp.defaults.resources {
         check_resources(&c, "/defaults/resources", r)?;
     }
+    let apps = bp.apps.keys().map(String::as_str);
     check_scheduling(&c, "/defaults/scheduling", &bp.defaults.scheduling)?;
+    check_affinity(
+        &c,
+        "/defaults/scheduling",
+        &bp.defaults.scheduling,
+        None,
+        apps.clone(),
+    )?;
     for (name, app) in &bp.apps {
         check_app(&c, bp, name, app, sources)?;
+        // A default's affinity applies to the app it names too; it is blamed
+        // on the default unless the app sets its own.
+        let (at, own) = match app.scheduling.affinity {
+            Some(_) => (from_tokens(["apps", name, "scheduling"]), &app.scheduling),
+            None => ("/defaults/scheduling".to_string(), &bp.defaults.scheduling),
+        };
+        check_affinity(&c, &at, own, Some(name), apps.clone())?;
         let most_replicas = app
             .autoscale
             .as_ref()
@@ -60,6 +75,10 @@ pub fn validate(
         let at = from_tokens(["charts", name, "secrets"]);
         check_named_secrets(&c, bp, &at, &chart.secrets)?;
         check_named_in_values(&c, &at, &chart.secrets, &chart.values)?;
+        let at = from_tokens(["charts", name, "scheduling"]);
+        check_scheduling(&c, &at, &chart.scheduling)?;
+        check_chart_keys(&c, &at, &chart.scheduling)?;
+        check_affinity(&c, &at, &chart.scheduling, None, apps.clone())?;
     }
     for (name, set) in &bp.manifests {
         check_manifest_set(&c, name, set, sources)?;

@@ -28,6 +28,8 @@ pub struct AppContext<'a> {
     pub name: &'a str,
     pub app: &'a App,
     pub component: &'a Component,
+    /// Every component of the environment, for what the app's pods refer to.
+    pub components: &'a BTreeMap<String, Component>,
     pub labels: BTreeMap<String, String>,
     pub selector: BTreeMap<String, String>,
     /// Annotations on the controller (policy waivers, scanner skips).
@@ -59,6 +61,7 @@ pub fn render_app(
         name,
         app,
         component,
+        components: &env.components,
         labels: labels::app(bp, name, app),
         selector: component.selector.clone(),
         workload_annotations,

@@ -176,7 +176,11 @@ fn plaintext_exception(env: &ResolvedEnv, component: &Component) -> Option<Objec
 }
 
 /// The mesh objects of the environment, by the component unit they go in.
-pub fn objects(env: &ResolvedEnv, plans: &[NamespacePlan]) -> BTreeMap<String, Vec<Object>> {
+pub fn objects(
+    env: &ResolvedEnv,
+    plans: &[NamespacePlan],
+    http01: &std::collections::BTreeSet<String>,
+) -> BTreeMap<String, Vec<Object>> {
     let mut out: BTreeMap<String, Vec<Object>> = BTreeMap::new();
     if let Some((unit, policy)) = mesh_wide_policy(env) {
         out.entry(unit).or_default().push(policy);
@@ -195,8 +199,47 @@ pub fn objects(env: &ResolvedEnv, plans: &[NamespacePlan]) -> BTreeMap<String, V
                     .push(exception);
             }
         }
+        for (unit, exception) in solver_exceptions(env, &meshed, http01) {
+            out.entry(unit).or_default().push(exception);
+        }
     }
     out
+}
+
+/// cert-manager's HTTP-01 solver pods run in the namespace of the Ingress
+/// they solve for, so in a meshed namespace they join the mesh, and the
+/// ingress controller's challenge requests are plaintext, which STRICT
+/// refuses: no certificate would issue or renew. Each such namespace keeps
+/// the solver's port PERMISSIVE for the solver pods, in the unit of the
+/// first app there that asks for the certificate (it deploys after the
+/// mesh's CRDs, which a namespace unit does not).
+fn solver_exceptions(
+    env: &ResolvedEnv,
+    meshed: &BTreeMap<&str, &ResolvedMesh>,
+    http01: &std::collections::BTreeSet<String>,
+) -> Vec<(String, Object)> {
+    use super::network::{SOLVER, SOLVER_LABEL, SOLVER_PORT, uses_http01};
+    let mut first_by_namespace: BTreeMap<&str, &str> = BTreeMap::new();
+    for (name, app) in &env.blueprint.apps {
+        let c = &env.components[name];
+        let istio = meshed
+            .get(c.namespace.as_str())
+            .is_some_and(|m| m.provider == MeshProvider::Istio);
+        if istio && app.kind != crate::blueprint::model::WorkloadKind::CronJob && uses_http01(env, app, http01) {
+            first_by_namespace.entry(c.namespace.as_str()).or_insert(name.as_str());
+        }
+    }
+    first_by_namespace
+        .into_iter()
+        .map(|(ns, app)| {
+            let spec = json!({
+                "selector": {"matchLabels": {SOLVER_LABEL: "true"}},
+                "portLevelMtls": {SOLVER_PORT.to_string(): {"mode": "PERMISSIVE"}},
+            });
+            let name = format!("{SOLVER}-plaintext");
+            (app.to_string(), peer_authentication(env, &name, ns, spec))
+        })
+        .collect()
 }
 
 /// The annotations that set an injected proxy's requests and limits, so the

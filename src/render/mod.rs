@@ -30,6 +30,7 @@ pub mod namespaces;
 pub mod network;
 pub mod object;
 pub mod patches;
+pub mod scheduling;
 pub mod secrets;
 pub mod workload;
 
@@ -241,7 +242,8 @@ fn add_mesh_objects(
     manifests: &mut EnvManifests,
     plans: &[namespaces::NamespacePlan],
 ) {
-    let mut by_component = mesh::objects(env, plans);
+    let http01 = network::http01_issuers(manifests.objects().map(|o| &o.value));
+    let mut by_component = mesh::objects(env, plans, &http01);
     for (component, policy) in authorization::policies(env) {
         by_component.entry(component).or_default().push(policy);
     }

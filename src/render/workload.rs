@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::AppContext;
 use crate::blueprint::apps::default_port;
-use crate::blueprint::model::{AntiAffinity, Probe, Toleration, Topology, WorkloadKind};
+use crate::blueprint::model::{Probe, Topology, WorkloadKind};
 use crate::blueprint::secrets::SecretRef;
 
 /// UID and GID apps run as unless they say otherwise: above 10000, so they
@@ -123,7 +123,7 @@ fn pod_spec(
     if !spread.is_empty() {
         spec["topologySpreadConstraints"] = Value::Array(spread);
     }
-    place(&mut spec, cx);
+    super::scheduling::place(&mut spec, cx);
     spec
 }
 
@@ -161,60 +161,6 @@ fn spread_constraints(cx: &AppContext) -> Vec<Value> {
         out.push(constraint(Topology::Host.key(), "ScheduleAnyway"));
     }
     out
-}
-
-/// The scheduling keys of the app over `defaults.scheduling`, on the pod spec.
-fn place(spec: &mut Value, cx: &AppContext) {
-    let s = cx.app.scheduling.over(&cx.bp.defaults.scheduling);
-    if let Some(selector) = s.node_selector.filter(|m| !m.is_empty()) {
-        spec["nodeSelector"] = super::labels::to_value(&selector);
-    }
-    if let Some(tolerations) = s.tolerations.filter(|t| !t.is_empty()) {
-        spec["tolerations"] = Value::Array(tolerations.iter().map(toleration).collect());
-    }
-    if let Some(class) = s.priority_class {
-        spec["priorityClassName"] = json!(class);
-    }
-    if let Some(seconds) = s.termination_grace_period {
-        spec["terminationGracePeriodSeconds"] = json!(seconds);
-    }
-    if let Some(anti) = s.anti_affinity {
-        spec["affinity"] = json!({"podAntiAffinity": anti_affinity(anti, &cx.selector)});
-    }
-}
-
-/// A taint toleration; without a value it is `Exists`, which matches any value.
-fn toleration(t: &Toleration) -> Value {
-    let mut out = obj! {"key" => t.key.as_str()};
-    match &t.value {
-        Some(value) => {
-            out["operator"] = json!("Equal");
-            out["value"] = json!(value);
-        }
-        None => out["operator"] = json!("Exists"),
-    }
-    if let Some(effect) = t.effect {
-        out["effect"] = json!(effect);
-    }
-    if let Some(seconds) = t.seconds {
-        out["tolerationSeconds"] = json!(seconds);
-    }
-    out
-}
-
-/// Pods of this app repel each other over one topology: a hard rule when
-/// `required`, else a preference the scheduler may break when it must
-/// (https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/#inter-pod-affinity-and-anti-affinity).
-fn anti_affinity(anti: AntiAffinity, selector: &BTreeMap<String, String>) -> Value {
-    let term = json!({
-        "labelSelector": {"matchLabels": super::labels::to_value(selector)},
-        "topologyKey": anti.by.key(),
-    });
-    if anti.required {
-        json!({"requiredDuringSchedulingIgnoredDuringExecution": [term]})
-    } else {
-        json!({"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": term}]})
-    }
 }
 
 fn container(cx: &AppContext, secret_names: &BTreeMap<String, String>) -> Value {

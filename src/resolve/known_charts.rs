@@ -65,6 +65,12 @@ pub fn known(chart: &str, release: &str, namespace: &str) -> Option<KnownChart> 
                 ("https-webhook", 15017),
             ]),
         }),
+        // Istio's CNI node agent: the chart's DaemonSet selects its pods by
+        // `k8s-app: istio-cni-node`; it watches pods through the API server.
+        "cni" => Some(KnownChart {
+            selector: labels(&[("k8s-app", "istio-cni-node")]),
+            ports: ports(&[]),
+        }),
         // Ambient's node proxy: the chart's DaemonSet labels its pods
         // `app: ztunnel`; it serves nothing the blueprint routes to.
         "ztunnel" => Some(KnownChart {

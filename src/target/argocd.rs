@@ -185,7 +185,9 @@ fn unit_application(cx: &Context, node: &Node, unit: &Unit, wave: u32) -> Option
         Some(&node.dir),
     );
     if is_chart(node) {
-        let chart_source = chart_source(&node.name, &env.blueprint.charts[&node.name]);
+        let chart = &env.blueprint.charts[&node.name];
+        let values = crate::render::scheduling::chart_values(env, &node.name, chart);
+        let chart_source = chart_source(&node.name, chart, values);
         if has_files {
             spec["sources"] = json!([chart_source, git_source]);
         } else {
@@ -207,10 +209,10 @@ fn unit_application(cx: &Context, node: &Node, unit: &Unit, wave: u32) -> Option
 }
 
 /// A chart as an Application source, its values inline.
-fn chart_source(name: &str, chart: &Chart) -> Value {
+fn chart_source(name: &str, chart: &Chart, values: Value) -> Value {
     let mut helm = json!({"releaseName": release_name(name, chart)});
-    if chart.values.as_object().is_some_and(|v| !v.is_empty()) {
-        helm["valuesObject"] = chart.values.clone();
+    if values.as_object().is_some_and(|v| !v.is_empty()) {
+        helm["valuesObject"] = values;
     }
     json!({
         "repoURL": chart_repo_url(&chart.repo),

@@ -168,8 +168,9 @@ fn add_helm_objects(
             ChartRef::Template(template) => spec["chart"] = template,
             ChartRef::Artifact(reference) => spec["chartRef"] = reference,
         }
-        if chart.values.as_object().is_some_and(|v| !v.is_empty()) {
-            spec["values"] = chart.values.clone();
+        let values = crate::render::scheduling::chart_values(env, &node.name, chart);
+        if values.as_object().is_some_and(|v| !v.is_empty()) {
+            spec["values"] = values;
         }
         let depends: Vec<Value> = graph
             .reduced_among(i, is_chart)

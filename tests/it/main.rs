@@ -4,6 +4,7 @@ mod support;
 #[path = "../../benches/synthetic.rs"]
 mod synthetic;
 
+mod affinity;
 mod app_defaults;
 mod atomic;
 mod authorization;
