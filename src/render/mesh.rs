@@ -225,8 +225,13 @@ fn solver_exceptions(
         let istio = meshed
             .get(c.namespace.as_str())
             .is_some_and(|m| m.provider == MeshProvider::Istio);
-        if istio && app.kind != crate::blueprint::model::WorkloadKind::CronJob && uses_http01(env, app, http01) {
-            first_by_namespace.entry(c.namespace.as_str()).or_insert(name.as_str());
+        if istio
+            && app.kind != crate::blueprint::model::WorkloadKind::CronJob
+            && uses_http01(env, app, http01)
+        {
+            first_by_namespace
+                .entry(c.namespace.as_str())
+                .or_insert(name.as_str());
         }
     }
     first_by_namespace

@@ -277,3 +277,33 @@ fn an_operators_pods_in_ambient_are_probed_and_polled_on_the_ports_the_blueprint
     let sidecar = "{provider: istio, cni: true, controlPlane: istiod}";
     assert!(gitopsc::compile(with_database(sidecar, ""), &EnvSelection::All).is_ok());
 }
+
+/// cert-manager runs its HTTP-01 solver pods in the namespace of the
+/// Ingress they solve for (https://cert-manager.io/docs/configuration/acme/http01/),
+/// so in a STRICT mesh they are meshed and the ingress controller's
+/// plaintext challenge requests are refused unless the solver's port is
+/// PERMISSIVE for them: maya's prod (STRICT, ambient, HTTP-01) has the
+/// exception, dev (permissive) has none.
+#[test]
+fn http01_solver_pods_keep_their_port_permissive_under_strict() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/maya");
+    let tree = crate::support::compile_project(&root);
+    let solver_exceptions = |env: &str| -> Vec<Value> {
+        objects(&tree, env)
+            .into_values()
+            .filter(|o| {
+                o["kind"] == "PeerAuthentication"
+                    && o["spec"]["selector"]["matchLabels"]["acme.cert-manager.io/http01-solver"]
+                        == "true"
+            })
+            .collect()
+    };
+    let prod = solver_exceptions("prod");
+    assert_eq!(prod.len(), 1, "one per meshed namespace with HTTP-01 apps");
+    assert_eq!(prod[0]["metadata"]["namespace"], "apps");
+    assert_eq!(
+        prod[0]["spec"]["portLevelMtls"],
+        serde_json::json!({"8089": {"mode": "PERMISSIVE"}})
+    );
+    assert!(solver_exceptions("dev").is_empty());
+}
