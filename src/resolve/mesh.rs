@@ -234,7 +234,7 @@ pub fn is_collector(env: &ResolvedEnv, c: &Component) -> bool {
     scopes.chain(namespaces).any(|m| {
         m.tracing
             .as_deref()
-            .is_some_and(|t| t.split(':').next() == Some(c.name.as_str()))
+            .is_some_and(|t| collector_entry(t).0 == c.name)
     })
 }
 
@@ -256,13 +256,18 @@ pub fn tracing_edges(env: &ResolvedEnv) -> Vec<ProxyEdge<'_>> {
     out
 }
 
+/// A `tracing` entry's component and port name, as a `uses` entry reads.
+fn collector_entry(entry: &str) -> (&str, Option<&str>) {
+    match entry.split_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (entry, None),
+    }
+}
+
 /// The component a `tracing` entry names, and the ports it opens: the
 /// named one, or all of them without a name.
 fn collector<'a>(env: &'a ResolvedEnv, entry: &str) -> Option<(&'a Component, Vec<u32>)> {
-    let (name, port) = match entry.split_once(':') {
-        Some((n, p)) => (n, Some(p)),
-        None => (entry, None),
-    };
+    let (name, port) = collector_entry(entry);
     let to = env.components.get(name)?;
     let ports = match port {
         Some(port) => to.ports.get(port).copied().into_iter().collect(),
@@ -397,10 +402,7 @@ pub fn check_tracing(
             continue;
         };
         let at = push(&at, "tracing");
-        let (name, port) = match entry.split_once(':') {
-            Some((n, p)) => (n, Some(p)),
-            None => (entry.as_str(), None),
-        };
+        let (name, port) = collector_entry(entry);
         let Some(target) = components.get(name) else {
             return Err(locator
                 .error(

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use crate::support::{compile_project, write_case};
+use crate::support::{compile_project, env_document, write_case};
 
 const PROJECT: &str = r#"-- blueprints/system.yaml --
 system: {name: demo, namespaces: per-layer}
@@ -62,11 +62,7 @@ apps:
 "#;
 
 fn document(tree: &gitopsc::tree::RenderedTree, path: &str) -> (String, Value) {
-    let text = tree.envs["dev"].files[&format!("dev/{path}")].clone();
-    let value = gitopsc::yaml::parse_documents(path, &text)
-        .unwrap()
-        .remove(0);
-    (text, value)
+    env_document(tree, "dev", path)
 }
 
 #[test]

@@ -86,6 +86,20 @@ pub fn sources(text: &str) -> Arc<Sources> {
     Arc::new(s)
 }
 
+/// What `reach` finds in the rendered prod tree, and what the model
+/// declares for it.
+pub fn prod_reach(text: &str) -> (reach::Matrix, reach::Matrix) {
+    let tree = compile(text);
+    let project = gitopsc::blueprint::load(sources(text)).unwrap();
+    let by_env =
+        reach::objects_by_env(tree.files().map(|(p, t)| (p.as_str(), t.as_str()))).unwrap();
+    let env = gitopsc::resolve::resolve(&project, "prod").unwrap();
+    let mut inventory = Inventory::from_objects(by_env["prod"].iter());
+    inventory.add_model(&env);
+    let expected = declared::expected(&env, &inventory);
+    (reach::matrix(&inventory), expected)
+}
+
 pub fn compile(text: &str) -> RenderedTree {
     gitopsc::compile(sources(text), &EnvSelection::All)
         .unwrap_or_else(|e| panic!("compiles:\n{}", e.message))
@@ -217,15 +231,7 @@ fn injected_proxies_reach_the_control_plane_and_reach_agrees_with_the_model() {
         if mesh.contains("linkerd") {
             text = text.replace("chart: istiod", "chart: linkerd-control-plane");
         }
-        let tree = compile(&text);
-        let project = gitopsc::blueprint::load(sources(&text)).unwrap();
-        let by_env =
-            reach::objects_by_env(tree.files().map(|(p, t)| (p.as_str(), t.as_str()))).unwrap();
-        let env = gitopsc::resolve::resolve(&project, "prod").unwrap();
-        let mut inventory = Inventory::from_objects(by_env["prod"].iter());
-        inventory.add_model(&env);
-        let actual = reach::matrix(&inventory);
-        let expected = declared::expected(&env, &inventory);
+        let (actual, expected) = prod_reach(&text);
         assert!(actual == expected, "{mesh}: rendered and declared differ");
         let to_istiod: Vec<String> = actual
             .iter()

@@ -12,10 +12,10 @@
 //!   https://istio.io/latest/docs/ambient/usage/waypoint/
 
 use gitopsc::EnvSelection;
-use gitopsc::reach::{self, Grant, Inventory, declared};
+use gitopsc::reach::Grant;
 use serde_json::Value;
 
-use super::mesh::{blueprint, compile, objects, sources};
+use super::mesh::{blueprint, compile, objects, prod_reach, sources};
 
 const COLLECTOR: &str = r#"
   collector:
@@ -33,18 +33,8 @@ fn with_tracing(mesh_mode: &str, tracing: &str) -> String {
 
 /// The grants `reach` finds in prod, checked against what the model declares.
 fn grants(text: &str) -> Vec<String> {
-    let tree = compile(text);
-    let project = gitopsc::blueprint::load(sources(text)).unwrap();
-    let by_env =
-        reach::objects_by_env(tree.files().map(|(p, t)| (p.as_str(), t.as_str()))).unwrap();
-    let env = gitopsc::resolve::resolve(&project, "prod").unwrap();
-    let mut inventory = Inventory::from_objects(by_env["prod"].iter());
-    inventory.add_model(&env);
-    let actual = reach::matrix(&inventory);
-    assert!(
-        actual == declared::expected(&env, &inventory),
-        "rendered and declared differ"
-    );
+    let (actual, expected) = prod_reach(text);
+    assert!(actual == expected, "rendered and declared differ");
     actual
         .iter()
         .map(Grant::display)

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use crate::support::{compile_project, write_case};
+use crate::support::{compile_case, env_document};
 
 fn project(engine: &str, after: &str) -> String {
     format!(
@@ -34,17 +34,8 @@ apps:
     )
 }
 
-fn compile(text: &str) -> gitopsc::tree::RenderedTree {
-    let dir = crate::support::tempdir();
-    write_case(text, dir.path());
-    compile_project(dir.path())
-}
-
 fn doc(tree: &gitopsc::tree::RenderedTree, path: &str) -> Value {
-    let text = &tree.envs["prod"].files[&format!("prod/{path}")];
-    gitopsc::yaml::parse_documents(path, text)
-        .unwrap()
-        .remove(0)
+    env_document(tree, "prod", path).1
 }
 
 fn depends_on(tree: &gitopsc::tree::RenderedTree, unit: &str) -> Vec<String> {
@@ -70,8 +61,8 @@ fn policies(tree: &gitopsc::tree::RenderedTree) -> Vec<(String, String)> {
 
 #[test]
 fn after_orders_a_component_and_opens_no_network_path() {
-    let plain = compile(&project("flux", ""));
-    let ordered = compile(&project("flux", "    after: [metrics]\n"));
+    let plain = compile_case(&project("flux", ""));
+    let ordered = compile_case(&project("flux", "    after: [metrics]\n"));
     let names = |t: &gitopsc::tree::RenderedTree| {
         t.envs["prod"]
             .files
@@ -106,7 +97,7 @@ fn after_orders_a_component_and_opens_no_network_path() {
 
 #[test]
 fn independent_layers_share_a_wave_and_wait_only_for_what_they_follow() {
-    let flux = compile(&project("flux", ""));
+    let flux = compile_case(&project("flux", ""));
     let api = flux.envs["prod"]
         .files
         .keys()
@@ -125,7 +116,7 @@ fn independent_layers_share_a_wave_and_wait_only_for_what_they_follow() {
         "{deps:?}"
     );
 
-    let argo = compile(&project("argocd", ""));
+    let argo = compile_case(&project("argocd", ""));
     let wave = |unit: &str| -> i64 {
         let file = argo.envs["prod"]
             .files
@@ -148,7 +139,7 @@ fn independent_layers_share_a_wave_and_wait_only_for_what_they_follow() {
 
     // An `after` across the two independent layers puts one a wave later:
     // the longest path, not the layer's position in the list.
-    let argo = compile(&project("argocd", "    after: [metrics]\n"));
+    let argo = compile_case(&project("argocd", "    after: [metrics]\n"));
     let wave = |unit: &str| -> i64 {
         let (_, text) = argo.envs["prod"]
             .files

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::{compile_project, gitopsc, write_case};
+use crate::support::{compile_case, env_document, gitopsc, write_case};
 
 /// External Secrets, its ClusterSecretStore in a manifest set and a chart
 /// reading two Secrets, all in one layer: nothing but the ExternalSecrets
@@ -51,22 +51,13 @@ spec: {{provider: {{vault: {{server: "https://vault.demo.internal:8200", path: s
     )
 }
 
-fn compile(text: &str) -> gitopsc::tree::RenderedTree {
-    let dir = crate::support::tempdir();
-    write_case(text, dir.path());
-    compile_project(dir.path())
-}
-
 fn doc(tree: &gitopsc::tree::RenderedTree, path: &str) -> Value {
-    let text = &tree.envs["prod"].files[&format!("prod/{path}")];
-    gitopsc::yaml::parse_documents(path, text)
-        .unwrap()
-        .remove(0)
+    env_document(tree, "prod", path).1
 }
 
 #[test]
 fn a_charts_secrets_are_external_secrets_of_their_names_in_its_unit() {
-    let tree = compile(&project("flux", ""));
+    let tree = compile_case(&project("flux", ""));
     let files = &tree.envs["prod"].files;
     let admin = &files["prod/platform/grafana/externalsecret-grafana-admin.yaml"];
     let s3 = &files["prod/platform/grafana/externalsecret-grafana-s3.yaml"];
@@ -90,7 +81,7 @@ fn a_charts_secrets_are_external_secrets_of_their_names_in_its_unit() {
 
 #[test]
 fn a_charts_unit_waits_for_external_secrets_and_the_store_in_flux() {
-    let tree = compile(&project("flux", ""));
+    let tree = compile_case(&project("flux", ""));
     // Flux applies a Kustomization only once those it `dependsOn` are ready
     // (https://fluxcd.io/flux/components/kustomize/kustomizations/#dependencies).
     let depends: Vec<String> =
@@ -112,7 +103,7 @@ fn a_charts_unit_waits_for_external_secrets_and_the_store_in_flux() {
 
 #[test]
 fn a_charts_application_syncs_in_a_later_wave_than_the_store_in_argocd() {
-    let tree = compile(&project("argocd", ""));
+    let tree = compile_case(&project("argocd", ""));
     // Argo CD syncs lower waves first and waits for them to be healthy
     // (https://argo-cd.readthedocs.io/en/stable/user-guide/sync-waves/).
     let wave = |unit: &str| -> u32 {
@@ -149,7 +140,7 @@ fn a_value_naming_a_declared_key_is_no_credential_and_an_undeclared_one_is() {
         "envFromSecrets: [{name: grafana-s3}]",
         "envFromSecrets: [{name: grafana-s3}]\n      monitoringPasscodeSecretKey: admin-password",
     );
-    let tree = compile(&declared);
+    let tree = compile_case(&declared);
     assert!(
         tree.envs["prod"].files["prod/platform/grafana/helmrelease-grafana.yaml"]
             .contains("monitoringPasscodeSecretKey: admin-password")

@@ -204,3 +204,19 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Compiles a txtar-style case written into a fresh directory.
+pub fn compile_case(text: &str) -> RenderedTree {
+    let dir = tempdir();
+    write_case(text, dir.path());
+    compile_project(dir.path())
+}
+
+/// The text and first object of `<env>/<path>` in a compiled tree.
+pub fn env_document(tree: &RenderedTree, env: &str, path: &str) -> (String, serde_json::Value) {
+    let text = tree.envs[env].files[&format!("{env}/{path}")].clone();
+    let value = gitopsc::yaml::parse_documents(path, &text)
+        .unwrap()
+        .remove(0);
+    (text, value)
+}
