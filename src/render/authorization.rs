@@ -1,5 +1,6 @@
 //! Istio authorization from the `uses` graph: one `AuthorizationPolicy`
-//! (ALLOW) per app in an Istio namespace, with one rule per caller naming
+//! (ALLOW) per app, and per manifest set whose pods the blueprint selects,
+//! in an Istio namespace, with one rule per caller naming
 //! the caller's service-account principal and the ports its edge opens, so
 //! the mesh enforces at L7 identity what the NetworkPolicies enforce at L4.
 //!
@@ -189,17 +190,25 @@ fn policy(env: &ResolvedEnv, callee: &Component, mesh: &ResolvedMesh) -> Object 
     })
 }
 
-/// The authorization policy of every long-running app in an Istio namespace, by app.
+/// Whether `c` takes an authorization policy: a long-running app, or a
+/// manifest set whose pods the blueprint selects and whose ports it names
+/// (an operator's instances, a CloudNativePG `Cluster`), since HBONE or a
+/// sidecar would otherwise admit every meshed caller of one port to all
+/// of them. Charts take none: their pods talk among themselves in ways
+/// the blueprint does not say.
+fn takes_policy(env: &ResolvedEnv, c: &Component) -> bool {
+    match c.kind {
+        ComponentKind::App => env.blueprint.apps[&c.name].kind != WorkloadKind::CronJob,
+        ComponentKind::Manifests => !c.selector.is_empty() && !c.ports.is_empty(),
+        ComponentKind::Chart | ComponentKind::Gateway => false,
+    }
+}
+
+/// The authorization policy of every long-running app and selected
+/// manifest set in an Istio namespace, by component.
 pub fn policies(env: &ResolvedEnv) -> BTreeMap<String, Object> {
     let mut out = BTreeMap::new();
-    for c in env
-        .components
-        .values()
-        .filter(|c| c.kind == ComponentKind::App)
-    {
-        if env.blueprint.apps[&c.name].kind == WorkloadKind::CronJob {
-            continue;
-        }
+    for c in env.components.values().filter(|c| takes_policy(env, c)) {
         let Some(mesh) = component_mesh(env, c) else {
             continue;
         };

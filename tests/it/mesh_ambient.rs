@@ -189,14 +189,18 @@ const OPERATOR: &str = r#"
 "#;
 
 fn with_database(mesh: &str, probes: &str) -> Arc<Sources> {
-    let text = blueprint(mesh, "{network: default-deny, mesh: {mtls: strict}}").replacen(
-        "\napps:\n",
-        &format!("{OPERATOR}\napps:\n"),
-        1,
-    ) + &format!(
-        "manifests:\n  db:\n    layer: apps\n    templates: [templates/db.yaml]\n    \
+    database_sources(mesh, probes, "uses: [api]")
+}
+
+/// The database project with `web`'s `uses` line replaced by `web_uses`.
+fn database_sources(mesh: &str, probes: &str, web_uses: &str) -> Arc<Sources> {
+    let text = blueprint(mesh, "{network: default-deny, mesh: {mtls: strict}}")
+        .replacen("\napps:\n", &format!("{OPERATOR}\napps:\n"), 1)
+        .replacen("    uses: [api]\n", &format!("    {web_uses}\n"), 1)
+        + &format!(
+            "manifests:\n  db:\n    layer: apps\n    templates: [templates/db.yaml]\n    \
              selector: {{cnpg.io/cluster: db}}\n    ports: {{postgres: 5432, status: 8000}}\n{probes}"
-    );
+        );
     let mut s = Sources::new();
     s.insert_text(BLUEPRINT_FILE, &text);
     s.insert_text(
@@ -276,6 +280,61 @@ fn an_operators_pods_in_ambient_are_probed_and_polled_on_the_ports_the_blueprint
     // Sidecar mode rewrites probes to the proxy's agent: no key is needed.
     let sidecar = "{provider: istio, cni: true, controlPlane: istiod}";
     assert!(gitopsc::compile(with_database(sidecar, ""), &EnvSelection::All).is_ok());
+}
+
+/// Under ambient a caller that NetworkPolicies let through on HBONE's 15008
+/// reaches every port of the pods behind it, so the database's pods take an
+/// ALLOW policy like an app's: each `uses` caller's principal on the port
+/// it uses, and the unmeshed operator's plaintext polls on the status port
+/// alone (https://istio.io/latest/docs/ambient/usage/l4-policy/).
+#[test]
+fn a_selected_manifest_sets_pods_admit_only_their_callers_on_their_ports() {
+    let tree = gitopsc::compile(
+        database_sources(
+            AMBIENT,
+            "    probes: [status]\n",
+            "uses: [api, \"db:postgres\"]",
+        ),
+        &EnvSelection::All,
+    )
+    .unwrap_or_else(|e| panic!("compiles:\n{}", e.message));
+    let prod = objects(&tree, "prod");
+    let policy = prod
+        .values()
+        .find(|o| {
+            o["kind"] == "AuthorizationPolicy"
+                && o["spec"]["selector"]["matchLabels"]["cnpg.io/cluster"] == "db"
+        })
+        .expect("an authorization policy for the database's pods");
+    let rules: Vec<(Value, Vec<Value>)> = policy["spec"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let ports = r["to"][0]["operation"]["ports"].as_array().unwrap().clone();
+            (r["from"][0]["source"].clone(), ports)
+        })
+        .collect();
+    assert_eq!(policy["spec"]["action"], "ALLOW");
+    assert_eq!(
+        rules,
+        vec![
+            (
+                serde_json::json!({"principals": ["cluster.local/ns/apps/sa/web"]}),
+                vec![Value::from("5432")]
+            ),
+            (
+                serde_json::json!({"notPrincipals": ["*"]}),
+                vec![Value::from("8000")]
+            ),
+        ]
+    );
+    // The operator's chart takes none: its pods' own traffic is unsaid.
+    assert!(
+        !prod.values().any(
+            |o| o["kind"] == "AuthorizationPolicy" && o["metadata"]["name"] == "cloudnative-pg"
+        )
+    );
 }
 
 /// cert-manager runs its HTTP-01 solver pods in the namespace of the
