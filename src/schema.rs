@@ -17,6 +17,11 @@ pub fn blueprint() -> Value {
         .into_root_schema_for::<Blueprint>();
     let mut value = serde_json::to_value(schema).unwrap_or(Value::Null);
     value["title"] = json!("gitopsc blueprint");
+    // `defaults.apps` may give an app any key, `layer` and `image` too, so
+    // an editor cannot know one is missing; gitopsc's own error names it.
+    if let Some(Value::Object(app)) = value.pointer_mut("/definitions/App") {
+        app.remove("required");
+    }
     value
 }
 
@@ -108,6 +113,8 @@ mod tests {
             .filter_map(Value::as_str)
             .collect();
         assert!(required.contains(&"system") && required.contains(&"layers"));
+        assert!(s.pointer("/definitions/App/properties/layer").is_some());
+        assert!(s.pointer("/definitions/App/required").is_none());
         assert_eq!(s["additionalProperties"], json!(false));
         // The blueprint's own patches: the overlay's shape, one list for every environment.
         let patches = &s["properties"]["patches"];

@@ -26,6 +26,9 @@ pub struct Chart {
     pub namespace: Option<String>,
     /// Chart repository: `https://...` or `oci://...`.
     pub repo: String,
+    /// The chart's name in its repository; defaults to the key, as
+    /// `helm install cert-manager jetstack/cert-manager` names both alike.
+    #[serde(default)]
     pub chart: String,
     /// Pinned chart version.
     pub version: Scalar,
@@ -149,6 +152,22 @@ pub struct ManifestSet {
     /// ports admit in a default-deny namespace, so there the key is required.
     #[serde(default)]
     pub probes: Option<Vec<String>>,
+}
+
+/// Gives every chart that names no `chart` its key as the chart name. Done
+/// on the document before it is decoded, at load and again after overlays,
+/// so a chart an overlay adds is named the same way.
+pub fn name_charts_by_key(blueprint: &mut Value) {
+    let Some(Value::Object(charts)) = blueprint.get_mut("charts") else {
+        return;
+    };
+    for (name, chart) in charts.iter_mut() {
+        if let Value::Object(chart) = chart {
+            chart
+                .entry("chart")
+                .or_insert_with(|| Value::String(name.clone()));
+        }
+    }
 }
 
 pub(super) fn check_chart(c: &Check, name: &str, chart: &Chart) -> Result<()> {

@@ -153,6 +153,7 @@ pub fn load(sources: Arc<Sources>) -> Result<Project> {
     );
     let blueprint = blueprint?;
     let mut value = blueprint.value.clone();
+    super::charts::name_charts_by_key(&mut value);
     let aliases = super::app_defaults::apply(&mut value, &[]);
     let base_locator = Locator::new(vec![blueprint.clone()]).with_aliases(aliases);
     let base: Blueprint = decode(&value, "").map_err(|e| decode_error(e, &base_locator))?;

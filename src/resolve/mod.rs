@@ -70,6 +70,7 @@ pub fn resolve(project: &Project, name: &str) -> Result<ResolvedEnv> {
             removed.extend(app_defaults::nulls_under_apps(&overlay.merge));
         }
     }
+    crate::blueprint::charts::name_charts_by_key(&mut merged);
     let aliases = app_defaults::apply(&mut merged, &removed);
     let locator = Locator::new(docs).with_aliases(aliases);
     let mut settings = environments::settings(&merged, &chain, &locator)?;
