@@ -124,7 +124,7 @@ fn declared(env: &ResolvedEnv, inventory: &Inventory) -> BTreeSet<Declared> {
                 out.insert(Declared::To(
                     controller.name.clone(),
                     solver_name(&c.namespace),
-                    crate::render::network::SOLVER_PORT,
+                    crate::render::acme::SOLVER_PORT,
                 ));
             }
         }
@@ -143,6 +143,14 @@ fn declared(env: &ResolvedEnv, inventory: &Inventory) -> BTreeSet<Declared> {
         for c in env.components.values() {
             for port in c.routes.iter().filter_map(|p| c.ports.get(p)) {
                 out.insert(Declared::To(controller.name.clone(), c.name.clone(), *port));
+            }
+            // A chart's own Ingress takes its certificate like an app's.
+            if !c.routes.is_empty() && solvers.contains(c.namespace.as_str()) {
+                out.insert(Declared::To(
+                    controller.name.clone(),
+                    solver_name(&c.namespace),
+                    crate::render::acme::SOLVER_PORT,
+                ));
             }
         }
     }
@@ -188,7 +196,7 @@ fn solver_namespaces(inventory: &Inventory) -> BTreeSet<String> {
     inventory
         .endpoints
         .values()
-        .filter(|e| e.name.ends_with(crate::render::network::SOLVER))
+        .filter(|e| e.name.ends_with(crate::render::acme::SOLVER))
         .filter_map(|e| e.namespace().map(String::from))
         .collect()
 }

@@ -5,7 +5,7 @@
 //! HTTP-01 solver pods that cert-manager will start next to an Ingress whose
 //! issuer solves HTTP-01. From the model, what no rendered object shows:
 //! the pods of Helm charts and of manifest sets that only name them (their
-//! `selector` and `ports`), the cluster DNS, the monitoring stack's
+//! `selector` and `ports`), the solvers next to a chart's own Ingress, the cluster DNS, the monitoring stack's
 //! Prometheus pods, an ingress controller outside the blueprint, the API
 //! server's address, the `egress` blocks, and the internet as a sender.
 
@@ -17,7 +17,8 @@ use serde_json::Value;
 use super::endpoint::{Endpoint, Place, Port, Protocol};
 use super::policy::{Cidr, Policies, Policy};
 use crate::blueprint::network::KUBE_APISERVER;
-use crate::render::network::{SOLVER, SOLVER_PORT, http01_issuers};
+use crate::blueprint::routing::RoutingApi;
+use crate::render::acme::{SOLVER, SOLVER_PORT, http01_issuers, http01_namespaces, solver_group};
 use crate::resolve::network::{EXTERNAL_CONTROLLER, PodGroup, facts};
 use crate::resolve::{ComponentKind, ResolvedEnv};
 
@@ -40,6 +41,8 @@ pub struct Inventory {
     serve_only: BTreeSet<String>,
     /// Namespaces the tree renders: the internet is only asked about pods there.
     rendered_namespaces: BTreeSet<String>,
+    /// The rendered issuers that solve HTTP-01.
+    http01: BTreeSet<String>,
 }
 
 fn string_map(value: Option<&Value>) -> BTreeMap<String, String> {
@@ -157,15 +160,29 @@ impl Inventory {
                     .pointer("/metadata/namespace")
                     .and_then(Value::as_str)
                     .unwrap_or("default");
-                let mut solver = pods(
-                    &crate::render::network::solver_group(namespace),
-                    vec![Port::tcp(SOLVER_PORT, None)],
-                );
+                let mut solver = pods(&solver_group(namespace), vec![Port::tcp(SOLVER_PORT, None)]);
                 solver.name = solver_name(namespace);
                 out.add(solver);
             }
         }
+        out.http01 = http01;
         out
+    }
+
+    /// The solver pods next to a chart's own Ingress, which Helm renders,
+    /// not gitopsc: cert-manager starts them as for an app's.
+    fn add_chart_solvers(&mut self, env: &ResolvedEnv) {
+        if facts(env).routing != RoutingApi::Ingress {
+            return;
+        }
+        for namespace in http01_namespaces(env, &self.http01).into_keys() {
+            if !self.endpoints.contains_key(&solver_name(namespace)) {
+                let group = solver_group(namespace);
+                let mut solver = pods(&group, vec![Port::tcp(SOLVER_PORT, None)]);
+                solver.name = solver_name(namespace);
+                self.add(solver);
+            }
+        }
     }
 
     /// Adds an endpoint; a second one of the same name is told apart by its namespace.
@@ -183,6 +200,7 @@ impl Inventory {
 
     /// Adds what the environment's model knows and the rendered tree cannot show.
     pub fn add_model(&mut self, env: &ResolvedEnv) {
+        self.add_chart_solvers(env);
         let facts = facts(env);
         for c in env.components.values() {
             let declared_only = match c.kind {

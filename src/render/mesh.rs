@@ -211,29 +211,21 @@ pub fn objects(
 /// ingress controller's challenge requests are plaintext, which STRICT
 /// refuses: no certificate would issue or renew. Each such namespace keeps
 /// the solver's port PERMISSIVE for the solver pods, in the unit of the
-/// first app there that asks for the certificate (it deploys after the
-/// mesh's CRDs, which a namespace unit does not).
+/// first app or chart there that asks for the certificate (it deploys after
+/// the mesh's CRDs, which a namespace unit does not).
 fn solver_exceptions(
     env: &ResolvedEnv,
     meshed: &BTreeMap<&str, &ResolvedMesh>,
     http01: &std::collections::BTreeSet<String>,
 ) -> Vec<(String, Object)> {
-    use super::network::{SOLVER, SOLVER_LABEL, SOLVER_PORT, uses_http01};
-    let mut first_by_namespace: BTreeMap<&str, &str> = BTreeMap::new();
-    for (name, app) in &env.blueprint.apps {
-        let c = &env.components[name];
-        let istio = meshed
-            .get(c.namespace.as_str())
-            .is_some_and(|m| m.provider == MeshProvider::Istio);
-        if istio
-            && app.kind != crate::blueprint::model::WorkloadKind::CronJob
-            && uses_http01(env, app, http01)
-        {
-            first_by_namespace
-                .entry(c.namespace.as_str())
-                .or_insert(name.as_str());
-        }
-    }
+    use super::acme::{SOLVER, SOLVER_LABEL, SOLVER_PORT, http01_namespaces};
+    let istio = |ns: &str| {
+        meshed
+            .get(ns)
+            .is_some_and(|m| m.provider == MeshProvider::Istio)
+    };
+    let mut first_by_namespace = http01_namespaces(env, http01);
+    first_by_namespace.retain(|ns, _| istio(ns));
     first_by_namespace
         .into_iter()
         .map(|(ns, app)| {

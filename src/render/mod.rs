@@ -18,6 +18,7 @@ macro_rules! obj {
     }};
 }
 
+pub mod acme;
 mod ambient;
 pub mod app;
 pub mod authorization;
@@ -218,7 +219,7 @@ fn add_policies(
     postures: BTreeMap<String, crate::blueprint::model::NetworkPosture>,
 ) {
     let facts = crate::resolve::network::facts(env);
-    let http01 = network::http01_issuers(manifests.objects().map(|o| &o.value));
+    let http01 = acme::http01_issuers(manifests.objects().map(|o| &o.value));
     let net = network::Network::new(postures, network::links(env, &facts, &http01));
     for unit in manifests.units.values_mut() {
         let policies = match unit.kind {
@@ -226,7 +227,7 @@ fn add_policies(
                 Some(c) => net.component_policies(c, &facts),
                 None => Vec::new(),
             },
-            UnitKind::Namespace => net.group_policies(&network::solver_group(&unit.namespace)),
+            UnitKind::Namespace => net.group_policies(&acme::solver_group(&unit.namespace)),
             UnitKind::Entry => Vec::new(),
         };
         for (name, spec) in policies {
@@ -242,7 +243,7 @@ fn add_mesh_objects(
     manifests: &mut EnvManifests,
     plans: &[namespaces::NamespacePlan],
 ) {
-    let http01 = network::http01_issuers(manifests.objects().map(|o| &o.value));
+    let http01 = acme::http01_issuers(manifests.objects().map(|o| &o.value));
     let mut by_component = mesh::objects(env, plans, &http01);
     for (component, policy) in authorization::policies(env) {
         by_component.entry(component).or_default().push(policy);

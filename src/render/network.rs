@@ -19,18 +19,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
+use super::acme::{SOLVER_PORT, http01_namespaces, solver_group};
 use crate::blueprint::apps::default_port;
 use crate::blueprint::model::{App, NetworkPosture, WorkloadKind};
 use crate::blueprint::network::KUBE_APISERVER;
 use crate::blueprint::routing::RoutingApi;
 use crate::resolve::network::{NetworkFacts, PodGroup};
 use crate::resolve::{Component, ComponentKind, ResolvedEnv};
-
-/// Label cert-manager puts on its ACME HTTP-01 solver pods, which listen on
-/// 8089 in the namespace of the Certificate (cert-manager/cert-manager#2334).
-pub const SOLVER_LABEL: &str = "acme.cert-manager.io/http01-solver";
-pub const SOLVER_PORT: u32 = 8089;
-pub const SOLVER: &str = "acme-http01-solver";
 
 /// Where a link starts or ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,15 +98,6 @@ pub fn group(c: &Component) -> PodGroup {
     }
 }
 
-/// The solver pods of one namespace.
-pub fn solver_group(namespace: &str) -> PodGroup {
-    PodGroup {
-        name: SOLVER.to_string(),
-        namespace: namespace.to_string(),
-        selector: BTreeMap::from([(SOLVER_LABEL.to_string(), "true".to_string())]),
-    }
-}
-
 /// The ports a `uses` edge opens: the named one, or every port but a
 /// dedicated metrics port (that one is for the scrapers).
 pub fn used_ports(env: &ResolvedEnv, to: &Component, port: Option<&str>) -> Vec<u32> {
@@ -157,33 +143,6 @@ pub fn ingress_ports(app: &App) -> Vec<u32> {
             .collect()
     };
     ports.into_iter().collect()
-}
-
-/// Whether an app's ingress gets its certificate through an HTTP-01 issuer.
-pub fn uses_http01(env: &ResolvedEnv, app: &App, http01: &BTreeSet<String>) -> bool {
-    let Some(ing) = &app.ingress else {
-        return false;
-    };
-    let issuer = ing
-        .issuer
-        .clone()
-        .or_else(|| env.blueprint.defaults.ingress.issuer.clone());
-    let tls = ing.tls.unwrap_or(issuer.is_some());
-    tls && issuer.is_some_and(|i| http01.contains(&i))
-}
-
-/// The names of the issuers among `objects` that solve ACME HTTP-01 challenges.
-pub fn http01_issuers<'a>(objects: impl Iterator<Item = &'a Value>) -> BTreeSet<String> {
-    objects
-        .filter(|o| {
-            matches!(o["kind"].as_str(), Some("ClusterIssuer" | "Issuer"))
-                && o.pointer("/spec/acme/solvers")
-                    .and_then(Value::as_array)
-                    .is_some_and(|s| s.iter().any(|s| s.get("http01").is_some()))
-        })
-        .filter_map(|o| o.pointer("/metadata/name").and_then(Value::as_str))
-        .map(String::from)
-        .collect()
 }
 
 /// An IPv4 block as (network, prefix length).
@@ -286,7 +245,6 @@ fn webhook_links(env: &ResolvedEnv, facts: &NetworkFacts) -> Vec<Link> {
 /// What the ingress controller and the scrapers reach, and what reaches the controller.
 fn platform_links(env: &ResolvedEnv, facts: &NetworkFacts, http01: &BTreeSet<String>) -> Vec<Link> {
     let mut out = Vec::new();
-    let mut solver_namespaces = BTreeSet::new();
     for (name, app) in &env.blueprint.apps {
         let c = &env.components[name];
         // A CronJob serves nothing.
@@ -299,9 +257,6 @@ fn platform_links(env: &ResolvedEnv, facts: &NetworkFacts, http01: &BTreeSet<Str
                 to: End::Pods(group(c)),
                 ports: ingress_ports(app),
             });
-            if facts.routing == RoutingApi::Ingress && uses_http01(env, app, http01) {
-                solver_namespaces.insert(c.namespace.clone());
-            }
         }
         if let (Some(scraper), Some(m)) = (&facts.scraper, &app.metrics)
             && let Some(port) = app.ports.get(&m.port)
@@ -328,10 +283,14 @@ fn platform_links(env: &ResolvedEnv, facts: &NetworkFacts, http01: &BTreeSet<Str
                 ports: ports.into_iter().collect(),
             });
         }
-        for ns in solver_namespaces {
+        let solvers = match facts.routing {
+            RoutingApi::Ingress => http01_namespaces(env, http01),
+            RoutingApi::GatewayApi => BTreeMap::new(),
+        };
+        for ns in solvers.into_keys() {
             out.push(Link {
                 from: End::Pods(controller.clone()),
-                to: End::Pods(solver_group(&ns)),
+                to: End::Pods(solver_group(ns)),
                 ports: vec![SOLVER_PORT],
             });
         }

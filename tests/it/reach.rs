@@ -117,6 +117,13 @@ fn an_operator_reaches_its_instances_and_the_instances_each_other() {
     assert!(allowed(&m, "maya-db", "kube-apiserver", 6443));
     assert!(allowed(&m, "web", "maya-db", 5432));
     assert!(!allowed(&m, "web", "maya-db", 8000));
+    // Grafana's TLS certificate: the solver beside the chart's own Ingress.
+    assert!(allowed(
+        &m,
+        "ingress-nginx",
+        "observability/acme-http01-solver",
+        8089
+    ));
     // The platform namespace (charts only) is closed: nothing reaches the operator.
     assert!(!m.iter().any(|g| g.to == "cloudnative-pg"));
 }
@@ -142,12 +149,20 @@ fn a_statefulset_reaches_its_peers_and_metrics_stay_with_the_scrapers() {
         "apps/acme-http01-solver",
         8089
     ));
-    // Grafana's own Ingress, routed through a chart's `routes`.
+    // Grafana's own Ingress, routed through a chart's `routes`, and the
+    // solver cert-manager starts beside it for its TLS certificate
+    // (https://cert-manager.io/docs/configuration/acme/http01/).
     assert!(allowed(
         &m,
         "ingress-controller",
         "kube-prometheus-stack",
         3000
+    ));
+    assert!(allowed(
+        &m,
+        "ingress-controller",
+        "observability/acme-http01-solver",
+        8089
     ));
     // Nothing else of the observability namespace reaches an app.
     assert!(!allowed(&m, "loki", "api", 9090));
