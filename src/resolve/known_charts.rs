@@ -111,8 +111,13 @@ pub fn known(chart: &str, release: &str, namespace: &str) -> Option<KnownChart> 
 /// Operator, which admits PrometheusRules and AlertmanagerConfigs on its
 /// TLS port (`prometheusOperator.tls.internalPort`, 10250); its patch job
 /// turns that webhook's failure policy to `Fail` once the certificate is in.
+/// Sealed Secrets' controller is no webhook, but `kubeseal` reaches its
+/// HTTP port (8080) through the API server's service proxy to fetch the
+/// sealing certificate (https://github.com/bitnami-labs/sealed-secrets#usage),
+/// so the API server calls it the same way.
 pub fn webhook_ports(chart: &str) -> &'static [u32] {
     match chart {
+        "sealed-secrets" => &[8080],
         "cert-manager" | "external-secrets" | "kube-prometheus-stack" => &[10250],
         "cloudnative-pg" | "kyverno" => &[9443],
         "ingress-nginx" => &[8443],

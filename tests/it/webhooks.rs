@@ -61,3 +61,18 @@ fn the_api_server_reaches_every_known_charts_webhook_in_a_default_deny_namespace
         BTreeMap::from([("ingress-kube-prometheus-stack".to_string(), vec![10250])])
     );
 }
+
+/// `kubeseal` fetches the sealing certificate through the API server's
+/// service proxy (https://github.com/bitnami-labs/sealed-secrets#usage), so
+/// in naratecho's default-deny prod the API server reaches the controller's
+/// HTTP port, and nothing else of it.
+#[test]
+fn kubeseal_reaches_the_sealed_secrets_controller_through_the_api_server() {
+    let tree = compile_project(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/naratecho"));
+    let envs = reach::objects_by_env(tree.files().map(|(p, t)| (p.as_str(), t.as_str()))).unwrap();
+    let opened = api_server_ports(&envs["prod"], "sealed-secrets", "192.168.1.10/32");
+    assert_eq!(
+        opened,
+        BTreeMap::from([("ingress-sealed-secrets".to_string(), vec![8080])])
+    );
+}
