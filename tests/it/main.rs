@@ -8,6 +8,7 @@ mod affinity;
 mod app_defaults;
 mod atomic;
 mod authorization;
+mod chart_placement;
 mod cli;
 mod cli_options;
 mod determinism;
