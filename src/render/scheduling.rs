@@ -150,14 +150,16 @@ fn node_preference(labels: &BTreeMap<String, String>) -> Value {
     ]})
 }
 
-/// Terms selecting the other app's pods by the labels its own controller
-/// selects them with; its namespace named when it is not the pods' own,
-/// since a term without `namespaces` only looks in the pod's namespace
+/// Terms selecting the other component's pods by its selector (an app's
+/// controller's, a chart's known or declared labels); its namespace named
+/// when it is not the pods' own, since a term without `namespaces` only
+/// looks in the pod's namespace
 /// (https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/#namespace-selector).
 fn pod_affinity(components: &Components, namespace: &str, affinities: &[PodAffinity]) -> Value {
     let mut required = Vec::new();
     let mut preferred = Vec::new();
-    // Names are checked in `blueprint::scheduling::check_affinity`.
+    // Names are checked in `blueprint::scheduling::check_affinity`, the
+    // labels of charts and manifest sets in `resolve::affinity`.
     for other in affinities
         .iter()
         .filter_map(|a| Some((a, components.get(&a.with)?)))
