@@ -1,5 +1,5 @@
 //! Where an app's pods run and how they stop: node selector, preferred node
-//! labels, tolerations, priority class, affinity to another app's pods,
+//! labels, tolerations, priority class, affinity to another component's pods,
 //! anti-affinity between the app's own replicas, the grace period on
 //! shutdown, and how a StatefulSet starts its pods. Settable in
 //! `defaults.scheduling` for every app; an app's own `scheduling` keys win,
@@ -37,8 +37,8 @@ pub struct Scheduling {
     /// PriorityClass of the pods, e.g. `high-priority`.
     #[serde(default)]
     pub priority_class: Option<String>,
-    /// Run beside another app's pods, on the same host or in the same zone:
-    /// `{with: api, by: host}`, or a list of them.
+    /// Run beside another app's or chart's pods, on the same host or in the
+    /// same zone: `{with: api, by: host}`, or a list of them.
     #[serde(default)]
     pub affinity: Option<Affinities>,
     /// Keep the app's replicas apart, on different hosts or zones.
@@ -91,7 +91,9 @@ pub struct AntiAffinity {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PodAffinity {
-    /// The app whose pods these run beside.
+    /// The app, chart or manifest set whose pods these run beside: an
+    /// app's pods by its selector, a chart's by the labels gitopsc knows
+    /// for it or its `selector`, a manifest set's by its `selector`.
     pub with: String,
     /// `host` (the same node) or `zone` (the same zone).
     pub by: Topology,
@@ -294,16 +296,19 @@ pub(super) fn check_fits_zones(
     ))
 }
 
-/// Every `affinity` names an app, and not the app it is written for (`own`):
-/// an app's replicas beside each other is what `antiAffinity` undoes, and a
-/// pod that must run beside its own kind can never place its first one
-/// anywhere but where the scheduler picks. `at` is the `scheduling` key.
+/// Every `affinity` names an app, a chart or a manifest set (`targets`),
+/// and not the component it is written for (`own`): an app's replicas
+/// beside each other is what `antiAffinity` undoes, and a pod that must run
+/// beside its own kind can never place its first one anywhere but where
+/// the scheduler picks. `at` is the `scheduling` key. Whether a chart's or
+/// manifest set's pod labels are known is checked once components are
+/// placed (`resolve::affinity`).
 pub(super) fn check_affinity<'a>(
     c: &Check,
     at: &str,
     s: &Scheduling,
     own: Option<&str>,
-    apps: impl Iterator<Item = &'a str> + Clone,
+    targets: impl Iterator<Item = &'a str> + Clone,
 ) -> Result<()> {
     let Some(affinities) = &s.affinity else {
         return Ok(());
@@ -315,15 +320,15 @@ pub(super) fn check_affinity<'a>(
                 ErrorKind::InvalidValue,
                 &push(&entry, "with"),
                 format!("`{}` cannot be placed beside itself", a.with),
-                "`affinity` places pods beside another app's; an app's own replicas are placed with `antiAffinity` and `spreadOverHosts`",
+                "`affinity` places pods beside another component's; an app's own replicas are placed with `antiAffinity` and `spreadOverHosts`",
             ));
         }
-        if !apps.clone().any(|name| name == a.with) {
+        if !targets.clone().any(|name| name == a.with) {
             return Err(c.fail(
                 ErrorKind::UnknownReference,
                 &push(&entry, "with"),
-                format!("no app is named `{}`", a.with),
-                suggest::help_for(&a.with, "apps", apps.clone()),
+                format!("no app or chart is named `{}`", a.with),
+                suggest::help_for(&a.with, "apps and charts", targets.clone()),
             ));
         }
     }

@@ -44,14 +44,19 @@ pub fn validate(
     if let Some(r) = &bp.defaults.resources {
         check_resources(&c, "/defaults/resources", r)?;
     }
-    let apps = bp.apps.keys().map(String::as_str);
+    let targets = bp
+        .apps
+        .keys()
+        .chain(bp.charts.keys())
+        .chain(bp.manifests.keys())
+        .map(String::as_str);
     check_scheduling(&c, "/defaults/scheduling", &bp.defaults.scheduling)?;
     check_affinity(
         &c,
         "/defaults/scheduling",
         &bp.defaults.scheduling,
         None,
-        apps.clone(),
+        targets.clone(),
     )?;
     for (name, app) in &bp.apps {
         check_app(&c, bp, name, app, sources)?;
@@ -61,7 +66,7 @@ pub fn validate(
             Some(_) => (from_tokens(["apps", name, "scheduling"]), &app.scheduling),
             None => ("/defaults/scheduling".to_string(), &bp.defaults.scheduling),
         };
-        check_affinity(&c, &at, own, Some(name), apps.clone())?;
+        check_affinity(&c, &at, own, Some(name), targets.clone())?;
         let most_replicas = app
             .autoscale
             .as_ref()
@@ -78,7 +83,7 @@ pub fn validate(
         let at = from_tokens(["charts", name, "scheduling"]);
         check_scheduling(&c, &at, &chart.scheduling)?;
         check_chart_keys(&c, &at, &chart.scheduling)?;
-        check_affinity(&c, &at, &chart.scheduling, None, apps.clone())?;
+        check_affinity(&c, &at, &chart.scheduling, Some(name), targets.clone())?;
     }
     for (name, set) in &bp.manifests {
         check_manifest_set(&c, name, set, sources)?;

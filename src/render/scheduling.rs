@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::AppContext;
-use crate::blueprint::catalog::placement::placement;
+use crate::blueprint::catalog::placement::{Field, placement};
 use crate::blueprint::model::{AntiAffinity, Chart, PodAffinity, Scheduling, Toleration};
 use crate::resolve::{Component, ResolvedEnv};
 
@@ -54,23 +54,23 @@ pub fn chart_values(env: &ResolvedEnv, name: &str, chart: &Chart) -> Value {
     let mut derived = json!({});
     let fields = [
         (
-            at.node_selector,
+            Field::NodeSelector,
             s.node_selector
                 .as_ref()
                 .filter(|m| !m.is_empty())
                 .map(super::labels::to_value),
         ),
-        (at.tolerations, tolerations(s)),
+        (Field::Tolerations, tolerations(s)),
         (
-            at.priority_class,
+            Field::PriorityClass,
             s.priority_class.as_ref().map(|c| json!(c)),
         ),
-        (at.affinity, affinity(&env.components, namespace, s)),
+        (Field::Affinity, affinity(&env.components, namespace, s)),
     ];
-    for (paths, value) in fields {
+    for (field, value) in fields {
         let Some(value) = value else { continue };
-        for path in paths {
-            set_path(&mut derived, path, value.clone());
+        for path in at.paths(field) {
+            set_path(&mut derived, &path, value.clone());
         }
     }
     if derived.as_object().is_some_and(Map::is_empty) {
@@ -150,14 +150,16 @@ fn node_preference(labels: &BTreeMap<String, String>) -> Value {
     ]})
 }
 
-/// Terms selecting the other app's pods by the labels its own controller
-/// selects them with; its namespace named when it is not the pods' own,
-/// since a term without `namespaces` only looks in the pod's namespace
+/// Terms selecting the other component's pods by its selector (an app's
+/// controller's, a chart's known or declared labels); its namespace named
+/// when it is not the pods' own, since a term without `namespaces` only
+/// looks in the pod's namespace
 /// (https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/#namespace-selector).
 fn pod_affinity(components: &Components, namespace: &str, affinities: &[PodAffinity]) -> Value {
     let mut required = Vec::new();
     let mut preferred = Vec::new();
-    // Names are checked in `blueprint::scheduling::check_affinity`.
+    // Names are checked in `blueprint::scheduling::check_affinity`, the
+    // labels of charts and manifest sets in `resolve::affinity`.
     for other in affinities
         .iter()
         .filter_map(|a| Some((a, components.get(&a.with)?)))

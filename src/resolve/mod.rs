@@ -3,13 +3,15 @@
 //! Owns `extends` (an environment starts from its parent's settings, and
 //! from its overlays with `inheritOverlays`: `overlays`), overlay merging
 //! (RFC 7386, root environment first), template strings
-//! (`{{ env.domain }}`), the service mesh each namespace joins (`mesh`), and
+//! (`{{ env.domain }}`), the service mesh each namespace joins (`mesh`), the
+//! pods an `affinity` names (`affinity`), and
 //! the facts every later stage needs about a
 //! component: layer position, namespace, selector and ports (a Gateway's
 //! proxies included). The result, a
 //! [`ResolvedEnv`], is typed and validated: nothing unresolved reaches
 //! rendering. Does no I/O.
 
+mod affinity;
 pub mod components;
 mod environments;
 mod gateways;
@@ -83,6 +85,7 @@ pub fn resolve(project: &Project, name: &str) -> Result<ResolvedEnv> {
     crate::blueprint::routing::check(&blueprint, settings.routing, &locator)?;
     let components = components::place(&blueprint, settings.routing, &locator)?;
     components::check_uses(&blueprint, &components, &locator)?;
+    affinity::check(&blueprint, &components, &locator)?;
     mesh::check_tracing(&blueprint, &settings.chain, &components, &locator)?;
     network::check(&blueprint, &settings, &components, &locator)?;
     Ok(ResolvedEnv {

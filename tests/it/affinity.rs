@@ -1,4 +1,4 @@
-//! Pods placed by other apps' pods and by node labels, and a chart's
+//! Pods placed by other apps' and charts' pods and by node labels, and a chart's
 //! `scheduling` written into its Helm values: the paths gitopsc knows for a
 //! chart, the top-level keys for one it does not, and values written by
 //! hand winning over the derived ones
@@ -177,5 +177,87 @@ fn a_charts_scheduling_lands_where_the_chart_reads_it_under_its_own_values() {
     insta::assert_snapshot!(
         "chart_scheduling_values",
         format!("{nginx_text}---\n{podinfo_text}")
+    );
+}
+
+const BESIDE_CHARTS: &str = r#"-- blueprints/system.yaml --
+system: {name: demo, namespaces: per-layer}
+gitops: {engine: flux, repo: https://github.com/acme/gitops.git}
+layers: [platform, apps]
+environments:
+  dev: {}
+charts:
+  ingress-nginx:
+    layer: platform
+    repo: https://kubernetes.github.io/ingress-nginx
+    chart: ingress-nginx
+    version: 4.11.3
+  podinfo:
+    layer: apps
+    repo: https://stefanprodan.github.io/podinfo
+    chart: podinfo
+    version: 6.7.1
+    selector: {app.kubernetes.io/name: demo-podinfo}
+    scheduling:
+      affinity: {with: ingress-nginx, by: zone}
+      preferNodes: {node.kubernetes.io/instance-type: ccx33}
+      tolerations: [{key: node.kubernetes.io/unreachable, effect: NoExecute, seconds: 60}]
+apps:
+  api:
+    layer: apps
+    image: ghcr.io/acme/api:1.0.0
+    ports: {http: 8080}
+    scheduling:
+      affinity: {with: podinfo, by: host, required: true}
+"#;
+
+#[test]
+fn affinity_to_a_chart_selects_its_pods_by_the_labels_known_or_declared_for_it() {
+    let dir = crate::support::tempdir();
+    write_case(BESIDE_CHARTS, dir.path());
+    let tree = compile_project(dir.path());
+    let (podinfo_text, podinfo) = document(&tree, "apps/podinfo/helmrelease-podinfo.yaml");
+    let (api_text, api) = document(&tree, "apps/api/deployment-api.yaml");
+
+    // A chart beside a known chart: ingress-nginx's controller pods, by the
+    // labels its controller Deployment selects them with
+    // (charts/ingress-nginx/templates/controller-deployment.yaml at
+    // helm-chart-4.11.3: `selectorLabels` plus `component: controller`),
+    // in its own namespace.
+    let term = &podinfo["spec"]["values"]["affinity"]["podAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+        [0]["podAffinityTerm"];
+    let labels = &term["labelSelector"]["matchLabels"];
+    assert_eq!(labels["app.kubernetes.io/name"], "ingress-nginx");
+    assert_eq!(labels["app.kubernetes.io/instance"], "ingress-nginx");
+    assert_eq!(labels["app.kubernetes.io/component"], "controller");
+    assert_eq!(term["namespaces"][0], "platform");
+    assert_eq!(term["topologyKey"], "topology.kubernetes.io/zone");
+    // preferNodes rides in the same `affinity` value; a toleration with
+    // `seconds` is `tolerationSeconds`, which only `NoExecute` takes
+    // (https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/#taint-based-evictions).
+    let values = &podinfo["spec"]["values"];
+    assert_eq!(
+        values["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["preference"]
+            ["matchExpressions"][0]["values"][0],
+        "ccx33"
+    );
+    let toleration = &values["tolerations"][0];
+    assert_eq!(toleration["operator"], "Exists");
+    assert_eq!(toleration["tolerationSeconds"], 60);
+
+    // An app beside a chart that declares its pods' labels: those labels,
+    // and no `namespaces`, since both are in `apps`.
+    let required = &api["spec"]["template"]["spec"]["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        [0];
+    assert_eq!(
+        required["labelSelector"]["matchLabels"],
+        serde_json::json!({"app.kubernetes.io/name": "demo-podinfo"})
+    );
+    assert_eq!(required["topologyKey"], "kubernetes.io/hostname");
+    assert!(required.get("namespaces").is_none());
+
+    insta::assert_snapshot!(
+        "affinity_to_charts",
+        format!("{podinfo_text}---\n{api_text}")
     );
 }

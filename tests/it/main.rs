@@ -9,6 +9,7 @@ mod app_defaults;
 mod atomic;
 mod authorization;
 mod chart_names;
+mod chart_placement;
 mod cli;
 mod cli_options;
 mod determinism;

@@ -108,3 +108,78 @@ fn scheduling_keys_render_on_the_pod_spec_app_keys_winning() {
         format!("{web_text}---\n{ollama_text}---\n{minio_text}")
     );
 }
+
+/// `defaults.apps.scheduling` is merged into each app's `scheduling` as an
+/// RFC 7386 merge patch (https://www.rfc-editor.org/rfc/rfc7386): the app's
+/// keys win one by one, `null` drops one, a list replaces a map whole.
+const APP_DEFAULTS: &str = r#"-- blueprints/system.yaml --
+system: {name: demo}
+layers: [apps]
+environments:
+  dev: {}
+defaults:
+  apps:
+    layer: apps
+    scheduling:
+      antiAffinity: {by: host}
+      affinity: {with: cache, by: zone}
+apps:
+  cache:
+    image: docker.io/library/redis:7.4.1
+    ports: {redis: 6379}
+    scheduling: {affinity: null}
+  web:
+    image: ghcr.io/acme/web:1.0.0
+    ports: {http: 8080}
+    replicas: 3
+    scheduling:
+      antiAffinity: {required: true}
+  api:
+    image: ghcr.io/acme/api:1.0.0
+    ports: {http: 8080}
+    scheduling:
+      affinity: [{with: web, by: host}]
+"#;
+
+#[test]
+fn app_defaults_place_every_app_and_the_apps_keys_win() {
+    let dir = crate::support::tempdir();
+    write_case(APP_DEFAULTS, dir.path());
+    let tree = compile_project(dir.path());
+    let affinity = |app: &str| {
+        let (text, w) = workload(&tree, &format!("apps/{app}/deployment-{app}.yaml"));
+        (text, w["spec"]["template"]["spec"]["affinity"].clone())
+    };
+    let (cache_text, cache) = affinity("cache");
+    let (web_text, web) = affinity("web");
+    let (api_text, api) = affinity("api");
+    let name =
+        |term: &Value| term["labelSelector"]["matchLabels"]["app.kubernetes.io/name"].clone();
+    let preferred = |a: &Value, kind: &str| {
+        a[kind]["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"].clone()
+    };
+
+    // cache drops the default affinity, which would name cache itself, and
+    // keeps the default anti-affinity.
+    assert!(cache.get("podAffinity").is_none(), "{cache}");
+    assert_eq!(name(&preferred(&cache, "podAntiAffinity")), "cache");
+    // web: the default affinity; its anti-affinity is the default's `by`
+    // with web's `required`.
+    assert_eq!(name(&preferred(&web, "podAffinity")), "cache");
+    let anti = &web["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0];
+    assert_eq!(anti["topologyKey"], "kubernetes.io/hostname");
+    assert_eq!(name(anti), "web");
+    // api's list replaces the default's affinity whole: web by host, no cache.
+    let terms = &api["podAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"];
+    assert_eq!(terms.as_array().map(Vec::len), Some(1), "{api}");
+    assert_eq!(name(&terms[0]["podAffinityTerm"]), "web");
+    assert_eq!(
+        terms[0]["podAffinityTerm"]["topologyKey"],
+        "kubernetes.io/hostname"
+    );
+
+    insta::assert_snapshot!(
+        "app_defaults_scheduling",
+        format!("{cache_text}---\n{web_text}---\n{api_text}")
+    );
+}

@@ -1,29 +1,87 @@
-//! Where well-known charts read their pods' scheduling values, as data: the
-//! dotted value paths of each pod field per pod group. A chart gitopsc does
-//! not know reads them at the top level (`nodeSelector`, `tolerations`,
-//! `affinity`, `priorityClassName`), the convention `helm create` starts
-//! every chart from. A DaemonSet meant for every node (node-exporter,
-//! promtail) is left out on purpose: a node selector would shrink it.
+//! Where well-known charts read their pods' scheduling values, as data: each
+//! pod group's key in the chart's values and the pod fields it takes there.
+//! A chart gitopsc does not know reads them at the top level
+//! (`nodeSelector`, `tolerations`, `affinity`, `priorityClassName`), the
+//! convention `helm create` starts every chart from. A DaemonSet meant for
+//! every node (node-exporter, promtail, loki-canary) is left out on purpose:
+//! a node selector would shrink it. Every path is checked against the
+//! chart's own values.yaml at the version the examples pin, vendored in
+//! `tests/charts/` (`tests/it/chart_placement.rs`).
 
-/// The value paths of one chart, per pod field; each list names every pod
-/// group that reads the field.
+/// A pod field a chart's `scheduling` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    NodeSelector,
+    Tolerations,
+    Affinity,
+    PriorityClass,
+}
+
+impl Field {
+    pub const ALL: [Field; 4] = [
+        Field::NodeSelector,
+        Field::Tolerations,
+        Field::Affinity,
+        Field::PriorityClass,
+    ];
+
+    /// The key charts read the field from, the pod spec's own name.
+    pub fn key(self) -> &'static str {
+        match self {
+            Field::NodeSelector => "nodeSelector",
+            Field::Tolerations => "tolerations",
+            Field::Affinity => "affinity",
+            Field::PriorityClass => "priorityClassName",
+        }
+    }
+}
+
+use Field::{Affinity, NodeSelector, PriorityClass, Tolerations};
+
+const ALL: &[Field] = &Field::ALL;
+/// A group whose priority class is set once for the whole chart elsewhere.
+const NO_PRIORITY: &[Field] = &[NodeSelector, Tolerations, Affinity];
+/// A job whose template writes no affinity.
+const NO_AFFINITY: &[Field] = &[NodeSelector, Tolerations, PriorityClass];
+/// A chart-wide priority class, under `global`.
+const PRIORITY: &[Field] = &[PriorityClass];
+
+/// One set of pods and where the chart reads their fields: `at` is the
+/// dotted key holding them, empty for the top level.
+pub struct PodGroup {
+    pub at: &'static str,
+    pub fields: &'static [Field],
+}
+
+const fn group(at: &'static str, fields: &'static [Field]) -> PodGroup {
+    PodGroup { at, fields }
+}
+
+/// The pod groups of one chart.
 pub struct ChartPlacement {
     pub chart: &'static str,
-    pub node_selector: &'static [&'static str],
-    pub tolerations: &'static [&'static str],
-    pub affinity: &'static [&'static str],
-    pub priority_class: &'static [&'static str],
-    /// The chart's values file the paths come from.
+    pub groups: &'static [PodGroup],
+    /// The chart's values file the paths come from, at the version checked.
     pub source: &'static str,
+}
+
+impl ChartPlacement {
+    /// The dotted value path of `field` in every group that takes it.
+    pub fn paths(&self, field: Field) -> impl Iterator<Item = String> + '_ {
+        self.groups
+            .iter()
+            .filter(move |g| g.fields.contains(&field))
+            .map(move |g| match g.at {
+                "" => field.key().to_string(),
+                at => format!("{at}.{}", field.key()),
+            })
+    }
 }
 
 /// What a chart nobody described reads: `helm create`'s top-level keys.
 pub const TOP_LEVEL: ChartPlacement = ChartPlacement {
     chart: "",
-    node_selector: &["nodeSelector"],
-    tolerations: &["tolerations"],
-    affinity: &["affinity"],
-    priority_class: &["priorityClassName"],
+    groups: &[group("", ALL)],
     source: "https://helm.sh/docs/helm/helm_create/",
 };
 
@@ -32,124 +90,93 @@ pub const PLACEMENTS: &[ChartPlacement] = &[
     ChartPlacement {
         chart: "ingress-nginx",
         // The controller, the default backend, and the admission webhook's
-        // certificate jobs, which take no affinity.
-        node_selector: &[
-            "controller.nodeSelector",
-            "defaultBackend.nodeSelector",
-            "controller.admissionWebhooks.patch.nodeSelector",
+        // certificate jobs, whose templates write no affinity.
+        groups: &[
+            group("controller", ALL),
+            group("defaultBackend", ALL),
+            group("controller.admissionWebhooks.patch", NO_AFFINITY),
         ],
-        tolerations: &[
-            "controller.tolerations",
-            "defaultBackend.tolerations",
-            "controller.admissionWebhooks.patch.tolerations",
-        ],
-        affinity: &["controller.affinity", "defaultBackend.affinity"],
-        priority_class: &[
-            "controller.priorityClassName",
-            "defaultBackend.priorityClassName",
-            "controller.admissionWebhooks.patch.priorityClassName",
-        ],
-        source: "https://github.com/kubernetes/ingress-nginx/blob/main/charts/ingress-nginx/values.yaml",
+        source: "https://github.com/kubernetes/ingress-nginx/blob/helm-chart-4.11.3/charts/ingress-nginx/values.yaml",
     },
     ChartPlacement {
         chart: "cert-manager",
         // The controller at the top level, its webhook, CA injector and the
         // post-install API check each under their own key; one priority
         // class for all of them under `global`.
-        node_selector: &[
-            "nodeSelector",
-            "webhook.nodeSelector",
-            "cainjector.nodeSelector",
-            "startupapicheck.nodeSelector",
+        groups: &[
+            group("", NO_PRIORITY),
+            group("webhook", NO_PRIORITY),
+            group("cainjector", NO_PRIORITY),
+            group("startupapicheck", NO_PRIORITY),
+            group("global", PRIORITY),
         ],
-        tolerations: &[
-            "tolerations",
-            "webhook.tolerations",
-            "cainjector.tolerations",
-            "startupapicheck.tolerations",
-        ],
-        affinity: &[
-            "affinity",
-            "webhook.affinity",
-            "cainjector.affinity",
-            "startupapicheck.affinity",
-        ],
-        priority_class: &["global.priorityClassName"],
-        source: "https://github.com/cert-manager/cert-manager/blob/master/deploy/charts/cert-manager/values.yaml",
+        source: "https://github.com/cert-manager/cert-manager/blob/v1.19.4/deploy/charts/cert-manager/values.yaml",
     },
     ChartPlacement {
         chart: "external-secrets",
-        node_selector: &[
-            "nodeSelector",
-            "webhook.nodeSelector",
-            "certController.nodeSelector",
+        groups: &[
+            group("", ALL),
+            group("webhook", ALL),
+            group("certController", ALL),
         ],
-        tolerations: &[
-            "tolerations",
-            "webhook.tolerations",
-            "certController.tolerations",
-        ],
-        affinity: &["affinity", "webhook.affinity", "certController.affinity"],
-        priority_class: &[
-            "priorityClassName",
-            "webhook.priorityClassName",
-            "certController.priorityClassName",
-        ],
-        source: "https://github.com/external-secrets/external-secrets/blob/main/deploy/charts/external-secrets/values.yaml",
+        source: "https://github.com/external-secrets/external-secrets/blob/helm-chart-2.9.0/deploy/charts/external-secrets/values.yaml",
     },
     ChartPlacement {
         chart: "kube-prometheus-stack",
-        // The operator, the Prometheus and Alertmanager it runs (their pod
-        // fields are in the custom resources' specs), Grafana and
-        // kube-state-metrics (subcharts, keyed by their chart names).
-        node_selector: &[
-            "prometheusOperator.nodeSelector",
-            "prometheus.prometheusSpec.nodeSelector",
-            "alertmanager.alertmanagerSpec.nodeSelector",
-            "grafana.nodeSelector",
-            "kube-state-metrics.nodeSelector",
+        // The operator, its admission webhook's certificate jobs and (when
+        // enabled) its webhook Deployment, the CRD upgrade job; Prometheus,
+        // Alertmanager and Thanos Ruler, whose pod fields are in the custom
+        // resources' specs; Grafana and kube-state-metrics, subcharts keyed
+        // by their chart names. The CRD upgrade job takes no priority class.
+        groups: &[
+            group("prometheusOperator", ALL),
+            group("prometheusOperator.admissionWebhooks.patch", ALL),
+            group("prometheusOperator.admissionWebhooks.deployment", ALL),
+            group("crds.upgradeJob", NO_PRIORITY),
+            group("prometheus.prometheusSpec", ALL),
+            group("alertmanager.alertmanagerSpec", ALL),
+            group("thanosRuler.thanosRulerSpec", ALL),
+            group("grafana", ALL),
+            group("grafana.imageRenderer", ALL),
+            group("kube-state-metrics", ALL),
         ],
-        tolerations: &[
-            "prometheusOperator.tolerations",
-            "prometheus.prometheusSpec.tolerations",
-            "alertmanager.alertmanagerSpec.tolerations",
-            "grafana.tolerations",
-            "kube-state-metrics.tolerations",
-        ],
-        affinity: &[
-            "prometheusOperator.affinity",
-            "prometheus.prometheusSpec.affinity",
-            "alertmanager.alertmanagerSpec.affinity",
-            "grafana.affinity",
-            "kube-state-metrics.affinity",
-        ],
-        priority_class: &[
-            "prometheusOperator.priorityClassName",
-            "prometheus.prometheusSpec.priorityClassName",
-            "alertmanager.alertmanagerSpec.priorityClassName",
-            "grafana.priorityClassName",
-        ],
-        source: "https://github.com/prometheus-community/helm-charts/blob/main/charts/kube-prometheus-stack/values.yaml",
+        source: "https://github.com/prometheus-community/helm-charts/blob/kube-prometheus-stack-84.1.1/charts/kube-prometheus-stack/values.yaml",
     },
     ChartPlacement {
         chart: "loki",
-        // The single binary and the gateway in front of it.
-        node_selector: &["singleBinary.nodeSelector", "gateway.nodeSelector"],
-        tolerations: &["singleBinary.tolerations", "gateway.tolerations"],
-        affinity: &["singleBinary.affinity", "gateway.affinity"],
-        priority_class: &[
-            "singleBinary.priorityClassName",
-            "gateway.priorityClassName",
+        // Every deployment mode's pods (single binary, simple scalable,
+        // distributed), the gateway and the two memcached caches: the
+        // groups a mode does not run are not rendered, so their values
+        // change nothing.
+        groups: &[
+            group("singleBinary", ALL),
+            group("write", ALL),
+            group("read", ALL),
+            group("backend", ALL),
+            group("ingester", ALL),
+            group("distributor", ALL),
+            group("querier", ALL),
+            group("queryFrontend", ALL),
+            group("queryScheduler", ALL),
+            group("indexGateway", ALL),
+            group("compactor", ALL),
+            group("ruler", ALL),
+            group("patternIngester", ALL),
+            group("bloomGateway", ALL),
+            group("bloomPlanner", ALL),
+            group("bloomBuilder", ALL),
+            group("gateway", ALL),
+            group("resultsCache", ALL),
+            group("chunksCache", ALL),
         ],
-        source: "https://github.com/grafana/loki/blob/main/production/helm/loki/values.yaml",
+        source: "https://github.com/grafana/loki/blob/helm-loki-6.22.0/production/helm/loki/values.yaml",
     },
     ChartPlacement {
         chart: "istiod",
-        node_selector: &["pilot.nodeSelector"],
-        tolerations: &["pilot.tolerations"],
-        affinity: &["pilot.affinity"],
-        priority_class: &["pilot.priorityClassName"],
-        source: "https://github.com/istio/istio/blob/master/manifests/charts/istio-control/istio-discovery/values.yaml",
+        // The chart reads its Deployment's fields at the top level (the
+        // `pilot.` keys are older charts'), its priority class under `global`.
+        groups: &[group("", NO_PRIORITY), group("global", PRIORITY)],
+        source: "https://github.com/istio/istio/blob/1.30.0/manifests/charts/istio-control/istio-discovery/values.yaml",
     },
 ];
 
@@ -168,25 +195,37 @@ mod tests {
     #[test]
     fn an_unknown_chart_reads_the_top_level_keys() {
         let p = placement("podinfo");
-        assert_eq!(p.node_selector, ["nodeSelector"]);
-        assert_eq!(p.priority_class, ["priorityClassName"]);
+        assert_eq!(
+            p.paths(Field::NodeSelector).collect::<Vec<_>>(),
+            ["nodeSelector"]
+        );
+        assert_eq!(
+            p.paths(Field::PriorityClass).collect::<Vec<_>>(),
+            ["priorityClassName"]
+        );
     }
 
     #[test]
-    fn every_path_ends_in_its_field() {
+    fn every_chart_places_every_field_somewhere() {
         for p in PLACEMENTS {
-            let fields = [
-                (p.node_selector, "nodeSelector"),
-                (p.tolerations, "tolerations"),
-                (p.affinity, "affinity"),
-                (p.priority_class, "priorityClassName"),
-            ];
-            for (paths, field) in fields {
-                assert!(!paths.is_empty(), "{}: no path for {field}", p.chart);
-                for path in paths {
-                    assert_eq!(path.rsplit('.').next(), Some(field), "{}: {path}", p.chart);
-                }
+            for field in Field::ALL {
+                assert!(
+                    p.paths(field).next().is_some(),
+                    "{}: no path for {field:?}",
+                    p.chart
+                );
             }
         }
+    }
+
+    #[test]
+    fn a_group_without_a_field_gets_no_path_for_it() {
+        let nginx = placement("ingress-nginx");
+        let affinity: Vec<_> = nginx.paths(Field::Affinity).collect();
+        assert_eq!(affinity, ["controller.affinity", "defaultBackend.affinity"]);
+        let cert_manager: Vec<_> = placement("cert-manager")
+            .paths(Field::PriorityClass)
+            .collect();
+        assert_eq!(cert_manager, ["global.priorityClassName"]);
     }
 }
