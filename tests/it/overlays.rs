@@ -139,4 +139,8 @@ fn blueprint_patches_apply_in_every_environment_before_its_own() {
     // prod's `test` saw the blueprint's value, and its `replace` came last.
     assert_eq!(prod["spec"]["minReadySeconds"], 10);
     assert_eq!(prod["spec"]["progressDeadlineSeconds"], 900);
+    for env in ["dev", "prod"] {
+        let text = &tree.envs[env].files[&format!("{env}/apps/web/deployment-web.yaml")];
+        insta::assert_snapshot!(format!("blueprint_patches_{env}"), text);
+    }
 }
