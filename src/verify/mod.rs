@@ -22,6 +22,7 @@ pub mod identity;
 pub mod images;
 pub mod pod_security;
 pub mod quota;
+pub mod stores;
 pub mod system_namespaces;
 
 use std::collections::BTreeSet;
@@ -95,6 +96,7 @@ pub fn verify(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Vec<Notice>
             }
         }
     }
+    stores::check(manifests, env.settings.production).map_err(|(u, o, v)| fail(u, o, v))?;
     Ok(notices)
 }
 

@@ -178,10 +178,13 @@ fn custom_resources_uses_and_layers_come_after_what_they_need() {
                         checked += 1;
                     }
                 }
+                // Layers form a partial order (`after:`): a component follows
+                // what the layers before its own hold, not every lower index.
+                let before = layers_before(&env.blueprint, c.layer_index);
                 for other in env
                     .components
                     .values()
-                    .filter(|o| o.layer_index < c.layer_index)
+                    .filter(|o| before.contains(&o.layer_index))
                 {
                     if deployers.contains_key(&unit_of(other))
                         && deployers.contains_key(&unit_of(c))
@@ -344,4 +347,20 @@ fn only_pgbouncer_reaches_postgres_in_a_default_deny_namespace() {
             .contains_key("prod/data/postgres/networkpolicy-ingress-postgres.yaml"),
         "the allow lives with the component it protects"
     );
+}
+
+/// The layers `layer` deploys after, directly or through others.
+fn layers_before(
+    blueprint: &gitopsc::blueprint::model::Blueprint,
+    layer: usize,
+) -> std::collections::BTreeSet<usize> {
+    let predecessors = blueprint.layer_predecessors();
+    let mut out = std::collections::BTreeSet::new();
+    let mut pending = predecessors[layer].clone();
+    while let Some(p) = pending.pop() {
+        if out.insert(p) {
+            pending.extend(&predecessors[p]);
+        }
+    }
+    out
 }
