@@ -321,3 +321,35 @@ fn an_overlay_edit_compiles_its_environment_alone_and_a_blueprint_edit_every_one
         "a blueprint file reaches every environment"
     );
 }
+
+#[test]
+fn a_disk_cache_reads_back_what_it_wrote_and_evicts_the_least_recently_used() {
+    use std::time::{Duration, SystemTime};
+    let dir = tempdir();
+    let project = dir.path().join("project");
+    write_project(&project);
+    let sources = Arc::new(workspace::read_sources(&project).unwrap());
+    let tree = compile(sources, &EnvSelection::All).unwrap();
+    let dev = tree.envs["dev"].clone();
+    let envs = dir.path().join("envs");
+    let unbounded = workspace::DiskCache::new(envs.clone(), u64::MAX);
+    let keys: Vec<String> = (1..=3).map(|i| format!("{i}").repeat(64)).collect();
+    assert_eq!(unbounded.get(&keys[0]), None);
+    for (i, key) in keys.iter().enumerate() {
+        unbounded.put(key, &dev);
+        let used = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 + i as u64);
+        let file = fs::File::options().write(true).open(envs.join(key));
+        file.unwrap().set_modified(used).unwrap();
+    }
+    assert_eq!(unbounded.get(&keys[0]).as_ref(), Some(&dev));
+    // Reading marked the first entry used: now the second is the oldest.
+    let one = fs::metadata(envs.join(&keys[0])).unwrap().len();
+    workspace::DiskCache::new(envs.clone(), 2 * one).put(&keys[2], &dev);
+    assert_eq!(
+        unbounded.get(&keys[1]),
+        None,
+        "the least recently used went"
+    );
+    assert_eq!(unbounded.get(&keys[0]).as_ref(), Some(&dev));
+    assert_eq!(unbounded.get(&keys[2]).as_ref(), Some(&dev));
+}
