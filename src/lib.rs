@@ -31,6 +31,7 @@ pub mod discovery;
 pub mod error;
 pub mod git;
 pub mod graph;
+pub mod incremental;
 pub mod pointer;
 pub mod policy;
 pub mod quantity;
@@ -130,10 +131,24 @@ pub fn on_pool<T: Send>(work: impl FnOnce() -> T + Send) -> T {
 
 /// Compiles the selected environments of the project in `sources`.
 pub fn compile(sources: Arc<Sources>, selection: &EnvSelection) -> Result<RenderedTree> {
-    on_pool(|| compile_here(sources, selection))
+    compile_cached(sources, selection, &incremental::NoCache)
 }
 
-fn compile_here(sources: Arc<Sources>, selection: &EnvSelection) -> Result<RenderedTree> {
+/// [`compile`], taking each environment whose inputs are unchanged from
+/// `cache` (the same bytes, by construction of [`incremental::env_key`]).
+pub fn compile_cached(
+    sources: Arc<Sources>,
+    selection: &EnvSelection,
+    cache: &dyn incremental::EnvCache,
+) -> Result<RenderedTree> {
+    on_pool(|| compile_here(sources, selection, cache))
+}
+
+fn compile_here(
+    sources: Arc<Sources>,
+    selection: &EnvSelection,
+    cache: &dyn incremental::EnvCache,
+) -> Result<RenderedTree> {
     let inputs = sources.digest();
     let project = blueprint::load(sources)?;
     let names = selection.names(&project)?;
@@ -141,7 +156,7 @@ fn compile_here(sources: Arc<Sources>, selection: &EnvSelection) -> Result<Rende
     // the answer is the same on any machine.
     let results: Vec<Result<EnvTree>> = names
         .par_iter()
-        .map(|name| compile_env(&project, name))
+        .map(|name| incremental::compile_env_cached(&project, name, cache))
         .collect();
     let mut envs = BTreeMap::new();
     for result in results {

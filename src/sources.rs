@@ -88,29 +88,44 @@ impl Sources {
         hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
         hasher.update(b"\0");
         for (path, file) in &self.files {
-            hasher.update(path.as_bytes());
-            hasher.update(b"\0");
-            match file {
-                SourceFile::Regular(bytes) => {
-                    hasher.update(b"f");
-                    hasher.update((bytes.len() as u64).to_le_bytes());
-                    hasher.update(bytes);
-                }
-                SourceFile::Symlink => hasher.update(b"l"),
-                SourceFile::TooLarge(size) => {
-                    hasher.update(b"L");
-                    hasher.update(size.to_le_bytes());
-                }
-            }
+            hash_file(&mut hasher, path, file);
         }
-        // Link counts decide whether a render is refused, so they count too.
+        self.hash_links(&mut hasher);
+        hex(&hasher.finalize())
+    }
+
+    /// Every file, in path order.
+    pub fn files(&self) -> impl Iterator<Item = (&str, &SourceFile)> {
+        self.files.iter().map(|(p, f)| (p.as_str(), f))
+    }
+
+    /// Link counts decide whether a render is refused, so they count too.
+    pub fn hash_links(&self, hasher: &mut Sha256) {
         for (path, links) in &self.hard_links {
             hasher.update(b"h");
             hasher.update(path.as_bytes());
             hasher.update(b"\0");
             hasher.update(links.to_le_bytes());
         }
-        hex(&hasher.finalize())
+    }
+}
+
+/// Feeds one file's path and content to `hasher`, unambiguously (lengths
+/// and kinds are hashed, so no two different files hash alike).
+pub fn hash_file(hasher: &mut Sha256, path: &str, file: &SourceFile) {
+    hasher.update(path.as_bytes());
+    hasher.update(b"\0");
+    match file {
+        SourceFile::Regular(bytes) => {
+            hasher.update(b"f");
+            hasher.update((bytes.len() as u64).to_le_bytes());
+            hasher.update(bytes);
+        }
+        SourceFile::Symlink => hasher.update(b"l"),
+        SourceFile::TooLarge(size) => {
+            hasher.update(b"L");
+            hasher.update(size.to_le_bytes());
+        }
     }
 }
 

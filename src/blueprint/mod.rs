@@ -31,7 +31,7 @@ pub mod mesh;
 pub mod model;
 pub mod namespaces;
 pub mod network;
-mod overlay_files;
+pub mod overlay_files;
 pub mod patches;
 pub mod probes;
 pub mod resources;

@@ -16,12 +16,12 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use super::{EXIT_CHANGES, EXIT_OK};
+use crate::EnvSelection;
 use crate::cli::{CheckFormat, ProjectArgs};
 use crate::error::{Error, ErrorKind, Result};
 use crate::sources::{Sources, sha256_hex};
 use crate::tree::{INDEX_FILE, Index, tool_version};
 use crate::workspace::{self, RENDERED_DIR};
-use crate::{EnvSelection, compile};
 
 /// How `rendered/` differs from what a render would write.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -212,7 +212,7 @@ pub fn staleness(root: &Path, selection: &EnvSelection) -> Result<Staleness> {
         }
         return Ok(result);
     }
-    let tree = compile(Arc::new(sources), selection)?;
+    let tree = workspace::compile_incremental(Arc::new(sources), selection)?;
     let replace_all = *selection == EnvSelection::All;
     let mut expected: Vec<(String, String)> =
         tree.files().map(|(p, t)| (p.clone(), t.clone())).collect();

@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::EXIT_OK;
+use crate::EnvSelection;
 use crate::cli::ProjectArgs;
 use crate::error::{Error, ErrorKind, Result};
 use crate::workspace::{self, RENDERED_DIR};
-use crate::{EnvSelection, compile};
 
 /// Renders the project `args` name, or each project holding one of `paths`.
 pub fn run_each(args: &ProjectArgs, paths: &[PathBuf], out: Option<&Path>) -> Result<u8> {
@@ -34,7 +34,7 @@ pub fn run(args: &ProjectArgs, out: Option<&Path>) -> Result<u8> {
     }
     let sources = Arc::new(workspace::read_sources(&root)?);
     let selection = EnvSelection::from_flags(&args.envs);
-    let tree = compile(sources, &selection)?;
+    let tree = workspace::compile_incremental(sources, &selection)?;
     super::print_notices(&tree);
     let rendered = out
         .map(Path::to_path_buf)

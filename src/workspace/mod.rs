@@ -20,10 +20,12 @@ use crate::sources::{BLUEPRINTS_DIR, OVERLAYS_DIR, SourceFile, Sources};
 use crate::tree::{INDEX_FILE, Index, RenderedTree};
 use crate::yaml::MAX_FILE_BYTES;
 
+mod env_cache;
 mod stat_cache;
 mod swap;
 mod write;
 
+pub use env_cache::{DiskCache, NO_CACHE_VAR, compile_incremental, env_cache};
 pub use stat_cache::{stat_cache_record, stat_cache_vouches};
 pub use swap::recover_interrupted;
 pub use write::{WriteReport, WriterLock, write_rendered};
@@ -31,6 +33,16 @@ use write::{link_in_the_way, normalize};
 
 /// Default output directory under the project root.
 pub const RENDERED_DIR: &str = "rendered";
+
+/// `gitopsc/` in the user's cache directory (`$XDG_CACHE_HOME`, else
+/// `~/.cache`): what gitopsc keeps between runs, never in the project.
+pub fn user_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("gitopsc"))
+}
 
 /// Reads every file under `blueprints/` and `overlays/` (hidden files skipped).
 pub fn read_sources(root: &Path) -> Result<Sources> {

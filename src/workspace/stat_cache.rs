@@ -54,25 +54,30 @@ impl FileStat {
 
 /// The local check cache of a `rendered` directory: in the user's cache, never in the project.
 fn stat_cache_path(rendered: &Path) -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    let base = user_cache_dir()?;
     let canonical = rendered.canonicalize().ok()?;
     let key = crate::sources::sha256_hex(canonical.to_string_lossy().as_bytes());
-    Some(base.join("gitopsc").join("check").join(&key[..24]))
+    Some(base.join("check").join(&key[..24]))
 }
 
 /// What a cached verdict depends on besides the files: the inputs and the
 /// very binary that judged them (a rebuilt gitopsc may render differently
 /// from the same inputs, so its verdict is not reused).
 fn stat_cache_header(inputs: &str) -> String {
+    format!("gitopsc-check v2 {} {inputs}", binary_identity())
+}
+
+/// The tool version and what `stat` says of the running binary, without
+/// spaces: a rebuilt gitopsc may render differently from the same inputs, so
+/// nothing an older build cached is reused.
+pub(super) fn binary_identity() -> String {
     let binary = std::env::current_exe()
         .ok()
         .and_then(|exe| FileStat::of(&exe))
         .map(|s| s.encode())
         .unwrap_or_default();
     format!(
-        "gitopsc-check v2 {} {} {inputs}",
+        "{} {}",
         crate::tree::tool_version().replace(' ', "-"),
         binary.replace(' ', "-")
     )

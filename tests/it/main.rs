@@ -16,6 +16,7 @@ mod determinism;
 mod diffs;
 mod editor_schema;
 mod engines;
+mod env_cache;
 mod errors;
 mod examples;
 mod filesystem;

@@ -39,7 +39,8 @@ const FOUNDATION: [&str; 9] = [
 
 /// What runs the pipeline or reads its output; unconstrained, but no stage
 /// or foundation piece may use them.
-const CONSUMERS: [&str; 11] = [
+const CONSUMERS: [&str; 12] = [
+    "incremental",
     "discovery",
     "changes",
     "reach",

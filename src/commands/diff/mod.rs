@@ -16,6 +16,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::{EXIT_CHANGES, EXIT_OK};
+use crate::EnvSelection;
 use crate::changes::{self, EnvChanges, ObjectChange};
 use crate::cli::{ColorChoice, DiffFormat, ProjectArgs};
 use crate::error::{Error, ErrorKind, Result};
@@ -24,7 +25,6 @@ use crate::reach::{self, Matrix, ReachChanges};
 use crate::sources::Sources;
 use crate::tree::RenderedTree;
 use crate::workspace::{self, RENDERED_DIR};
-use crate::{EnvSelection, compile};
 
 mod markdown;
 pub use markdown::markdown;
@@ -117,7 +117,7 @@ fn render_files(
     sources: Arc<Sources>,
     selection: &EnvSelection,
 ) -> Result<BTreeMap<String, Vec<u8>>> {
-    let tree: RenderedTree = compile(sources, selection)?;
+    let tree: RenderedTree = workspace::compile_incremental(sources, selection)?;
     Ok(tree
         .files()
         .map(|(p, t)| (p.clone(), t.clone().into_bytes()))
