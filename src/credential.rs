@@ -97,21 +97,41 @@ const KEY_IS_VALUE: [&str; 6] = [
 
 /// A key named like a credential with a literal (not empty, not a reference) value.
 pub fn named_literal(key: &str, value: &str) -> Option<Finding> {
-    let norm: String = key
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect::<String>()
-        .to_ascii_lowercase();
+    (names_credential(key) && !is_reference(value)).then(|| Finding::NamedLiteral(key.to_string()))
+}
+
+/// Whether a key's name says it holds a credential (`DB_PASSWORD`, `apiKey`),
+/// not the name of one or a switch (`passwordFile`, `tokenSecretRef`).
+pub fn names_credential(key: &str) -> bool {
+    // Its ASCII letters and digits, lowercased. On the stack: the final check
+    // asks this for every keyed value of every object.
+    const STACK: usize = 128;
+    let mut buf = [0u8; STACK];
+    let owned: String;
+    let norm = if key.len() <= STACK {
+        let mut len = 0;
+        for b in key.bytes().filter(u8::is_ascii_alphanumeric) {
+            buf[len] = b.to_ascii_lowercase();
+            len += 1;
+        }
+        std::str::from_utf8(&buf[..len]).expect("ASCII bytes")
+    } else {
+        owned = key
+            .bytes()
+            .filter(u8::is_ascii_alphanumeric)
+            .map(|b| char::from(b.to_ascii_lowercase()))
+            .collect();
+        &owned
+    };
     let credential_word =
         CONTAINED.iter().any(|c| norm.contains(c)) || ENDING.iter().any(|c| norm.ends_with(c));
     let names_something = NOT_A_VALUE.iter().any(|s| norm.ends_with(s))
         && !KEY_IS_VALUE.iter().any(|s| norm.ends_with(s));
-    let named = credential_word
+    credential_word
         && !norm.starts_with("existing")
         && !names_something
         && !norm.ends_with("oauth")
-        && !norm.ends_with("bypass");
-    (named && !is_reference(value)).then(|| Finding::NamedLiteral(key.to_string()))
+        && !norm.ends_with("bypass")
 }
 
 /// A value that points at a credential instead of being one.
@@ -183,16 +203,18 @@ fn scan_text_depth(text: &str, depth: u8) -> Option<Finding> {
     None
 }
 
+/// The parts of `word` between `=` signs, the trailing padding (`==`) kept
+/// on the last part.
 fn split_assignments(word: &str) -> impl Iterator<Item = &str> {
     let body = word.trim_end_matches('=');
-    let padding = &word[body.len()..];
-    let mut parts: Vec<&str> = body.split('=').collect();
-    if let Some(last) = parts.last_mut() {
-        let end = word.len() - padding.len();
-        let start = end - last.len();
-        *last = &word[start..];
-    }
-    parts.into_iter()
+    let (leading, last) = match body.rfind('=') {
+        Some(i) => (Some(&body[..i]), &word[i + 1..]),
+        None => (None, word),
+    };
+    leading
+        .into_iter()
+        .flat_map(|l| l.split('='))
+        .chain(std::iter::once(last))
 }
 
 /// `scheme://user:password@host`, with a password that is not a placeholder.
@@ -219,16 +241,18 @@ fn url_password(text: &str) -> bool {
 
 /// `Basic <base64 of user:password>` or `Bearer <token>`.
 fn auth_header(text: &str) -> bool {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    words.windows(2).any(|pair| {
-        let scheme = pair[0].trim_start_matches(['"', '\'']).to_ascii_lowercase();
-        let credential = pair[1].trim_end_matches(['"', '\'', ',', ';']);
-        match scheme.as_str() {
-            "basic" => base64_decode(credential)
+    let words = text.split_whitespace();
+    words.clone().zip(words.skip(1)).any(|(scheme, credential)| {
+        let scheme = scheme.trim_start_matches(['"', '\'']);
+        let credential = credential.trim_end_matches(['"', '\'', ',', ';']);
+        if scheme.eq_ignore_ascii_case("basic") {
+            base64_decode(credential)
                 .and_then(|b| String::from_utf8(b).ok())
-                .is_some_and(|s| s.contains(':')),
-            "bearer" | "token" => credential.len() >= 16 && !credential.starts_with('$'),
-            _ => false,
+                .is_some_and(|s| s.contains(':'))
+        } else if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token") {
+            credential.len() >= 16 && !credential.starts_with('$')
+        } else {
+            false
         }
     })
 }
@@ -339,11 +363,14 @@ fn token_format(word: &str) -> Option<&'static str> {
     {
         return Some("an API secret key");
     }
-    let parts: Vec<&str> = word.split('.').collect();
-    if parts.len() == 3
-        && parts[0].starts_with("eyJ")
-        && parts[1].starts_with("eyJ")
-        && parts.iter().all(|p| rest_is(p, 10, b64url))
+    let mut parts = word.split('.');
+    if let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+        && header.starts_with("eyJ")
+        && payload.starts_with("eyJ")
+        && [header, payload, signature]
+            .iter()
+            .all(|p| rest_is(p, 10, b64url))
     {
         return Some("a JSON Web Token");
     }
@@ -406,6 +433,15 @@ mod tests {
         assert!(named_literal("DB_PASSWORD", "$(PASSWORD)").is_none());
         assert!(named_literal("LOG_LEVEL", "info").is_none());
         assert!(named_literal("AUTH_ENABLED", "yes").is_none());
+    }
+
+    #[test]
+    fn assignments_split_with_the_padding_kept_last() {
+        let parts = |w| split_assignments(w).collect::<Vec<_>>();
+        assert_eq!(parts("--key=AKIA=x=="), ["--key", "AKIA", "x=="]);
+        assert_eq!(parts("=c"), ["", "c"]);
+        assert_eq!(parts("abc=="), ["abc=="]);
+        assert_eq!(parts("==="), ["==="]);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::Violation;
 use crate::cron;
 use crate::error::ErrorKind;
-use crate::pointer::push;
+use crate::pointer::{PointerBuf, push};
 use crate::quantity;
 use crate::render::Object;
 
@@ -69,8 +69,8 @@ pub fn check(object: &Object) -> Result<(), Violation> {
             format!("schedule `{schedule}` is not a cron expression: {why}"),
         ));
     }
-    check_numbers(&object.value, "")?;
-    check_resources(&object.value, "")
+    check_numbers(&object.value, &mut PointerBuf::default())?;
+    check_resources(&object.value, &mut PointerBuf::default())
 }
 
 fn is_label(s: &str) -> bool {
@@ -136,16 +136,19 @@ fn check_name(kind: &str, name: &str) -> Result<(), Violation> {
 }
 
 fn check_metadata_maps(value: &Value, meta: &str) -> Result<(), Violation> {
-    if let Some(Value::Object(labels)) = value.pointer(&push(meta, "labels")) {
+    let Some(metadata) = value.pointer(meta) else {
+        return Ok(());
+    };
+    if let Some(Value::Object(labels)) = metadata.get("labels") {
         check_labels(labels, &push(meta, "labels"))?;
     }
-    if let Some(Value::Object(annotations)) = value.pointer(&push(meta, "annotations")) {
-        let at = push(meta, "annotations");
+    if let Some(Value::Object(annotations)) = metadata.get("annotations") {
+        let at = || push(meta, "annotations");
         let mut total = 0;
         for (key, v) in annotations {
             if !is_qualified_name(key) {
                 return Err(invalid(
-                    push(&at, key),
+                    push(&at(), key),
                     format!("annotation key `{key}` is not a qualified name"),
                 ));
             }
@@ -153,7 +156,7 @@ fn check_metadata_maps(value: &Value, meta: &str) -> Result<(), Violation> {
         }
         if total > MAX_ANNOTATION_BYTES {
             return Err(invalid(
-                at,
+                at(),
                 format!("annotations take {total} bytes, over the 256 KiB limit"),
             ));
         }
@@ -248,31 +251,32 @@ fn integer_range(key: &str) -> Option<(i64, i64)> {
     })
 }
 
-fn check_numbers(value: &Value, at: &str) -> Result<(), Violation> {
+fn check_numbers(value: &Value, at: &mut PointerBuf) -> Result<(), Violation> {
     match value {
         Value::Object(map) => {
             for (key, v) in map {
-                let here = push(at, key);
-                if let (Value::Number(n), Some((min, max))) = (v, integer_range(key)) {
-                    let Some(i) = n.as_i64() else {
-                        return Err(invalid(
-                            here,
-                            format!("`{key}` must be an integer, not `{n}`"),
-                        ));
-                    };
-                    if i < min || i > max {
-                        return Err(invalid(
-                            here,
-                            format!("`{key}` is {i}, outside {min}..={max}"),
-                        ));
+                at.with(key, |here| {
+                    if let (Value::Number(n), Some((min, max))) = (v, integer_range(key)) {
+                        let Some(i) = n.as_i64() else {
+                            return Err(invalid(
+                                here.as_str(),
+                                format!("`{key}` must be an integer, not `{n}`"),
+                            ));
+                        };
+                        if i < min || i > max {
+                            return Err(invalid(
+                                here.as_str(),
+                                format!("`{key}` is {i}, outside {min}..={max}"),
+                            ));
+                        }
                     }
-                }
-                check_numbers(v, &here)?;
+                    check_numbers(v, here)
+                })?;
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                check_numbers(v, &push(at, &i.to_string()))?;
+                at.with_index(i, |at| check_numbers(v, at))?;
             }
         }
         _ => {}
@@ -281,44 +285,53 @@ fn check_numbers(value: &Value, at: &str) -> Result<(), Violation> {
 }
 
 /// Every `resources` block: quantities that parse, limits at or above requests.
-fn check_resources(value: &Value, at: &str) -> Result<(), Violation> {
+fn check_resources(value: &Value, at: &mut PointerBuf) -> Result<(), Violation> {
     match value {
         Value::Object(map) => {
             if let (Some(Value::Object(requests)), Some(Value::Object(limits))) =
                 (map.get("requests"), map.get("limits"))
             {
-                for (resource, limit) in limits {
-                    let limit_at = push(&push(at, "limits"), resource);
-                    let limit_value = amount(limit).ok_or_else(|| {
-                        invalid(&*limit_at, format!("`{resource}` limit is not a quantity"))
-                    })?;
-                    if let Some(request) = requests.get(resource) {
-                        let request_at = push(&push(at, "requests"), resource);
-                        let request_value = amount(request).ok_or_else(|| {
-                            invalid(
-                                &*request_at,
-                                format!("`{resource}` request is not a quantity"),
-                            )
-                        })?;
-                        if limit_value < request_value {
-                            return Err(invalid(
-                                limit_at,
-                                format!("the `{resource}` limit is below its request"),
-                            ));
-                        }
-                    }
-                }
+                check_limits(requests, limits, at.as_str())?;
             }
             for (key, v) in map {
-                check_resources(v, &push(at, key))?;
+                at.with(key, |at| check_resources(v, at))?;
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                check_resources(v, &push(at, &i.to_string()))?;
+                at.with_index(i, |at| check_resources(v, at))?;
             }
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// One `resources` block at `at`: each limit a quantity, at or above its request.
+fn check_limits(
+    requests: &Map<String, Value>,
+    limits: &Map<String, Value>,
+    at: &str,
+) -> Result<(), Violation> {
+    for (resource, limit) in limits {
+        let limit_at = || push(&push(at, "limits"), resource);
+        let limit_value = amount(limit).ok_or_else(|| {
+            invalid(limit_at(), format!("`{resource}` limit is not a quantity"))
+        })?;
+        if let Some(request) = requests.get(resource) {
+            let request_value = amount(request).ok_or_else(|| {
+                invalid(
+                    push(&push(at, "requests"), resource),
+                    format!("`{resource}` request is not a quantity"),
+                )
+            })?;
+            if limit_value < request_value {
+                return Err(invalid(
+                    limit_at(),
+                    format!("the `{resource}` limit is below its request"),
+                ));
+            }
+        }
     }
     Ok(())
 }
