@@ -93,6 +93,27 @@ pub struct Link {
 pub struct Network {
     postures: BTreeMap<String, NetworkPosture>,
     links: Vec<Link>,
+    /// The links into and out of each pod group, by group name, in link
+    /// order: each unit asks for its own groups', and a scan of every link
+    /// per unit made rendering quadratic in the number of apps.
+    into: BTreeMap<String, Vec<usize>>,
+    out_of: BTreeMap<String, Vec<usize>>,
+}
+
+/// The links whose `end` is a pod group, by the group's name, in link order.
+fn by_group(links: &[Link], end: impl Fn(&Link) -> &End) -> BTreeMap<String, Vec<usize>> {
+    let mut index: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, link) in links.iter().enumerate() {
+        if let End::Pods(g) = end(link) {
+            match index.get_mut(&g.name) {
+                Some(at) => at.push(i),
+                None => {
+                    index.insert(g.name.clone(), vec![i]);
+                }
+            }
+        }
+    }
+    index
 }
 
 pub fn group(c: &Component) -> PodGroup {
@@ -353,7 +374,30 @@ fn platform_links(env: &ResolvedEnv, facts: &NetworkFacts, http01: &BTreeSet<Str
 
 impl Network {
     pub fn new(postures: BTreeMap<String, NetworkPosture>, links: Vec<Link>) -> Network {
-        Network { postures, links }
+        let into = by_group(&links, |l| &l.to);
+        let out_of = by_group(&links, |l| &l.from);
+        Network {
+            postures,
+            links,
+            into,
+            out_of,
+        }
+    }
+
+    /// The links (in order) whose `end` is pod group `g` itself: same name,
+    /// namespace and selector.
+    fn links_at<'a>(
+        &'a self,
+        index: &'a BTreeMap<String, Vec<usize>>,
+        g: &'a PodGroup,
+        end: impl Fn(&Link) -> &End + 'a,
+    ) -> impl Iterator<Item = &'a Link> + 'a {
+        index
+            .get(&g.name)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.links[i])
+            .filter(move |link| matches!(end(link), End::Pods(p) if p == g))
     }
 
     /// The posture of a namespace; one gitopsc does not render is not ours
@@ -382,18 +426,16 @@ impl Network {
     /// per destination). Two objects whatever the fan-in, and a reviewer
     /// reads each allow-list in one place.
     pub fn group_policies(&self, g: &PodGroup) -> Vec<(String, Value)> {
-        let mut ingress: Vec<(String, Value)> = Vec::new();
-        let mut egress: Vec<(String, Value)> = Vec::new();
-        // In place: a clone of the group per link cost seconds at 1000 apps.
-        let is_g = |end: &End| matches!(end, End::Pods(p) if p == g);
-        for link in &self.links {
-            if is_g(&link.to) && self.needs_ingress_rule(link, g) {
-                ingress.push((link.from.key(), rule("from", &link.from, &link.ports)));
-            }
-            if is_g(&link.from) && self.needs_egress_rule(g) {
-                egress.push((link.to.key(), rule("to", &link.to, &link.ports)));
-            }
-        }
+        let ingress: Vec<(String, Value)> = self
+            .links_at(&self.into, g, |l| &l.to)
+            .filter(|link| self.needs_ingress_rule(link, g))
+            .map(|link| (link.from.key(), rule("from", &link.from, &link.ports)))
+            .collect();
+        let egress: Vec<(String, Value)> = self
+            .links_at(&self.out_of, g, |l| &l.from)
+            .filter(|_| self.needs_egress_rule(g))
+            .map(|link| (link.to.key(), rule("to", &link.to, &link.ports)))
+            .collect();
         let mut out = Vec::new();
         for (direction, mut rules) in [("Ingress", ingress), ("Egress", egress)] {
             if rules.is_empty() {
