@@ -123,13 +123,17 @@ pub fn names_credential(key: &str) -> bool {
             .collect();
         &owned
     };
-    let credential_word =
-        CONTAINED.iter().any(|c| norm.contains(c)) || ENDING.iter().any(|c| norm.ends_with(c));
-    let names_something = NOT_A_VALUE.iter().any(|s| norm.ends_with(s))
-        && !KEY_IS_VALUE.iter().any(|s| norm.ends_with(s));
+    // Every word of `CONTAINED` holds "pass": one search rules them all out
+    // for most keys.
+    let credential_word = ENDING.iter().any(|c| norm.ends_with(c))
+        || (norm.contains("pass") && CONTAINED.iter().any(|c| norm.contains(c)));
+    let names_something = || {
+        NOT_A_VALUE.iter().any(|s| norm.ends_with(s))
+            && !KEY_IS_VALUE.iter().any(|s| norm.ends_with(s))
+    };
     credential_word
         && !norm.starts_with("existing")
-        && !names_something
+        && !names_something()
         && !norm.ends_with("oauth")
         && !norm.ends_with("bypass")
 }

@@ -23,27 +23,35 @@ pub use crate::credential::WAIVER_PREFIX;
 const HELP: &str = "keep credentials in the secret store and reference them (`secrets:` on an app, an ExternalSecret in a template); if this is no credential, waive it with a reason: `waivers: {\"credential:<key>\": <reason>}`";
 
 /// Keys whose values are references or prose in the objects gitopsc writes.
+/// Asked for every node of every object, so the common answer (not an
+/// annotation, not a secret-reference kind) costs two prefix tests.
 fn exempt(kind: &str, path: &str) -> bool {
-    // The patterns below look at five tokens at most; a deeper path keeps
-    // its first six, enough to fail the one pattern of exact length. No
-    // vector per node: this runs for every node of every object.
-    let mut parts = [""; 6];
-    let mut len = 0;
-    for (slot, part) in parts.iter_mut().zip(path.split('/')) {
-        *slot = part;
-        len += 1;
-    }
-    let parts = &parts[..len];
-    let reference = match kind {
-        "ExternalSecret" | "ClusterExternalSecret" | "PushSecret" => matches!(
-            parts,
-            ["", "spec", "data", _, "secretKey" | "remoteRef", ..] | ["", "spec", "dataFrom", ..]
-        ),
-        "SealedSecret" => matches!(parts, ["", "spec", "encryptedData", ..]),
+    let waiver_annotation = path
+        .strip_prefix("/metadata/annotations/")
+        .is_some_and(|key| {
+            !key.contains('/')
+                && (key.starts_with("gitopsc.io~1waiver.") || key.starts_with("checkov.io~1skip"))
+        });
+    waiver_annotation || reference(kind, path)
+}
+
+/// The fields of the secret-reference kinds that name a secret, not hold one.
+fn reference(kind: &str, path: &str) -> bool {
+    match kind {
+        "ExternalSecret" | "ClusterExternalSecret" | "PushSecret" => {
+            // The first five tokens are all the patterns look at.
+            let mut parts = [""; 5];
+            for (slot, part) in parts.iter_mut().zip(path.split('/')) {
+                *slot = part;
+            }
+            matches!(
+                parts,
+                ["", "spec", "data", _, "secretKey" | "remoteRef"] | ["", "spec", "dataFrom", ..]
+            )
+        }
+        "SealedSecret" => path == "/spec/encryptedData" || path.starts_with("/spec/encryptedData/"),
         _ => false,
-    };
-    reference
-        || matches!(parts, ["", "metadata", "annotations", key] if key.starts_with("gitopsc.io~1waiver.") || key.starts_with("checkov.io~1skip"))
+    }
 }
 
 /// `waived`: keys waived for this unit; `key_names`: the Secret keys the
