@@ -38,11 +38,15 @@ fn rank(key: &str, top: bool) -> usize {
 
 /// Entries in print order: the leading keys, then the rest in byte order,
 /// whatever order the map was built in.
-fn ordered_entries(map: &serde_json::Map<String, Value>, top: bool) -> Vec<(&String, &Value)> {
-    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-    entries
-        .sort_unstable_by(|(a, _), (b, _)| rank(a, top).cmp(&rank(b, top)).then_with(|| a.cmp(b)));
-    entries
+fn ordered_entries(
+    map: &serde_json::Map<String, Value>,
+    top: bool,
+) -> impl Iterator<Item = (&String, &Value)> {
+    // Each key ranked once, not once per comparison.
+    let mut entries: Vec<(usize, &String, &Value)> =
+        map.iter().map(|(k, v)| (rank(k, top), k, v)).collect();
+    entries.sort_unstable_by(|(ra, a, _), (rb, b, _)| ra.cmp(rb).then_with(|| a.cmp(b)));
+    entries.into_iter().map(|(_, k, v)| (k, v))
 }
 
 fn indent(out: &mut String, n: usize) {
@@ -86,7 +90,7 @@ fn write_seq(out: &mut String, items: &[Value], level: usize) {
         match item {
             Value::Object(map) if !map.is_empty() => {
                 // The first entry shares the dash's line; the rest align under it.
-                for (i, (key, value)) in ordered_entries(map, false).into_iter().enumerate() {
+                for (i, (key, value)) in ordered_entries(map, false).enumerate() {
                     if i == 0 {
                         out.push(' ');
                     } else {
@@ -200,6 +204,24 @@ const RESERVED_WORDS: &[&str] = &[
     ".nan", "<<", "=",
 ];
 
+/// The bytes a plain scalar may hold: letters, digits and `-_./:@+=,~%$()^ `.
+/// A table, as every key and string of the output is tested byte by byte.
+const PLAIN_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let extra = b"-_./:@+=,~%$()^ ";
+    let mut i = 0;
+    while i < extra.len() {
+        table[extra[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 fn is_plain_safe(s: &str) -> bool {
     let bytes = s.as_bytes();
     let Some(&first) = bytes.first() else {
@@ -219,7 +241,7 @@ fn is_plain_safe(s: &str) -> bool {
     }
     let mut previous = 0u8;
     for &b in bytes {
-        let allowed = b.is_ascii_alphanumeric() || b"-_./:@+=,~%$()^ ".contains(&b);
+        let allowed = PLAIN_BYTES[usize::from(b)];
         // `: ` starts a mapping value, and doubled spaces are lost on reading.
         if !allowed || (b == b' ' && (previous == b':' || previous == b' ')) {
             return false;
