@@ -69,8 +69,7 @@ pub fn check(object: &Object) -> Result<(), Violation> {
             format!("schedule `{schedule}` is not a cron expression: {why}"),
         ));
     }
-    check_numbers(&object.value, &mut PointerBuf::default())?;
-    check_resources(&object.value, &mut PointerBuf::default())
+    check_numbers_and_resources(&object.value)
 }
 
 fn is_label(s: &str) -> bool {
@@ -251,32 +250,39 @@ fn integer_range(key: &str) -> Option<(i64, i64)> {
     })
 }
 
-fn check_numbers(value: &Value, at: &mut PointerBuf) -> Result<(), Violation> {
+/// Integer fields in range and every `resources` block sound, in one walk
+/// over the object (it visits every node). A number out of range is
+/// reported before any resources block, as when these were two walks: the
+/// first bad block is kept while the walk looks on for numbers.
+fn check_numbers_and_resources(value: &Value) -> Result<(), Violation> {
+    let mut first_bad_block = None;
+    check_fields(value, &mut PointerBuf::default(), &mut first_bad_block)?;
+    first_bad_block.map_or(Ok(()), Err)
+}
+
+fn check_fields(
+    value: &Value,
+    at: &mut PointerBuf,
+    first_bad_block: &mut Option<Violation>,
+) -> Result<(), Violation> {
     match value {
         Value::Object(map) => {
+            if first_bad_block.is_none()
+                && let (Some(Value::Object(requests)), Some(Value::Object(limits))) =
+                    (map.get("requests"), map.get("limits"))
+            {
+                *first_bad_block = check_limits(requests, limits, at.as_str()).err();
+            }
             for (key, v) in map {
                 at.with(key, |here| {
-                    if let (Value::Number(n), Some((min, max))) = (v, integer_range(key)) {
-                        let Some(i) = n.as_i64() else {
-                            return Err(invalid(
-                                here.as_str(),
-                                format!("`{key}` must be an integer, not `{n}`"),
-                            ));
-                        };
-                        if i < min || i > max {
-                            return Err(invalid(
-                                here.as_str(),
-                                format!("`{key}` is {i}, outside {min}..={max}"),
-                            ));
-                        }
-                    }
-                    check_numbers(v, here)
+                    check_number(key, v, here)?;
+                    check_fields(v, here, first_bad_block)
                 })?;
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                at.with_index(i, |at| check_numbers(v, at))?;
+                at.with_index(i, |at| check_fields(v, at, first_bad_block))?;
             }
         }
         _ => {}
@@ -284,25 +290,22 @@ fn check_numbers(value: &Value, at: &mut PointerBuf) -> Result<(), Violation> {
     Ok(())
 }
 
-/// Every `resources` block: quantities that parse, limits at or above requests.
-fn check_resources(value: &Value, at: &mut PointerBuf) -> Result<(), Violation> {
-    match value {
-        Value::Object(map) => {
-            if let (Some(Value::Object(requests)), Some(Value::Object(limits))) =
-                (map.get("requests"), map.get("limits"))
-            {
-                check_limits(requests, limits, at.as_str())?;
-            }
-            for (key, v) in map {
-                at.with(key, |at| check_resources(v, at))?;
-            }
-        }
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                at.with_index(i, |at| check_resources(v, at))?;
-            }
-        }
-        _ => {}
+/// An integer field (`port`, `replicas`, ...) at `here` within its range.
+fn check_number(key: &str, v: &Value, here: &PointerBuf) -> Result<(), Violation> {
+    let (Value::Number(n), Some((min, max))) = (v, integer_range(key)) else {
+        return Ok(());
+    };
+    let Some(i) = n.as_i64() else {
+        return Err(invalid(
+            here.as_str(),
+            format!("`{key}` must be an integer, not `{n}`"),
+        ));
+    };
+    if i < min || i > max {
+        return Err(invalid(
+            here.as_str(),
+            format!("`{key}` is {i}, outside {min}..={max}"),
+        ));
     }
     Ok(())
 }
@@ -386,5 +389,24 @@ mod tests {
         assert_eq!(verdict(bad_name).as_deref(), Some("/metadata/name"));
         let port = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}, "spec": {"ports": [{"port": 70000}]}});
         assert_eq!(verdict(port).as_deref(), Some("/spec/ports/0/port"));
+    }
+
+    #[test]
+    fn a_number_out_of_range_is_reported_before_a_resources_block() {
+        let both = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {
+            "template": {"spec": {"containers": [
+                {"name": "a", "resources": {"requests": {"cpu": "1"}, "limits": {"cpu": "500m"}}},
+                {"name": "b", "resources": {"requests": {"cpu": "1"}, "limits": {"cpu": "100m"}}},
+            ]}},
+            "replicas": -1,
+        }});
+        assert_eq!(verdict(both.clone()).as_deref(), Some("/spec/replicas"));
+        let mut blocks_only = both;
+        blocks_only["spec"]["replicas"] = json!(1);
+        assert_eq!(
+            verdict(blocks_only).as_deref(),
+            Some("/spec/template/spec/containers/0/resources/limits/cpu"),
+            "the first bad block"
+        );
     }
 }
