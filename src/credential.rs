@@ -171,17 +171,21 @@ pub fn scan_text(text: &str) -> Option<Finding> {
 }
 
 fn scan_text_depth(text: &str, depth: u8) -> Option<Finding> {
-    if text.contains("-----BEGIN") && text.contains("PRIVATE KEY") {
+    // Every string of every object comes through here, most of them short
+    // names and labels: the cheap tests that rule a check out come first.
+    const PRIVATE_KEY_MIN: usize = "-----BEGIN".len() + "PRIVATE KEY".len();
+    if text.len() >= PRIVATE_KEY_MIN && text.contains("-----BEGIN") && text.contains("PRIVATE KEY") {
         return Some(Finding::PrivateKey);
     }
-    if url_password(text) {
+    if text.contains(':') && url_password(text) {
         return Some(Finding::UrlPassword);
     }
-    if auth_header(text) {
+    if has_whitespace(text) && auth_header(text) {
         return Some(Finding::AuthHeader);
     }
     let mut previous = "";
-    for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || "+/=_-.".contains(c))) {
+    let word_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-' | '.');
+    for word in text.split(|c: char| !word_char(c)) {
         // `--key=AKIA...` and `token=...`: the value after `=` is a word of its own,
         // while base64 padding (`=` at the end) stays part of its word.
         for part in split_assignments(word) {
@@ -243,6 +247,18 @@ fn url_password(text: &str) -> bool {
     false
 }
 
+/// Whether `text` has a character `split_whitespace` splits at; a byte scan
+/// for ASCII text.
+fn has_whitespace(text: &str) -> bool {
+    if text.is_ascii() {
+        // `char::is_whitespace` on ASCII: space, tab, line feed, vertical tab, form feed, return.
+        text.bytes()
+            .any(|b| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+    } else {
+        text.chars().any(char::is_whitespace)
+    }
+}
+
 /// `Basic <base64 of user:password>` or `Bearer <token>`.
 fn auth_header(text: &str) -> bool {
     let words = text.split_whitespace();
@@ -283,6 +299,11 @@ fn decoded_finding(word: &str, depth: u8) -> Option<Finding> {
 pub fn base64_decode(word: &str) -> Option<Vec<u8>> {
     let body = word.trim_end_matches('=');
     if word.len() - body.len() > 2 || body.len() % 4 == 1 {
+        return None;
+    }
+    // Most words fail on a character: refuse them before allocating.
+    let alphabet = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'/' | b'_');
+    if !body.bytes().all(alphabet) {
         return None;
     }
     let mut bits: u32 = 0;
