@@ -94,7 +94,9 @@ mod tests {
     #[test]
     fn a_buffer_spells_what_push_spells_and_cuts_back() {
         let mut at = PointerBuf::at("/spec");
-        let inner = at.with("a/b", |at| at.with_index(3, |at| at.with("x~y", |at| at.as_str().to_string())));
+        let inner = at.with("a/b", |at| {
+            at.with_index(3, |at| at.with("x~y", |at| at.as_str().to_string()))
+        });
         assert_eq!(inner, push(&push(&push("/spec", "a/b"), "3"), "x~y"));
         assert_eq!(at.as_str(), "/spec");
     }

@@ -57,11 +57,20 @@ fn exempt(pointer: &str) -> bool {
     let head = [parts.next(), parts.next(), parts.next(), parts.next()];
     let fixed = matches!(
         head,
-        [Some(""), Some("apps" | "charts" | "manifests"), Some(_), Some("secrets")]
-            | [Some(""), Some("apps"), Some(_), Some("image")]
+        [
+            Some(""),
+            Some("apps" | "charts" | "manifests"),
+            Some(_),
+            Some("secrets")
+        ] | [Some(""), Some("apps"), Some(_), Some("image")]
             | [Some(""), Some("secretStores"), ..]
     );
-    fixed || head.into_iter().flatten().chain(parts).any(|p| p == "waivers")
+    fixed
+        || head
+            .into_iter()
+            .flatten()
+            .chain(parts)
+            .any(|p| p == "waivers")
 }
 
 /// What the walk leaves alone: waived keys, and values naming a declared Secret key.

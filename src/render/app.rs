@@ -241,16 +241,18 @@ fn services(cx: &AppContext) -> Vec<Value> {
         .collect();
     let selector = labels::to_value(&cx.selector);
     let none = BTreeMap::new();
-    let headless = (cx.app.kind == WorkloadKind::StatefulSet).then(|| obj! {
-        "apiVersion" => "v1",
-        "kind" => "Service",
-        "metadata" => cx.metadata(&format!("{}-headless", cx.name), &none),
-        "spec" => obj! {
-            "clusterIP" => "None",
-            "publishNotReadyAddresses" => true,
-            "selector" => selector.clone(),
-            "ports" => ports.clone(),
-        },
+    let headless = (cx.app.kind == WorkloadKind::StatefulSet).then(|| {
+        obj! {
+            "apiVersion" => "v1",
+            "kind" => "Service",
+            "metadata" => cx.metadata(&format!("{}-headless", cx.name), &none),
+            "spec" => obj! {
+                "clusterIP" => "None",
+                "publishNotReadyAddresses" => true,
+                "selector" => selector.clone(),
+                "ports" => ports.clone(),
+            },
+        }
     });
     let service = obj! {
         "apiVersion" => "v1",

@@ -318,9 +318,8 @@ fn check_limits(
 ) -> Result<(), Violation> {
     for (resource, limit) in limits {
         let limit_at = || push(&push(at, "limits"), resource);
-        let limit_value = amount(limit).ok_or_else(|| {
-            invalid(limit_at(), format!("`{resource}` limit is not a quantity"))
-        })?;
+        let limit_value = amount(limit)
+            .ok_or_else(|| invalid(limit_at(), format!("`{resource}` limit is not a quantity")))?;
         if let Some(request) = requests.get(resource) {
             let request_value = amount(request).ok_or_else(|| {
                 invalid(

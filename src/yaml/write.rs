@@ -81,7 +81,12 @@ fn write_map<'a>(
 }
 
 /// Writes the value that follows `key:` (the key is already printed).
-fn write_after_key<'a>(out: &mut String, stack: &mut Vec<Entry<'a>>, value: &'a Value, level: usize) {
+fn write_after_key<'a>(
+    out: &mut String,
+    stack: &mut Vec<Entry<'a>>,
+    value: &'a Value,
+    level: usize,
+) {
     match value {
         Value::Object(map) if !map.is_empty() => {
             out.push('\n');

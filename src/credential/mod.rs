@@ -7,6 +7,11 @@
 //! an HTTP `Basic`/`Bearer` header, a long hex or high-entropy word, or base64
 //! that decodes to any of these. Nothing here knows where a value came from.
 
+mod formats;
+
+pub use formats::base64_decode;
+use formats::{hex_key, high_entropy, token_format};
+
 /// The waiver prefix that names a key whose values are not credentials
 /// (`credential:existingSecretPasswordKey`).
 pub const WAIVER_PREFIX: &str = "credential:";
@@ -174,7 +179,8 @@ fn scan_text_depth(text: &str, depth: u8) -> Option<Finding> {
     // Every string of every object comes through here, most of them short
     // names and labels: the cheap tests that rule a check out come first.
     const PRIVATE_KEY_MIN: usize = "-----BEGIN".len() + "PRIVATE KEY".len();
-    if text.len() >= PRIVATE_KEY_MIN && text.contains("-----BEGIN") && text.contains("PRIVATE KEY") {
+    if text.len() >= PRIVATE_KEY_MIN && text.contains("-----BEGIN") && text.contains("PRIVATE KEY")
+    {
         return Some(Finding::PrivateKey);
     }
     if text.contains(':') && url_password(text) {
@@ -184,7 +190,8 @@ fn scan_text_depth(text: &str, depth: u8) -> Option<Finding> {
         return Some(Finding::AuthHeader);
     }
     let mut previous = "";
-    let word_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-' | '.');
+    let word_char =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-' | '.');
     for word in text.split(|c: char| !word_char(c)) {
         // `--key=AKIA...` and `token=...`: the value after `=` is a word of its own,
         // while base64 padding (`=` at the end) stays part of its word.
@@ -262,19 +269,23 @@ fn has_whitespace(text: &str) -> bool {
 /// `Basic <base64 of user:password>` or `Bearer <token>`.
 fn auth_header(text: &str) -> bool {
     let words = text.split_whitespace();
-    words.clone().zip(words.skip(1)).any(|(scheme, credential)| {
-        let scheme = scheme.trim_start_matches(['"', '\'']);
-        let credential = credential.trim_end_matches(['"', '\'', ',', ';']);
-        if scheme.eq_ignore_ascii_case("basic") {
-            base64_decode(credential)
-                .and_then(|b| String::from_utf8(b).ok())
-                .is_some_and(|s| s.contains(':'))
-        } else if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token") {
-            credential.len() >= 16 && !credential.starts_with('$')
-        } else {
-            false
-        }
-    })
+    words
+        .clone()
+        .zip(words.skip(1))
+        .any(|(scheme, credential)| {
+            let scheme = scheme.trim_start_matches(['"', '\'']);
+            let credential = credential.trim_end_matches(['"', '\'', ',', ';']);
+            if scheme.eq_ignore_ascii_case("basic") {
+                base64_decode(credential)
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .is_some_and(|s| s.contains(':'))
+            } else if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token")
+            {
+                credential.len() >= 16 && !credential.starts_with('$')
+            } else {
+                false
+            }
+        })
 }
 
 /// Base64 of at least 16 characters that decodes to text holding a credential.
@@ -293,146 +304,6 @@ fn decoded_finding(word: &str, depth: u8) -> Option<Finding> {
         return Some(found);
     }
     scan_text_depth(&text, depth + 1)
-}
-
-/// Standard or URL-safe base64, padded or not; `None` unless every character fits.
-pub fn base64_decode(word: &str) -> Option<Vec<u8>> {
-    let body = word.trim_end_matches('=');
-    if word.len() - body.len() > 2 || body.len() % 4 == 1 {
-        return None;
-    }
-    // Most words fail on a character: refuse them before allocating.
-    let alphabet = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'/' | b'_');
-    if !body.bytes().all(alphabet) {
-        return None;
-    }
-    let mut bits: u32 = 0;
-    let mut count = 0;
-    let mut out = Vec::with_capacity(body.len() * 3 / 4);
-    for c in body.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        bits = (bits << 6) | u32::from(v);
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-            bits &= (1 << count) - 1;
-        }
-    }
-    Some(out)
-}
-
-fn rest_is(s: &str, min: usize, ok: impl Fn(char) -> bool) -> bool {
-    s.len() >= min && s.chars().all(ok)
-}
-
-fn token_format(word: &str) -> Option<&'static str> {
-    let alnum = |c: char| c.is_ascii_alphanumeric();
-    let b64url = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    for prefix in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"] {
-        if let Some(rest) = word.strip_prefix(prefix)
-            && rest_is(rest, 36, alnum)
-        {
-            return Some("a GitHub token");
-        }
-    }
-    if word
-        .strip_prefix("github_pat_")
-        .is_some_and(|r| rest_is(r, 22, b64url))
-    {
-        return Some("a GitHub token");
-    }
-    if (word.starts_with("AKIA") || word.starts_with("ASIA"))
-        && word.len() == 20
-        && word
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-    {
-        return Some("an AWS access key");
-    }
-    if ["xoxb-", "xoxa-", "xoxp-", "xoxr-", "xoxs-"]
-        .iter()
-        .any(|p| word.starts_with(p))
-        && word.len() > 15
-    {
-        return Some("a Slack token");
-    }
-    if ["sk_live_", "rk_live_", "sk_test_"]
-        .iter()
-        .any(|p| word.strip_prefix(p).is_some_and(|r| rest_is(r, 20, alnum)))
-    {
-        return Some("a Stripe key");
-    }
-    if word
-        .strip_prefix("AIza")
-        .is_some_and(|r| rest_is(r, 35, b64url))
-    {
-        return Some("a Google API key");
-    }
-    if word
-        .strip_prefix("glpat-")
-        .is_some_and(|r| rest_is(r, 20, b64url))
-    {
-        return Some("a GitLab token");
-    }
-    if word
-        .strip_prefix("sk-")
-        .is_some_and(|r| rest_is(r, 32, b64url))
-    {
-        return Some("an API secret key");
-    }
-    let mut parts = word.split('.');
-    if let (Some(header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-        && header.starts_with("eyJ")
-        && payload.starts_with("eyJ")
-        && [header, payload, signature]
-            .iter()
-            .all(|p| rest_is(p, 10, b64url))
-    {
-        return Some("a JSON Web Token");
-    }
-    None
-}
-
-/// 64 or more hex digits: a raw key (git commit IDs are 40 and pass).
-fn hex_key(word: &str) -> bool {
-    word.len() >= 64 && word.chars().all(|c| c.is_ascii_hexdigit())
-}
-
-/// At least 32 characters mixing upper case, lower case and digits, with
-/// more than 4.2 bits of entropy per character: random, not a word or a hash.
-fn high_entropy(word: &str) -> bool {
-    if word.len() < 32 || word.contains('/') && word.matches('/').count() > 1 {
-        return false;
-    }
-    let upper = word.chars().any(|c| c.is_ascii_uppercase());
-    let lower = word.chars().any(|c| c.is_ascii_lowercase());
-    let digit = word.chars().any(|c| c.is_ascii_digit());
-    if !(upper && lower && digit) {
-        return false;
-    }
-    let mut counts = [0usize; 128];
-    for b in word.bytes() {
-        counts[usize::from(b & 0x7f)] += 1;
-    }
-    let len = word.len() as f64;
-    let entropy: f64 = counts
-        .iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| {
-            let p = c as f64 / len;
-            -p * p.log2()
-        })
-        .sum();
-    entropy > 4.2
 }
 
 #[cfg(test)]
