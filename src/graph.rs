@@ -154,7 +154,7 @@ pub fn build(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Graph> {
             {
                 edges[i].insert(j, Reason::Crd);
             }
-            if let Some(&j) = store_read(&object.value).and_then(|s| stores.get(&s))
+            if let Some(&j) = store_read(object).and_then(|s| stores.get(&s))
                 && j != i
             {
                 edges[i].entry(j).or_insert(Reason::Store);
@@ -235,16 +235,18 @@ fn secret_stores(
 /// The store an ExternalSecret reads. `secretStoreRef.kind` defaults to
 /// `SecretStore`, in the ExternalSecret's namespace (External Secrets
 /// `apis/externalsecrets/v1/externalsecret_types.go`, `SecretStoreRef.Kind`).
-fn store_read(value: &serde_json::Value) -> Option<StoreKey> {
-    let id = crate::render::ObjectId::of(value);
+fn store_read(object: &crate::render::Object) -> Option<StoreKey> {
+    // The identity the object keeps: working it out again per object was a
+    // tenth of this stage.
+    let id = object.id();
     if id.group() != EXTERNAL_SECRETS_GROUP || id.kind != "ExternalSecret" {
         return None;
     }
-    let store = value.pointer("/spec/secretStoreRef")?;
+    let store = object.value.pointer("/spec/secretStoreRef")?;
     let name = store.get("name")?.as_str()?.to_string();
     match store.get("kind").and_then(serde_json::Value::as_str) {
         Some("ClusterSecretStore") => Some(("ClusterSecretStore".into(), None, name)),
-        Some("SecretStore") | None => Some(("SecretStore".into(), id.namespace, name)),
+        Some("SecretStore") | None => Some(("SecretStore".into(), id.namespace.clone(), name)),
         Some(_) => None,
     }
 }

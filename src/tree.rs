@@ -98,11 +98,13 @@ impl RenderedTree {
         self.envs
             .iter()
             .map(|(name, tree)| {
-                let files = tree
+                // Hashing every byte of the tree: in parallel, collected in path order.
+                let hashed: Vec<(String, String)> = tree
                     .files
-                    .iter()
+                    .par_iter()
                     .map(|(p, text)| (p.clone(), sha256_hex(text.as_bytes())))
                     .collect();
+                let files = hashed.into_iter().collect();
                 (
                     name.clone(),
                     EnvIndex {

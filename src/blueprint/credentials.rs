@@ -10,12 +10,12 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::credential::{named_literal, scan_text};
+use crate::credential::{named_literal, names_credential, scan_text};
 
 use super::locator::Locator;
 use super::model::Blueprint;
 use crate::error::{Error, ErrorKind, Origin, Result};
-use crate::pointer;
+use crate::pointer::PointerBuf;
 use crate::sources::{BLUEPRINTS_DIR, SourceFile, Sources};
 
 const HELP: &str = "keep credentials in the secret store and reference them: `secrets: {NAME: \"<store>:<path>#<key>\"}` (with `secretFiles` to mount them as files); a chart names its `existingSecret` and fills it with `secrets: {<name>: {<key>: \"<store>:<path>#<key>\"}}`";
@@ -34,7 +34,7 @@ pub fn check(merged: &Value, bp: &Blueprint, locator: &Locator, sources: &Source
         waived,
         key_names: super::secrets::declared_secret_keys(bp),
     };
-    walk(merged, "", None, locator, &skip)?;
+    walk(merged, &mut PointerBuf::default(), None, locator, &skip)?;
     for app in bp.apps.values() {
         let Some(cfg) = &app.config else { continue };
         for path in cfg.files.values() {
@@ -51,13 +51,26 @@ pub fn check(merged: &Value, bp: &Blueprint, locator: &Locator, sources: &Source
 
 /// Pointers whose strings are references or prose, not values.
 fn exempt(pointer: &str) -> bool {
-    let parts: Vec<&str> = pointer.split('/').collect();
-    matches!(
-        parts.as_slice(),
-        ["", "apps" | "charts" | "manifests", _, "secrets", ..]
-            | ["", "apps", _, "image", ..]
-            | ["", "secretStores", ..]
-    ) || parts.contains(&"waivers")
+    // The first four tokens decide the fixed patterns; no vector per node,
+    // as this runs for every node of the blueprint in every environment.
+    let mut parts = pointer.split('/');
+    let head = [parts.next(), parts.next(), parts.next(), parts.next()];
+    let fixed = matches!(
+        head,
+        [
+            Some(""),
+            Some("apps" | "charts" | "manifests"),
+            Some(_),
+            Some("secrets")
+        ] | [Some(""), Some("apps"), Some(_), Some("image")]
+            | [Some(""), Some("secretStores"), ..]
+    );
+    fixed
+        || head
+            .into_iter()
+            .flatten()
+            .chain(parts)
+            .any(|p| p == "waivers")
 }
 
 /// What the walk leaves alone: waived keys, and values naming a declared Secret key.
@@ -66,19 +79,25 @@ struct Skip<'a> {
     key_names: BTreeSet<&'a str>,
 }
 
-fn walk(value: &Value, at: &str, key: Option<&str>, locator: &Locator, skip: &Skip) -> Result<()> {
-    if exempt(at) || key.is_some_and(|k| skip.waived.contains(k)) {
+fn walk(
+    value: &Value,
+    at: &mut PointerBuf,
+    key: Option<&str>,
+    locator: &Locator,
+    skip: &Skip,
+) -> Result<()> {
+    if exempt(at.as_str()) || key.is_some_and(|k| skip.waived.contains(k)) {
         return Ok(());
     }
     match value {
         Value::Object(map) => {
             for (k, v) in map {
-                walk(v, &pointer::push(at, k), Some(k), locator, skip)?;
+                at.with(k, |at| walk(v, at, Some(k), locator, skip))?;
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                walk(v, &pointer::push(at, &i.to_string()), key, locator, skip)?;
+                at.with_index(i, |at| walk(v, at, key, locator, skip))?;
             }
         }
         Value::String(s) => {
@@ -89,15 +108,19 @@ fn walk(value: &Value, at: &str, key: Option<&str>, locator: &Locator, skip: &Sk
                 .or_else(|| scan_text(s))
             {
                 return Err(locator
-                    .error(ErrorKind::Secret, at, finding.describe())
+                    .error(ErrorKind::Secret, at.as_str(), finding.describe())
                     .with_help(HELP)
                     .masking_secret());
             }
         }
+        // Spelled out only under a credential's name: most numbers are ports and counts.
         Value::Number(n) => {
-            if let Some(finding) = key.and_then(|k| named_literal(k, &n.to_string())) {
+            if let Some(finding) = key
+                .filter(|k| names_credential(k))
+                .and_then(|k| named_literal(k, &n.to_string()))
+            {
                 return Err(locator
-                    .error(ErrorKind::Secret, at, finding.describe())
+                    .error(ErrorKind::Secret, at.as_str(), finding.describe())
                     .with_help(HELP)
                     .masking_secret());
             }

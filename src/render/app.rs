@@ -96,13 +96,15 @@ pub fn render_app(
     Ok(objects.into_iter().map(Object::new).collect())
 }
 
+// Objects are assembled with the moving `obj!`: `json!` would copy each
+// interpolated value (the metadata, the spec) once more.
 fn service_account(cx: &AppContext) -> Value {
-    json!({
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": cx.metadata(cx.name, &cx.app.service_account.annotations),
-        "automountServiceAccountToken": cx.app.service_account.automount_token,
-    })
+    obj! {
+        "apiVersion" => "v1",
+        "kind" => "ServiceAccount",
+        "metadata" => cx.metadata(cx.name, &cx.app.service_account.annotations),
+        "automountServiceAccountToken" => cx.app.service_account.automount_token,
+    }
 }
 
 fn rbac(cx: &AppContext) -> Vec<Value> {
@@ -127,19 +129,19 @@ fn rbac(cx: &AppContext) -> Vec<Value> {
         .collect();
     let none = BTreeMap::new();
     vec![
-        json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": cx.metadata(cx.name, &none),
-            "rules": rules,
-        }),
-        json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": cx.metadata(cx.name, &none),
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": cx.name},
-            "subjects": [{"kind": "ServiceAccount", "name": cx.name, "namespace": cx.namespace()}],
-        }),
+        obj! {
+            "apiVersion" => "rbac.authorization.k8s.io/v1",
+            "kind" => "Role",
+            "metadata" => cx.metadata(cx.name, &none),
+            "rules" => rules,
+        },
+        obj! {
+            "apiVersion" => "rbac.authorization.k8s.io/v1",
+            "kind" => "RoleBinding",
+            "metadata" => cx.metadata(cx.name, &none),
+            "roleRef" => json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": cx.name}),
+            "subjects" => json!([{"kind": "ServiceAccount", "name": cx.name, "namespace": cx.namespace()}]),
+        },
     ]
 }
 
@@ -179,13 +181,13 @@ fn config_map(cx: &AppContext, env: &ResolvedEnv) -> Result<Value> {
         data.insert(file.clone(), content.clone());
     }
     let name = format!("{}-config-{}", cx.name, content_hash(&data));
-    Ok(json!({
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": cx.metadata(&name, &BTreeMap::new()),
-        "immutable": true,
-        "data": data,
-    }))
+    Ok(obj! {
+        "apiVersion" => "v1",
+        "kind" => "ConfigMap",
+        "metadata" => cx.metadata(&name, &BTreeMap::new()),
+        "immutable" => true,
+        "data" => labels::to_value(&data),
+    })
 }
 
 /// First 10 hex digits of SHA-256 over the sorted file names and contents.
@@ -239,21 +241,26 @@ fn services(cx: &AppContext) -> Vec<Value> {
         .collect();
     let selector = labels::to_value(&cx.selector);
     let none = BTreeMap::new();
-    let mut out = vec![json!({
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": cx.metadata(cx.name, &none),
-        "spec": {"type": "ClusterIP", "selector": selector, "ports": ports},
-    })];
-    if cx.app.kind == WorkloadKind::StatefulSet {
-        out.push(json!({
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": cx.metadata(&format!("{}-headless", cx.name), &none),
-            "spec": {"clusterIP": "None", "publishNotReadyAddresses": true, "selector": selector, "ports": ports},
-        }));
-    }
-    out
+    let headless = (cx.app.kind == WorkloadKind::StatefulSet).then(|| {
+        obj! {
+            "apiVersion" => "v1",
+            "kind" => "Service",
+            "metadata" => cx.metadata(&format!("{}-headless", cx.name), &none),
+            "spec" => obj! {
+                "clusterIP" => "None",
+                "publishNotReadyAddresses" => true,
+                "selector" => selector.clone(),
+                "ports" => ports.clone(),
+            },
+        }
+    });
+    let service = obj! {
+        "apiVersion" => "v1",
+        "kind" => "Service",
+        "metadata" => cx.metadata(cx.name, &none),
+        "spec" => obj! {"type" => "ClusterIP", "selector" => selector, "ports" => ports},
+    };
+    std::iter::once(service).chain(headless).collect()
 }
 
 fn workload_ref(cx: &AppContext) -> Value {
@@ -279,17 +286,17 @@ fn autoscaler(cx: &AppContext) -> Option<Value> {
             }));
         }
     }
-    Some(json!({
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": cx.metadata(cx.name, &BTreeMap::new()),
-        "spec": {
-            "scaleTargetRef": workload_ref(cx),
-            "minReplicas": a.min,
-            "maxReplicas": a.max,
-            "metrics": metrics,
+    Some(obj! {
+        "apiVersion" => "autoscaling/v2",
+        "kind" => "HorizontalPodAutoscaler",
+        "metadata" => cx.metadata(cx.name, &BTreeMap::new()),
+        "spec" => obj! {
+            "scaleTargetRef" => workload_ref(cx),
+            "minReplicas" => a.min,
+            "maxReplicas" => a.max,
+            "metrics" => metrics,
         },
-    }))
+    })
 }
 
 /// The least number of pods the app runs with.
@@ -322,12 +329,12 @@ fn disruption_budget(cx: &AppContext) -> Option<Value> {
     };
     let mut spec = budget;
     spec["selector"] = json!({"matchLabels": labels::to_value(&cx.selector)});
-    Some(json!({
-        "apiVersion": "policy/v1",
-        "kind": "PodDisruptionBudget",
-        "metadata": cx.metadata(cx.name, &BTreeMap::new()),
-        "spec": spec,
-    }))
+    Some(obj! {
+        "apiVersion" => "policy/v1",
+        "kind" => "PodDisruptionBudget",
+        "metadata" => cx.metadata(cx.name, &BTreeMap::new()),
+        "spec" => spec,
+    })
 }
 
 fn ingress(cx: &AppContext) -> Option<Value> {
@@ -373,12 +380,12 @@ fn ingress(cx: &AppContext) -> Option<Value> {
     if tls {
         spec["tls"] = json!([{"hosts": ing.hosts, "secretName": format!("{}-tls", cx.name)}]);
     }
-    Some(json!({
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": cx.metadata(cx.name, &annotations),
-        "spec": spec,
-    }))
+    Some(obj! {
+        "apiVersion" => "networking.k8s.io/v1",
+        "kind" => "Ingress",
+        "metadata" => cx.metadata(cx.name, &annotations),
+        "spec" => spec,
+    })
 }
 
 fn service_monitor(cx: &AppContext, m: &MonitoringStack) -> Option<Value> {
@@ -389,15 +396,15 @@ fn service_monitor(cx: &AppContext, m: &MonitoringStack) -> Option<Value> {
     if let Some(i) = &metrics.interval {
         endpoint["interval"] = json!(i);
     }
-    Some(json!({
-        "apiVersion": SERVICE_MONITOR_API,
-        "kind": "ServiceMonitor",
-        "metadata": labels::metadata(cx.name, Some(cx.namespace()), &labels, &BTreeMap::new()),
-        "spec": {
-            "selector": {"matchLabels": labels::to_value(&cx.selector)},
-            "endpoints": [endpoint],
+    Some(obj! {
+        "apiVersion" => SERVICE_MONITOR_API,
+        "kind" => "ServiceMonitor",
+        "metadata" => labels::metadata(cx.name, Some(cx.namespace()), &labels, &BTreeMap::new()),
+        "spec" => obj! {
+            "selector" => obj! {"matchLabels" => labels::to_value(&cx.selector)},
+            "endpoints" => vec![endpoint],
         },
-    }))
+    })
 }
 
 #[cfg(test)]

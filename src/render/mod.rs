@@ -221,7 +221,9 @@ fn add_policies(
     let facts = crate::resolve::network::facts(env);
     let http01 = acme::http01_issuers(manifests.objects().map(|o| &o.value));
     let net = network::Network::new(postures, network::links(env, &facts, &http01));
-    for unit in manifests.units.values_mut() {
+    // Each unit's policies depend on the links alone: in parallel.
+    let units: Vec<&mut Unit> = manifests.units.values_mut().collect();
+    units.into_par_iter().for_each(|unit| {
         let policies = match unit.kind {
             UnitKind::Component(_) => match env.components.get(&unit.name) {
                 Some(c) => net.component_policies(c, &facts),
@@ -234,7 +236,7 @@ fn add_policies(
             let object = network_policy(env, &unit.namespace, &name, spec);
             unit.objects.push(object);
         }
-    }
+    });
 }
 
 /// Adds the mesh's policies to the units of the components they belong to.

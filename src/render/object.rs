@@ -100,17 +100,29 @@ impl PartialOrd for ObjectId {
 
 /// One rendered object, with its identity worked out once and what the final
 /// checks need to say where it came from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Object {
     /// The object itself; after changing it, call [`Object::refresh`].
     pub value: Value,
     id: ObjectId,
-    /// The identity it was rendered with; patches may not change it.
-    rendered_id: ObjectId,
+    /// The identity it was rendered with, once a refresh found another one;
+    /// patches may not change it. Kept only then: a copy per object of an
+    /// identity that nearly never changes was four strings each.
+    rendered_id: Option<Box<ObjectId>>,
     /// The template file and document that produced it, for objects from templates.
     pub template: Option<TemplateSource>,
     /// The fields patches (blueprint's and overlays') wrote, newest last, with where each was written.
     pub patched: Vec<PatchedField>,
+}
+
+impl PartialEq for Object {
+    fn eq(&self, other: &Object) -> bool {
+        self.value == other.value
+            && self.id == other.id
+            && self.rendered_id() == other.rendered_id()
+            && self.template == other.template
+            && self.patched == other.patched
+    }
 }
 
 /// A manifest template's file and the 1-based document within its output.
@@ -132,7 +144,7 @@ impl Object {
         let id = ObjectId::of(&value);
         Object {
             value,
-            rendered_id: id.clone(),
+            rendered_id: None,
             id,
             template: None,
             patched: Vec::new(),
@@ -145,12 +157,16 @@ impl Object {
 
     /// Who the object was before any patch.
     pub fn rendered_id(&self) -> &ObjectId {
-        &self.rendered_id
+        self.rendered_id.as_deref().unwrap_or(&self.id)
     }
 
     /// Re-reads the identity after `value` was changed (by an RFC 6902 patch).
     pub fn refresh(&mut self) {
-        self.id = ObjectId::of(&self.value);
+        let id = ObjectId::of(&self.value);
+        if id != self.id && self.rendered_id.is_none() {
+            self.rendered_id = Some(Box::new(self.id.clone()));
+        }
+        self.id = id;
     }
 
     /// The newest patch that wrote `path`, one of its parents or one of its children.

@@ -53,12 +53,13 @@ pub fn external_secret(
             spec["dataFrom"] = json!([{"extract": remote_ref(r, infisical)}]);
         }
     }
-    Some(json!({
-        "apiVersion": EXTERNAL_SECRET_API,
-        "kind": "ExternalSecret",
-        "metadata": metadata,
-        "spec": spec,
-    }))
+    // Moved in, not copied as `json!` would.
+    Some(obj! {
+        "apiVersion" => EXTERNAL_SECRET_API,
+        "kind" => "ExternalSecret",
+        "metadata" => metadata,
+        "spec" => spec,
+    })
 }
 
 /// The ExternalSecrets of a chart's or manifest set's `secrets`, in `namespace`.

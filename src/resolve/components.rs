@@ -406,6 +406,21 @@ fn fail(
     locator.error(kind, at, message).with_help(help)
 }
 
+/// Each namespace the components run in -> whether a chart is among them.
+pub fn namespace_charts(components: &BTreeMap<String, Component>) -> BTreeMap<String, bool> {
+    let mut out: BTreeMap<String, bool> = BTreeMap::new();
+    for c in components.values() {
+        let is_chart = c.kind == ComponentKind::Chart;
+        match out.get_mut(&c.namespace) {
+            Some(holds_chart) => *holds_chart |= is_chart,
+            None => {
+                out.insert(c.namespace.clone(), is_chart);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -156,10 +156,7 @@ pub fn namespace_mesh(env: &ResolvedEnv, ns: &str, holds_chart: bool) -> Option<
 
 /// The mesh the pods of component `c` are in.
 pub fn component_mesh(env: &ResolvedEnv, c: &Component) -> Option<ResolvedMesh> {
-    let holds_chart = env
-        .components
-        .values()
-        .any(|o| o.kind == ComponentKind::Chart && o.namespace == c.namespace);
+    let holds_chart = env.namespace_charts.get(&c.namespace) == Some(&true);
     namespace_mesh(env, &c.namespace, holds_chart)
 }
 
@@ -200,8 +197,9 @@ pub fn ztunnel(env: &ResolvedEnv) -> Option<&Component> {
 /// are no component (scrapers, an outside controller) join only by the
 /// namespace's own setting, as charts' do.
 pub fn ambient_namespace(env: &ResolvedEnv, ns: &str) -> bool {
-    let in_ns = || env.components.values().filter(|c| c.namespace == ns);
-    let holds_chart = in_ns().next().is_none() || in_ns().any(|c| c.kind == ComponentKind::Chart);
+    // A namespace holding no component counts as holding a chart: it joins
+    // only through its own setting.
+    let holds_chart = env.namespace_charts.get(ns).copied().unwrap_or(true);
     namespace_mesh(env, ns, holds_chart)
         .is_some_and(|m| m.provider == MeshProvider::Istio && m.mode == MeshMode::Ambient)
 }

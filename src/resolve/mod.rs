@@ -42,6 +42,11 @@ pub struct ResolvedEnv {
     pub blueprint: Blueprint,
     /// Apps, charts and manifest sets by name, with derived placement.
     pub components: BTreeMap<String, Component>,
+    /// Each namespace a component runs in -> whether a chart is among them.
+    /// The mesh a namespace joins depends on it, and it is asked per
+    /// component and per link: a scan of every component each time made
+    /// rendering quadratic in the number of apps.
+    pub namespace_charts: BTreeMap<String, bool>,
     /// RFC 6902 patches for rendered objects: the blueprint's (for every
     /// environment) first, then the overlays', root environment's first.
     pub patches: Vec<ObjectPatch>,
@@ -92,6 +97,7 @@ pub fn resolve(project: &Project, name: &str) -> Result<ResolvedEnv> {
         name: name.to_string(),
         settings,
         blueprint,
+        namespace_charts: components::namespace_charts(&components),
         components,
         patches,
         locator,

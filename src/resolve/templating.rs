@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::environments::EnvSettings;
 use crate::blueprint::Locator;
 use crate::error::{ErrorKind, Result};
-use crate::pointer;
+use crate::pointer::PointerBuf;
 use crate::template;
 
 const COMPONENT_SECTIONS: [&str; 3] = ["apps", "charts", "manifests"];
@@ -24,7 +24,7 @@ pub fn expand(merged: &mut Value, settings: &EnvSettings, locator: &Locator) -> 
         if section == "environments" {
             continue;
         }
-        let at = pointer::push("", section);
+        let mut at = PointerBuf::default();
         if COMPONENT_SECTIONS.contains(&section.as_str())
             && let Value::Object(components) = value
         {
@@ -32,16 +32,23 @@ pub fn expand(merged: &mut Value, settings: &EnvSettings, locator: &Locator) -> 
                 let mut context = base.clone();
                 let layer = component.get("layer").cloned().unwrap_or(Value::Null);
                 context["app"] = json!({"name": name, "layer": layer});
-                expand_value(component, &pointer::push(&at, name), &context, locator)?;
+                at.with(section, |at| {
+                    at.with(name, |at| expand_value(component, at, &context, locator))
+                })?;
             }
             continue;
         }
-        expand_value(value, &at, &base, locator)?;
+        at.with(section, |at| expand_value(value, at, &base, locator))?;
     }
     Ok(())
 }
 
-fn expand_value(value: &mut Value, at: &str, context: &Value, locator: &Locator) -> Result<()> {
+fn expand_value(
+    value: &mut Value,
+    at: &mut PointerBuf,
+    context: &Value,
+    locator: &Locator,
+) -> Result<()> {
     match value {
         Value::String(s) if template::is_template(s) => {
             let rendered = template::render(s, context).map_err(|e| {
@@ -50,7 +57,7 @@ fn expand_value(value: &mut Value, at: &str, context: &Value, locator: &Locator)
                     _ => String::new(),
                 };
                 locator
-                    .error(ErrorKind::Template, at, format!("template does not render{line}: {}", e.message))
+                    .error(ErrorKind::Template, at.as_str(), format!("template does not render{line}: {}", e.message))
                     .with_help(e.help(
                         "templates see `env` (name, cluster, domain, zones, production), `system`, and `app` (name, layer) inside a component; write {% raw %}...{% endraw %} around text meant for another template engine",
                     ))
@@ -59,12 +66,12 @@ fn expand_value(value: &mut Value, at: &str, context: &Value, locator: &Locator)
         }
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                expand_value(item, &pointer::push(at, &i.to_string()), context, locator)?;
+                at.with_index(i, |at| expand_value(item, at, context, locator))?;
             }
         }
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                expand_value(v, &pointer::push(at, k), context, locator)?;
+                at.with(k, |at| expand_value(v, at, context, locator))?;
             }
         }
         _ => {}

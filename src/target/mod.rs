@@ -110,13 +110,16 @@ fn shards(deployers: Vec<(String, Value)>) -> Vec<(String, String, Vec<Value>)> 
                 .to_string()
         });
         let chunks = group.len().div_ceil(MAX_PER_DIR);
-        for (i, chunk) in group.chunks(MAX_PER_DIR).enumerate() {
+        // Moved into their chunks, not copied: a thousand deployers are big.
+        let mut rest = group.into_iter();
+        for i in 0..chunks {
             let name = if chunks == 1 {
                 key.clone()
             } else {
                 format!("{key}-{:02}", i + 1)
             };
-            out.push((name, key.clone(), chunk.to_vec()));
+            let chunk: Vec<Value> = rest.by_ref().take(MAX_PER_DIR).collect();
+            out.push((name, key.clone(), chunk));
         }
     }
     out

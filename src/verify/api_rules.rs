@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::Violation;
 use crate::cron;
 use crate::error::ErrorKind;
-use crate::pointer::push;
+use crate::pointer::{PointerBuf, push};
 use crate::quantity;
 use crate::render::Object;
 
@@ -69,8 +69,7 @@ pub fn check(object: &Object) -> Result<(), Violation> {
             format!("schedule `{schedule}` is not a cron expression: {why}"),
         ));
     }
-    check_numbers(&object.value, "")?;
-    check_resources(&object.value, "")
+    check_numbers_and_resources(&object.value)
 }
 
 fn is_label(s: &str) -> bool {
@@ -136,16 +135,19 @@ fn check_name(kind: &str, name: &str) -> Result<(), Violation> {
 }
 
 fn check_metadata_maps(value: &Value, meta: &str) -> Result<(), Violation> {
-    if let Some(Value::Object(labels)) = value.pointer(&push(meta, "labels")) {
+    let Some(metadata) = value.pointer(meta) else {
+        return Ok(());
+    };
+    if let Some(Value::Object(labels)) = metadata.get("labels") {
         check_labels(labels, &push(meta, "labels"))?;
     }
-    if let Some(Value::Object(annotations)) = value.pointer(&push(meta, "annotations")) {
-        let at = push(meta, "annotations");
+    if let Some(Value::Object(annotations)) = metadata.get("annotations") {
+        let at = || push(meta, "annotations");
         let mut total = 0;
         for (key, v) in annotations {
             if !is_qualified_name(key) {
                 return Err(invalid(
-                    push(&at, key),
+                    push(&at(), key),
                     format!("annotation key `{key}` is not a qualified name"),
                 ));
             }
@@ -153,7 +155,7 @@ fn check_metadata_maps(value: &Value, meta: &str) -> Result<(), Violation> {
         }
         if total > MAX_ANNOTATION_BYTES {
             return Err(invalid(
-                at,
+                at(),
                 format!("annotations take {total} bytes, over the 256 KiB limit"),
             ));
         }
@@ -248,31 +250,39 @@ fn integer_range(key: &str) -> Option<(i64, i64)> {
     })
 }
 
-fn check_numbers(value: &Value, at: &str) -> Result<(), Violation> {
+/// Integer fields in range and every `resources` block sound, in one walk
+/// over the object (it visits every node). A number out of range is
+/// reported before any resources block, as when these were two walks: the
+/// first bad block is kept while the walk looks on for numbers.
+fn check_numbers_and_resources(value: &Value) -> Result<(), Violation> {
+    let mut first_bad_block = None;
+    check_fields(value, &mut PointerBuf::default(), &mut first_bad_block)?;
+    first_bad_block.map_or(Ok(()), Err)
+}
+
+fn check_fields(
+    value: &Value,
+    at: &mut PointerBuf,
+    first_bad_block: &mut Option<Violation>,
+) -> Result<(), Violation> {
     match value {
         Value::Object(map) => {
+            if first_bad_block.is_none()
+                && let (Some(Value::Object(requests)), Some(Value::Object(limits))) =
+                    (map.get("requests"), map.get("limits"))
+            {
+                *first_bad_block = check_limits(requests, limits, at.as_str()).err();
+            }
             for (key, v) in map {
-                let here = push(at, key);
-                if let (Value::Number(n), Some((min, max))) = (v, integer_range(key)) {
-                    let Some(i) = n.as_i64() else {
-                        return Err(invalid(
-                            here,
-                            format!("`{key}` must be an integer, not `{n}`"),
-                        ));
-                    };
-                    if i < min || i > max {
-                        return Err(invalid(
-                            here,
-                            format!("`{key}` is {i}, outside {min}..={max}"),
-                        ));
-                    }
-                }
-                check_numbers(v, &here)?;
+                at.with(key, |here| {
+                    check_number(key, v, here)?;
+                    check_fields(v, here, first_bad_block)
+                })?;
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                check_numbers(v, &push(at, &i.to_string()))?;
+                at.with_index(i, |at| check_fields(v, at, first_bad_block))?;
             }
         }
         _ => {}
@@ -280,45 +290,50 @@ fn check_numbers(value: &Value, at: &str) -> Result<(), Violation> {
     Ok(())
 }
 
-/// Every `resources` block: quantities that parse, limits at or above requests.
-fn check_resources(value: &Value, at: &str) -> Result<(), Violation> {
-    match value {
-        Value::Object(map) => {
-            if let (Some(Value::Object(requests)), Some(Value::Object(limits))) =
-                (map.get("requests"), map.get("limits"))
-            {
-                for (resource, limit) in limits {
-                    let limit_at = push(&push(at, "limits"), resource);
-                    let limit_value = amount(limit).ok_or_else(|| {
-                        invalid(&*limit_at, format!("`{resource}` limit is not a quantity"))
-                    })?;
-                    if let Some(request) = requests.get(resource) {
-                        let request_at = push(&push(at, "requests"), resource);
-                        let request_value = amount(request).ok_or_else(|| {
-                            invalid(
-                                &*request_at,
-                                format!("`{resource}` request is not a quantity"),
-                            )
-                        })?;
-                        if limit_value < request_value {
-                            return Err(invalid(
-                                limit_at,
-                                format!("the `{resource}` limit is below its request"),
-                            ));
-                        }
-                    }
-                }
-            }
-            for (key, v) in map {
-                check_resources(v, &push(at, key))?;
+/// An integer field (`port`, `replicas`, ...) at `here` within its range.
+fn check_number(key: &str, v: &Value, here: &PointerBuf) -> Result<(), Violation> {
+    let (Value::Number(n), Some((min, max))) = (v, integer_range(key)) else {
+        return Ok(());
+    };
+    let Some(i) = n.as_i64() else {
+        return Err(invalid(
+            here.as_str(),
+            format!("`{key}` must be an integer, not `{n}`"),
+        ));
+    };
+    if i < min || i > max {
+        return Err(invalid(
+            here.as_str(),
+            format!("`{key}` is {i}, outside {min}..={max}"),
+        ));
+    }
+    Ok(())
+}
+
+/// One `resources` block at `at`: each limit a quantity, at or above its request.
+fn check_limits(
+    requests: &Map<String, Value>,
+    limits: &Map<String, Value>,
+    at: &str,
+) -> Result<(), Violation> {
+    for (resource, limit) in limits {
+        let limit_at = || push(&push(at, "limits"), resource);
+        let limit_value = amount(limit)
+            .ok_or_else(|| invalid(limit_at(), format!("`{resource}` limit is not a quantity")))?;
+        if let Some(request) = requests.get(resource) {
+            let request_value = amount(request).ok_or_else(|| {
+                invalid(
+                    push(&push(at, "requests"), resource),
+                    format!("`{resource}` request is not a quantity"),
+                )
+            })?;
+            if limit_value < request_value {
+                return Err(invalid(
+                    limit_at(),
+                    format!("the `{resource}` limit is below its request"),
+                ));
             }
         }
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                check_resources(v, &push(at, &i.to_string()))?;
-            }
-        }
-        _ => {}
     }
     Ok(())
 }
@@ -373,5 +388,24 @@ mod tests {
         assert_eq!(verdict(bad_name).as_deref(), Some("/metadata/name"));
         let port = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}, "spec": {"ports": [{"port": 70000}]}});
         assert_eq!(verdict(port).as_deref(), Some("/spec/ports/0/port"));
+    }
+
+    #[test]
+    fn a_number_out_of_range_is_reported_before_a_resources_block() {
+        let both = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {
+            "template": {"spec": {"containers": [
+                {"name": "a", "resources": {"requests": {"cpu": "1"}, "limits": {"cpu": "500m"}}},
+                {"name": "b", "resources": {"requests": {"cpu": "1"}, "limits": {"cpu": "100m"}}},
+            ]}},
+            "replicas": -1,
+        }});
+        assert_eq!(verdict(both.clone()).as_deref(), Some("/spec/replicas"));
+        let mut blocks_only = both;
+        blocks_only["spec"]["replicas"] = json!(1);
+        assert_eq!(
+            verdict(blocks_only).as_deref(),
+            Some("/spec/template/spec/containers/0/resources/limits/cpu"),
+            "the first bad block"
+        );
     }
 }

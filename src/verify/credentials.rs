@@ -13,9 +13,9 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::Violation;
-use crate::credential::{Finding, mask, named_literal, scan_line, scan_text};
+use crate::credential::{Finding, mask, named_literal, names_credential, scan_line, scan_text};
 use crate::error::ErrorKind;
-use crate::pointer::push;
+use crate::pointer::{PointerBuf, push};
 use crate::render::Object;
 
 pub use crate::credential::WAIVER_PREFIX;
@@ -23,18 +23,35 @@ pub use crate::credential::WAIVER_PREFIX;
 const HELP: &str = "keep credentials in the secret store and reference them (`secrets:` on an app, an ExternalSecret in a template); if this is no credential, waive it with a reason: `waivers: {\"credential:<key>\": <reason>}`";
 
 /// Keys whose values are references or prose in the objects gitopsc writes.
+/// Asked for every node of every object, so the common answer (not an
+/// annotation, not a secret-reference kind) costs two prefix tests.
 fn exempt(kind: &str, path: &str) -> bool {
-    let parts: Vec<&str> = path.split('/').collect();
-    let reference = match kind {
-        "ExternalSecret" | "ClusterExternalSecret" | "PushSecret" => matches!(
-            parts.as_slice(),
-            ["", "spec", "data", _, "secretKey" | "remoteRef", ..] | ["", "spec", "dataFrom", ..]
-        ),
-        "SealedSecret" => matches!(parts.as_slice(), ["", "spec", "encryptedData", ..]),
+    let waiver_annotation = path
+        .strip_prefix("/metadata/annotations/")
+        .is_some_and(|key| {
+            !key.contains('/')
+                && (key.starts_with("gitopsc.io~1waiver.") || key.starts_with("checkov.io~1skip"))
+        });
+    waiver_annotation || reference(kind, path)
+}
+
+/// The fields of the secret-reference kinds that name a secret, not hold one.
+fn reference(kind: &str, path: &str) -> bool {
+    match kind {
+        "ExternalSecret" | "ClusterExternalSecret" | "PushSecret" => {
+            // The first five tokens are all the patterns look at.
+            let mut parts = [""; 5];
+            for (slot, part) in parts.iter_mut().zip(path.split('/')) {
+                *slot = part;
+            }
+            matches!(
+                parts,
+                ["", "spec", "data", _, "secretKey" | "remoteRef"] | ["", "spec", "dataFrom", ..]
+            )
+        }
+        "SealedSecret" => path == "/spec/encryptedData" || path.starts_with("/spec/encryptedData/"),
         _ => false,
-    };
-    reference
-        || matches!(parts.as_slice(), ["", "metadata", "annotations", key] if key.starts_with("gitopsc.io~1waiver.") || key.starts_with("checkov.io~1skip"))
+    }
 }
 
 /// `waived`: keys waived for this unit; `key_names`: the Secret keys the
@@ -62,13 +79,13 @@ pub fn check(
         waived,
         key_names,
     };
-    walker.walk(&object.value, "", None)?;
+    walker.walk(&object.value, &mut PointerBuf::default(), None)?;
     if kind == "ConfigMap"
         && let Some(Value::Object(files)) = object.value.get("data")
     {
         for (name, content) in files {
             if let Some(text) = content.as_str() {
-                walker.config_file(text, &push("/data", name))?;
+                walker.config_file(text, &mut PointerBuf::at(&push("/data", name)))?;
             }
         }
     }
@@ -82,8 +99,13 @@ struct Walker<'a> {
 }
 
 impl Walker<'_> {
-    fn walk(&mut self, value: &Value, at: &str, key: Option<&str>) -> Result<(), Violation> {
-        if exempt(self.kind, at) || key.is_some_and(|k| self.waived.contains(k)) {
+    fn walk(
+        &mut self,
+        value: &Value,
+        at: &mut PointerBuf,
+        key: Option<&str>,
+    ) -> Result<(), Violation> {
+        if exempt(self.kind, at.as_str()) || key.is_some_and(|k| self.waived.contains(k)) {
             return Ok(());
         }
         match value {
@@ -96,18 +118,22 @@ impl Walker<'_> {
                         ("value", Some(name)) => name,
                         _ => k.as_str(),
                     };
-                    self.walk(v, &push(at, k), Some(key))?;
+                    at.with(k, |at| self.walk(v, at, Some(key)))?;
                 }
             }
             Value::Array(items) => {
                 for (i, v) in items.iter().enumerate() {
-                    self.walk(v, &push(at, &i.to_string()), key)?;
+                    at.with_index(i, |at| self.walk(v, at, key))?;
                 }
             }
-            Value::String(s) => self.judge(at, key, s)?,
+            Value::String(s) => self.judge(at.as_str(), key, s)?,
+            // Spelled out only under a credential's name: most numbers are ports and counts.
             Value::Number(n) => {
-                if let Some(finding) = key.and_then(|k| named_literal(k, &n.to_string())) {
-                    return Err(found(at, finding, &n.to_string()));
+                if let Some(finding) = key
+                    .filter(|k| names_credential(k))
+                    .and_then(|k| named_literal(k, &n.to_string()))
+                {
+                    return Err(found(at.as_str(), finding, &n.to_string()));
                 }
             }
             _ => {}
@@ -128,8 +154,8 @@ impl Walker<'_> {
 
     /// A config file in a ConfigMap: structured where it parses as YAML or
     /// JSON (so `password:` keys are found at any depth), else line by line.
-    fn config_file(&mut self, text: &str, at: &str) -> Result<(), Violation> {
-        if let Ok(docs) = crate::yaml::parse_documents(at, text)
+    fn config_file(&mut self, text: &str, at: &mut PointerBuf) -> Result<(), Violation> {
+        if let Ok(docs) = crate::yaml::parse_documents(at.as_str(), text)
             && docs.iter().any(|d| d.is_object() || d.is_array())
         {
             for doc in &docs {
@@ -143,7 +169,7 @@ impl Walker<'_> {
                     .split_once(['=', ':'])
                     .map(|(_, v)| v.trim())
                     .unwrap_or(line.trim());
-                return Err(found(at, finding, value));
+                return Err(found(at.as_str(), finding, value));
             }
         }
         Ok(())

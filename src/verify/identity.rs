@@ -12,7 +12,8 @@ use crate::render::{EnvManifests, Object, Unit};
 pub type Found<'a> = (&'a Unit, &'a Object, Violation);
 
 pub fn check(manifests: &EnvManifests) -> Result<(), Found<'_>> {
-    let mut seen: BTreeMap<(String, String, Option<String>, String), &Object> = BTreeMap::new();
+    // Keys borrowed from the objects: no copy of four strings per object.
+    let mut seen: BTreeMap<(&str, &str, Option<&str>, &str), &Object> = BTreeMap::new();
     for unit in manifests.units.values() {
         for object in &unit.objects {
             if let Some(v) = changed(object) {
@@ -20,10 +21,10 @@ pub fn check(manifests: &EnvManifests) -> Result<(), Found<'_>> {
             }
             let id = object.id();
             let key = (
-                id.group().to_string(),
-                id.kind.clone(),
-                id.namespace.clone(),
-                id.name.clone(),
+                id.group(),
+                id.kind.as_str(),
+                id.namespace.as_deref(),
+                id.name.as_str(),
             );
             if seen.insert(key, object).is_some() {
                 return Err((

@@ -25,8 +25,11 @@ pub mod quota;
 pub mod stores;
 pub mod system_namespaces;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use rayon::prelude::*;
+
+use crate::blueprint::model::PodSecurityLevel;
 use crate::error::{Error, ErrorKind, Origin, Result};
 use crate::pointer::push;
 use crate::render::{EnvManifests, Object, Unit, UnitKind};
@@ -75,29 +78,50 @@ pub fn verify(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Vec<Notice>
     let levels = pod_security::namespace_levels(&plans);
     let quotas = quota::quotas(manifests);
     let key_names = crate::blueprint::secrets::declared_secret_keys(&env.blueprint);
-    for unit in manifests.units.values() {
-        let waivers = unit_waivers(env, unit);
-        let credential_keys: BTreeSet<&str> = waivers
-            .iter()
-            .filter_map(|k| k.strip_prefix(credentials::WAIVER_PREFIX))
-            .collect();
-        let image_rules = images::ImageRules::for_unit(env, &waivers);
-        quota::check(&quotas, unit).map_err(|(o, v)| fail(unit, o, v))?;
-        for object in &unit.objects {
-            // Credentials first: a later check's message may quote the value.
-            let checks = [
-                credentials::check(&credential_keys, &key_names, object),
-                api_rules::check(object),
-                pod_security::check(&levels, object),
-                images::check(&image_rules, object),
-            ];
-            for result in checks {
-                result.map_err(|v| fail(unit, object, v))?;
-            }
-        }
-    }
+    // Units are checked independently, so in parallel (this stage walks
+    // every node of every object); the first violation in unit order is
+    // the one reported, whatever the timing.
+    let units: Vec<&Unit> = manifests.units.values().collect();
+    let verdicts: Vec<Result<()>> = units
+        .par_iter()
+        .map(|unit| {
+            let checked = check_unit(env, &quotas, &levels, &key_names, unit);
+            checked.map_err(|(object, v)| fail(unit, object, v))
+        })
+        .collect();
+    verdicts.into_iter().collect::<Result<Vec<()>>>()?;
     stores::check(manifests, env.settings.production).map_err(|(u, o, v)| fail(u, o, v))?;
     Ok(notices)
+}
+
+/// The per-unit checks: the quota, then each object's, in object order.
+fn check_unit<'u>(
+    env: &ResolvedEnv,
+    quotas: &quota::Quotas,
+    levels: &BTreeMap<&str, PodSecurityLevel>,
+    key_names: &BTreeSet<&str>,
+    unit: &'u Unit,
+) -> std::result::Result<(), (&'u Object, Violation)> {
+    let waivers = unit_waivers(env, unit);
+    let credential_keys: BTreeSet<&str> = waivers
+        .iter()
+        .filter_map(|k| k.strip_prefix(credentials::WAIVER_PREFIX))
+        .collect();
+    let image_rules = images::ImageRules::for_unit(env, &waivers);
+    quota::check(quotas, unit)?;
+    for object in &unit.objects {
+        // Credentials first: a later check's message may quote the value.
+        let checks = [
+            credentials::check(&credential_keys, key_names, object),
+            api_rules::check(object),
+            pod_security::check(levels, object),
+            images::check(&image_rules, object),
+        ];
+        for result in checks {
+            result.map_err(|v| (object, v))?;
+        }
+    }
+    Ok(())
 }
 
 /// The waivers a unit's objects may use: `defaults.waivers` for every unit,

@@ -11,9 +11,10 @@ use serde_json::Value;
 /// Prints one object as a YAML document (no leading `---`), ending in a newline.
 pub fn to_yaml(value: &Value) -> String {
     let mut out = String::new();
+    let stack = &mut Vec::new();
     match value {
-        Value::Object(map) if !map.is_empty() => write_map(&mut out, map, 0),
-        Value::Array(items) if !items.is_empty() => write_seq(&mut out, items, 0),
+        Value::Object(map) if !map.is_empty() => write_map(&mut out, stack, map, 0),
+        Value::Array(items) if !items.is_empty() => write_seq(&mut out, stack, items, 0),
         scalar => {
             write_inline(&mut out, scalar, 0);
             out.push('\n');
@@ -36,13 +37,24 @@ fn rank(key: &str, top: bool) -> usize {
     }
 }
 
-/// Entries in print order: the leading keys, then the rest in byte order,
-/// whatever order the map was built in.
-fn ordered_entries(map: &serde_json::Map<String, Value>, top: bool) -> Vec<(&String, &Value)> {
-    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-    entries
-        .sort_unstable_by(|(a, _), (b, _)| rank(a, top).cmp(&rank(b, top)).then_with(|| a.cmp(b)));
-    entries
+/// A map entry with its key's rank.
+type Entry<'a> = (usize, &'a String, &'a Value);
+
+/// Pushes the entries of `map` onto `stack` in print order (the leading
+/// keys, then the rest in byte order, whatever order the map was built in)
+/// and returns where they start. One stack serves the whole document: each
+/// map's entries sit above its parent's until it is printed, so printing
+/// allocates no list per map.
+fn push_ordered<'a>(
+    stack: &mut Vec<Entry<'a>>,
+    map: &'a serde_json::Map<String, Value>,
+    top: bool,
+) -> usize {
+    let start = stack.len();
+    // Each key ranked once, not once per comparison.
+    stack.extend(map.iter().map(|(k, v)| (rank(k, top), k, v)));
+    stack[start..].sort_unstable_by(|(ra, a, _), (rb, b, _)| ra.cmp(rb).then_with(|| a.cmp(b)));
+    start
 }
 
 fn indent(out: &mut String, n: usize) {
@@ -51,25 +63,38 @@ fn indent(out: &mut String, n: usize) {
     }
 }
 
-fn write_map(out: &mut String, map: &serde_json::Map<String, Value>, level: usize) {
-    for (key, value) in ordered_entries(map, level == 0) {
+fn write_map<'a>(
+    out: &mut String,
+    stack: &mut Vec<Entry<'a>>,
+    map: &'a serde_json::Map<String, Value>,
+    level: usize,
+) {
+    let start = push_ordered(stack, map, level == 0);
+    for i in start..stack.len() {
+        let (_, key, value) = stack[i];
         indent(out, level);
         push_scalar(out, key);
         out.push(':');
-        write_after_key(out, value, level);
+        write_after_key(out, stack, value, level);
     }
+    stack.truncate(start);
 }
 
 /// Writes the value that follows `key:` (the key is already printed).
-fn write_after_key(out: &mut String, value: &Value, level: usize) {
+fn write_after_key<'a>(
+    out: &mut String,
+    stack: &mut Vec<Entry<'a>>,
+    value: &'a Value,
+    level: usize,
+) {
     match value {
         Value::Object(map) if !map.is_empty() => {
             out.push('\n');
-            write_map(out, map, level + 2);
+            write_map(out, stack, map, level + 2);
         }
         Value::Array(items) if !items.is_empty() => {
             out.push('\n');
-            write_seq(out, items, level);
+            write_seq(out, stack, items, level);
         }
         _ => {
             out.push(' ');
@@ -79,27 +104,30 @@ fn write_after_key(out: &mut String, value: &Value, level: usize) {
     }
 }
 
-fn write_seq(out: &mut String, items: &[Value], level: usize) {
+fn write_seq<'a>(out: &mut String, stack: &mut Vec<Entry<'a>>, items: &'a [Value], level: usize) {
     for item in items {
         indent(out, level);
         out.push('-');
         match item {
             Value::Object(map) if !map.is_empty() => {
                 // The first entry shares the dash's line; the rest align under it.
-                for (i, (key, value)) in ordered_entries(map, false).into_iter().enumerate() {
-                    if i == 0 {
+                let start = push_ordered(stack, map, false);
+                for i in start..stack.len() {
+                    let (_, key, value) = stack[i];
+                    if i == start {
                         out.push(' ');
                     } else {
                         indent(out, level + 2);
                     }
                     push_scalar(out, key);
                     out.push(':');
-                    write_after_key(out, value, level + 2);
+                    write_after_key(out, stack, value, level + 2);
                 }
+                stack.truncate(start);
             }
             Value::Array(inner) if !inner.is_empty() => {
                 out.push('\n');
-                write_seq(out, inner, level + 2);
+                write_seq(out, stack, inner, level + 2);
             }
             _ => {
                 out.push(' ');
@@ -200,6 +228,24 @@ const RESERVED_WORDS: &[&str] = &[
     ".nan", "<<", "=",
 ];
 
+/// The bytes a plain scalar may hold: letters, digits and `-_./:@+=,~%$()^ `.
+/// A table, as every key and string of the output is tested byte by byte.
+const PLAIN_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let extra = b"-_./:@+=,~%$()^ ";
+    let mut i = 0;
+    while i < extra.len() {
+        table[extra[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 fn is_plain_safe(s: &str) -> bool {
     let bytes = s.as_bytes();
     let Some(&first) = bytes.first() else {
@@ -219,7 +265,7 @@ fn is_plain_safe(s: &str) -> bool {
     }
     let mut previous = 0u8;
     for &b in bytes {
-        let allowed = b.is_ascii_alphanumeric() || b"-_./:@+=,~%$()^ ".contains(&b);
+        let allowed = PLAIN_BYTES[usize::from(b)];
         // `: ` starts a mapping value, and doubled spaces are lost on reading.
         if !allowed || (b == b' ' && (previous == b':' || previous == b' ')) {
             return false;

@@ -7,6 +7,11 @@
 //! an HTTP `Basic`/`Bearer` header, a long hex or high-entropy word, or base64
 //! that decodes to any of these. Nothing here knows where a value came from.
 
+mod formats;
+
+pub use formats::base64_decode;
+use formats::{hex_key, high_entropy, token_format};
+
 /// The waiver prefix that names a key whose values are not credentials
 /// (`credential:existingSecretPasswordKey`).
 pub const WAIVER_PREFIX: &str = "credential:";
@@ -97,21 +102,45 @@ const KEY_IS_VALUE: [&str; 6] = [
 
 /// A key named like a credential with a literal (not empty, not a reference) value.
 pub fn named_literal(key: &str, value: &str) -> Option<Finding> {
-    let norm: String = key
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    let credential_word =
-        CONTAINED.iter().any(|c| norm.contains(c)) || ENDING.iter().any(|c| norm.ends_with(c));
-    let names_something = NOT_A_VALUE.iter().any(|s| norm.ends_with(s))
-        && !KEY_IS_VALUE.iter().any(|s| norm.ends_with(s));
-    let named = credential_word
+    (names_credential(key) && !is_reference(value)).then(|| Finding::NamedLiteral(key.to_string()))
+}
+
+/// Whether a key's name says it holds a credential (`DB_PASSWORD`, `apiKey`),
+/// not the name of one or a switch (`passwordFile`, `tokenSecretRef`).
+pub fn names_credential(key: &str) -> bool {
+    // Its ASCII letters and digits, lowercased. On the stack: the final check
+    // asks this for every keyed value of every object.
+    const STACK: usize = 128;
+    let mut buf = [0u8; STACK];
+    let owned: String;
+    let norm = if key.len() <= STACK {
+        let mut len = 0;
+        for b in key.bytes().filter(u8::is_ascii_alphanumeric) {
+            buf[len] = b.to_ascii_lowercase();
+            len += 1;
+        }
+        std::str::from_utf8(&buf[..len]).expect("ASCII bytes")
+    } else {
+        owned = key
+            .bytes()
+            .filter(u8::is_ascii_alphanumeric)
+            .map(|b| char::from(b.to_ascii_lowercase()))
+            .collect();
+        &owned
+    };
+    // Every word of `CONTAINED` holds "pass": one search rules them all out
+    // for most keys.
+    let credential_word = ENDING.iter().any(|c| norm.ends_with(c))
+        || (norm.contains("pass") && CONTAINED.iter().any(|c| norm.contains(c)));
+    let names_something = || {
+        NOT_A_VALUE.iter().any(|s| norm.ends_with(s))
+            && !KEY_IS_VALUE.iter().any(|s| norm.ends_with(s))
+    };
+    credential_word
         && !norm.starts_with("existing")
-        && !names_something
+        && !names_something()
         && !norm.ends_with("oauth")
-        && !norm.ends_with("bypass");
-    (named && !is_reference(value)).then(|| Finding::NamedLiteral(key.to_string()))
+        && !norm.ends_with("bypass")
 }
 
 /// A value that points at a credential instead of being one.
@@ -147,17 +176,23 @@ pub fn scan_text(text: &str) -> Option<Finding> {
 }
 
 fn scan_text_depth(text: &str, depth: u8) -> Option<Finding> {
-    if text.contains("-----BEGIN") && text.contains("PRIVATE KEY") {
+    // Every string of every object comes through here, most of them short
+    // names and labels: the cheap tests that rule a check out come first.
+    const PRIVATE_KEY_MIN: usize = "-----BEGIN".len() + "PRIVATE KEY".len();
+    if text.len() >= PRIVATE_KEY_MIN && text.contains("-----BEGIN") && text.contains("PRIVATE KEY")
+    {
         return Some(Finding::PrivateKey);
     }
-    if url_password(text) {
+    if text.contains(':') && url_password(text) {
         return Some(Finding::UrlPassword);
     }
-    if auth_header(text) {
+    if has_whitespace(text) && auth_header(text) {
         return Some(Finding::AuthHeader);
     }
     let mut previous = "";
-    for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || "+/=_-.".contains(c))) {
+    let word_char =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-' | '.');
+    for word in text.split(|c: char| !word_char(c)) {
         // `--key=AKIA...` and `token=...`: the value after `=` is a word of its own,
         // while base64 padding (`=` at the end) stays part of its word.
         for part in split_assignments(word) {
@@ -183,16 +218,18 @@ fn scan_text_depth(text: &str, depth: u8) -> Option<Finding> {
     None
 }
 
+/// The parts of `word` between `=` signs, the trailing padding (`==`) kept
+/// on the last part.
 fn split_assignments(word: &str) -> impl Iterator<Item = &str> {
     let body = word.trim_end_matches('=');
-    let padding = &word[body.len()..];
-    let mut parts: Vec<&str> = body.split('=').collect();
-    if let Some(last) = parts.last_mut() {
-        let end = word.len() - padding.len();
-        let start = end - last.len();
-        *last = &word[start..];
-    }
-    parts.into_iter()
+    let (leading, last) = match body.rfind('=') {
+        Some(i) => (Some(&body[..i]), &word[i + 1..]),
+        None => (None, word),
+    };
+    leading
+        .into_iter()
+        .flat_map(|l| l.split('='))
+        .chain(std::iter::once(last))
 }
 
 /// `scheme://user:password@host`, with a password that is not a placeholder.
@@ -217,20 +254,38 @@ fn url_password(text: &str) -> bool {
     false
 }
 
+/// Whether `text` has a character `split_whitespace` splits at; a byte scan
+/// for ASCII text.
+fn has_whitespace(text: &str) -> bool {
+    if text.is_ascii() {
+        // `char::is_whitespace` on ASCII: space, tab, line feed, vertical tab, form feed, return.
+        text.bytes()
+            .any(|b| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+    } else {
+        text.chars().any(char::is_whitespace)
+    }
+}
+
 /// `Basic <base64 of user:password>` or `Bearer <token>`.
 fn auth_header(text: &str) -> bool {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    words.windows(2).any(|pair| {
-        let scheme = pair[0].trim_start_matches(['"', '\'']).to_ascii_lowercase();
-        let credential = pair[1].trim_end_matches(['"', '\'', ',', ';']);
-        match scheme.as_str() {
-            "basic" => base64_decode(credential)
-                .and_then(|b| String::from_utf8(b).ok())
-                .is_some_and(|s| s.contains(':')),
-            "bearer" | "token" => credential.len() >= 16 && !credential.starts_with('$'),
-            _ => false,
-        }
-    })
+    let words = text.split_whitespace();
+    words
+        .clone()
+        .zip(words.skip(1))
+        .any(|(scheme, credential)| {
+            let scheme = scheme.trim_start_matches(['"', '\'']);
+            let credential = credential.trim_end_matches(['"', '\'', ',', ';']);
+            if scheme.eq_ignore_ascii_case("basic") {
+                base64_decode(credential)
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .is_some_and(|s| s.contains(':'))
+            } else if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token")
+            {
+                credential.len() >= 16 && !credential.starts_with('$')
+            } else {
+                false
+            }
+        })
 }
 
 /// Base64 of at least 16 characters that decodes to text holding a credential.
@@ -249,138 +304,6 @@ fn decoded_finding(word: &str, depth: u8) -> Option<Finding> {
         return Some(found);
     }
     scan_text_depth(&text, depth + 1)
-}
-
-/// Standard or URL-safe base64, padded or not; `None` unless every character fits.
-pub fn base64_decode(word: &str) -> Option<Vec<u8>> {
-    let body = word.trim_end_matches('=');
-    if word.len() - body.len() > 2 || body.len() % 4 == 1 {
-        return None;
-    }
-    let mut bits: u32 = 0;
-    let mut count = 0;
-    let mut out = Vec::with_capacity(body.len() * 3 / 4);
-    for c in body.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        bits = (bits << 6) | u32::from(v);
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-            bits &= (1 << count) - 1;
-        }
-    }
-    Some(out)
-}
-
-fn rest_is(s: &str, min: usize, ok: impl Fn(char) -> bool) -> bool {
-    s.len() >= min && s.chars().all(ok)
-}
-
-fn token_format(word: &str) -> Option<&'static str> {
-    let alnum = |c: char| c.is_ascii_alphanumeric();
-    let b64url = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    for prefix in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"] {
-        if let Some(rest) = word.strip_prefix(prefix)
-            && rest_is(rest, 36, alnum)
-        {
-            return Some("a GitHub token");
-        }
-    }
-    if word
-        .strip_prefix("github_pat_")
-        .is_some_and(|r| rest_is(r, 22, b64url))
-    {
-        return Some("a GitHub token");
-    }
-    if (word.starts_with("AKIA") || word.starts_with("ASIA"))
-        && word.len() == 20
-        && word
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-    {
-        return Some("an AWS access key");
-    }
-    if ["xoxb-", "xoxa-", "xoxp-", "xoxr-", "xoxs-"]
-        .iter()
-        .any(|p| word.starts_with(p))
-        && word.len() > 15
-    {
-        return Some("a Slack token");
-    }
-    if ["sk_live_", "rk_live_", "sk_test_"]
-        .iter()
-        .any(|p| word.strip_prefix(p).is_some_and(|r| rest_is(r, 20, alnum)))
-    {
-        return Some("a Stripe key");
-    }
-    if word
-        .strip_prefix("AIza")
-        .is_some_and(|r| rest_is(r, 35, b64url))
-    {
-        return Some("a Google API key");
-    }
-    if word
-        .strip_prefix("glpat-")
-        .is_some_and(|r| rest_is(r, 20, b64url))
-    {
-        return Some("a GitLab token");
-    }
-    if word
-        .strip_prefix("sk-")
-        .is_some_and(|r| rest_is(r, 32, b64url))
-    {
-        return Some("an API secret key");
-    }
-    let parts: Vec<&str> = word.split('.').collect();
-    if parts.len() == 3
-        && parts[0].starts_with("eyJ")
-        && parts[1].starts_with("eyJ")
-        && parts.iter().all(|p| rest_is(p, 10, b64url))
-    {
-        return Some("a JSON Web Token");
-    }
-    None
-}
-
-/// 64 or more hex digits: a raw key (git commit IDs are 40 and pass).
-fn hex_key(word: &str) -> bool {
-    word.len() >= 64 && word.chars().all(|c| c.is_ascii_hexdigit())
-}
-
-/// At least 32 characters mixing upper case, lower case and digits, with
-/// more than 4.2 bits of entropy per character: random, not a word or a hash.
-fn high_entropy(word: &str) -> bool {
-    if word.len() < 32 || word.contains('/') && word.matches('/').count() > 1 {
-        return false;
-    }
-    let upper = word.chars().any(|c| c.is_ascii_uppercase());
-    let lower = word.chars().any(|c| c.is_ascii_lowercase());
-    let digit = word.chars().any(|c| c.is_ascii_digit());
-    if !(upper && lower && digit) {
-        return false;
-    }
-    let mut counts = [0usize; 128];
-    for b in word.bytes() {
-        counts[usize::from(b & 0x7f)] += 1;
-    }
-    let len = word.len() as f64;
-    let entropy: f64 = counts
-        .iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| {
-            let p = c as f64 / len;
-            -p * p.log2()
-        })
-        .sum();
-    entropy > 4.2
 }
 
 #[cfg(test)]
@@ -406,6 +329,15 @@ mod tests {
         assert!(named_literal("DB_PASSWORD", "$(PASSWORD)").is_none());
         assert!(named_literal("LOG_LEVEL", "info").is_none());
         assert!(named_literal("AUTH_ENABLED", "yes").is_none());
+    }
+
+    #[test]
+    fn assignments_split_with_the_padding_kept_last() {
+        let parts = |w| split_assignments(w).collect::<Vec<_>>();
+        assert_eq!(parts("--key=AKIA=x=="), ["--key", "AKIA", "x=="]);
+        assert_eq!(parts("=c"), ["", "c"]);
+        assert_eq!(parts("abc=="), ["abc=="]);
+        assert_eq!(parts("==="), ["==="]);
     }
 
     #[test]
