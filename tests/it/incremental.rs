@@ -5,25 +5,9 @@
 use std::fs;
 use std::path::Path;
 
-use crate::support::{gitopsc, read_tree, tempdir};
+use crate::support::{Rng, gitopsc, read_tree, tempdir};
 
 use crate::synthetic;
-
-/// xorshift64*: a fixed seed gives the same edit sequence on every machine.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 const APPS: usize = 6;
 

@@ -7,22 +7,7 @@ use std::sync::Arc;
 use gitopsc::sources::{SourceFile, Sources};
 use gitopsc::{EnvSelection, compile};
 
-use crate::support::projects;
-
-/// xorshift64*: deterministic, so a failure reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use crate::support::{Rng, projects};
 
 const TOKENS: &[&str] = &[
     ": ",

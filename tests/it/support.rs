@@ -220,3 +220,21 @@ pub fn env_document(tree: &RenderedTree, env: &str, path: &str) -> (String, serd
         .remove(0);
     (text, value)
 }
+
+/// xorshift64*: a fixed seed gives the same sequence on every machine, so a
+/// random edit sequence that fails replays.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number below `n` (below 1 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
