@@ -51,12 +51,8 @@ pub fn compile_incremental(
     }
 }
 
-/// The user's environment cache, unless it is turned off or there is no cache directory.
+/// The user's environment cache, unless caches are turned off or there is no cache directory.
 pub fn env_cache() -> Option<DiskCache> {
-    let off = std::env::var_os(NO_CACHE_VAR).is_some_and(|v| !v.is_empty() && v != "0");
-    if off {
-        return None;
-    }
     let max_mib = std::env::var(MAX_MIB_VAR)
         .ok()
         .and_then(|v| v.parse::<u64>().ok())

@@ -37,11 +37,19 @@ pub const RENDERED_DIR: &str = "rendered";
 /// `gitopsc/` in the user's cache directory (`$XDG_CACHE_HOME`, else
 /// `~/.cache`): what gitopsc keeps between runs, never in the project.
 pub fn user_cache_dir() -> Option<PathBuf> {
+    if caches_off() {
+        return None;
+    }
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
     Some(base.join("gitopsc"))
+}
+
+/// `GITOPSC_NO_CACHE` set (to anything but `0`): nothing is kept between runs.
+fn caches_off() -> bool {
+    std::env::var_os(env_cache::NO_CACHE_VAR).is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// Reads every file under `blueprints/` and `overlays/` (hidden files skipped).

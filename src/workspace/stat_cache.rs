@@ -27,6 +27,13 @@ impl FileStat {
         })
     }
 
+    /// Written in the same clock tick as the record that lists it, so a
+    /// later write in that tick could leave every field as it was: such a
+    /// file is read again, never vouched for by `stat` (git's "racy clean").
+    fn racy(&self, record: &FileStat) -> bool {
+        self.mtime >= record.mtime || self.ctime >= record.ctime
+    }
+
     fn encode(&self) -> String {
         format!(
             "{} {} {} {} {} {} {}",
@@ -89,7 +96,10 @@ pub fn stat_cache_vouches(rendered: &Path, inputs: &str) -> bool {
     let Some(path) = stat_cache_path(rendered) else {
         return false;
     };
-    let Ok(text) = fs::read_to_string(path) else {
+    let Ok(text) = fs::read_to_string(&path) else {
+        return false;
+    };
+    let Some(recorded) = FileStat::of(&path) else {
         return false;
     };
     let mut lines = text.lines();
@@ -105,7 +115,9 @@ pub fn stat_cache_vouches(rendered: &Path, inputs: &str) -> bool {
     let entries: Vec<(&str, &str)> = lines.filter_map(|l| l.split_once('\t')).collect();
     !entries.is_empty()
         && entries.par_iter().all(|(stat, file)| {
-            FileStat::decode(stat).is_some_and(|s| FileStat::of(&rendered.join(file)) == Some(s))
+            FileStat::decode(stat).is_some_and(|s| {
+                !s.racy(&recorded) && FileStat::of(&rendered.join(file)) == Some(s)
+            })
         })
 }
 
@@ -121,11 +133,17 @@ pub fn stat_cache_record<'a>(
     let Some(index_stat) = FileStat::of(&rendered.join(INDEX_FILE)) else {
         return;
     };
+    let files: Vec<&String> = files.collect();
+    // In parallel: a render records tens of thousands of files.
+    let stats: Option<Vec<FileStat>> = files
+        .par_iter()
+        .map(|file| FileStat::of(&rendered.join(file)))
+        .collect();
+    let Some(stats) = stats else {
+        return;
+    };
     let mut text = format!("{}\n{}\n", stat_cache_header(inputs), index_stat.encode());
-    for file in files {
-        let Some(stat) = FileStat::of(&rendered.join(file)) else {
-            return;
-        };
+    for (file, stat) in files.iter().zip(&stats) {
         text.push_str(&stat.encode());
         text.push('\t');
         text.push_str(file);
@@ -139,5 +157,41 @@ pub fn stat_cache_record<'a>(
         if fs::write(&tmp, text).is_ok() {
             let _ = fs::rename(&tmp, &path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FileStat;
+
+    fn stat(mtime: (i64, i64), ctime: (i64, i64)) -> FileStat {
+        FileStat {
+            len: 10,
+            mtime,
+            ctime,
+            ino: 1,
+            dev: 1,
+        }
+    }
+
+    #[test]
+    fn a_file_from_the_records_own_tick_is_racy() {
+        let record = stat((100, 500), (100, 600));
+        assert!(
+            !stat((100, 499), (100, 499)).racy(&record),
+            "older: stat decides"
+        );
+        assert!(
+            stat((100, 500), (100, 500)).racy(&record),
+            "same mtime tick"
+        );
+        assert!(
+            stat((100, 499), (100, 600)).racy(&record),
+            "same ctime tick"
+        );
+        assert!(
+            stat((101, 0), (101, 0)).racy(&record),
+            "newer than the record"
+        );
     }
 }

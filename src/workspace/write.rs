@@ -49,10 +49,15 @@ pub fn write_rendered(
         .flat_map(|(_, e)| e.files.iter())
         .filter(|(f, h)| previous_hashes.get(f.as_str()) == Some(&h.as_str()))
         .collect();
+    // Unless `stat` vouches that nothing moved since these very inputs were
+    // last written or checked (then reading 30 MB back would find the same).
+    let vouched = replace_all && super::stat_cache_vouches(rendered, &tree.inputs);
     let unchanged: BTreeSet<&str> = candidates
         .par_iter()
         .filter(|(path, hash)| {
-            fs::read(rendered.join(path)).is_ok_and(|b| crate::sources::sha256_hex(&b) == **hash)
+            vouched
+                || fs::read(rendered.join(path))
+                    .is_ok_and(|b| crate::sources::sha256_hex(&b) == **hash)
         })
         .map(|(path, _)| path.as_str())
         .collect();
@@ -63,6 +68,7 @@ pub fn write_rendered(
     let index_text = index.to_json();
     let index_same = fs::read_to_string(rendered.join(INDEX_FILE)).is_ok_and(|t| t == index_text);
     if report.written == 0 && report.removed == 0 && index_same {
+        record_fresh(rendered, tree, &index, replace_all);
         return Ok(report);
     }
     let staging = sibling(rendered, STAGING_MARK)?;
@@ -71,7 +77,19 @@ pub fn write_rendered(
     if result.is_err() {
         let _ = fs::remove_dir_all(&staging);
     }
-    result.map(|()| report)
+    result.map(|()| {
+        record_fresh(rendered, tree, &index, replace_all);
+        report
+    })
+}
+
+/// What was just written is what `check` would find fresh: saying so in the
+/// stat cache spares the hook that runs next from reading it all back.
+fn record_fresh(rendered: &Path, tree: &RenderedTree, index: &Index, replace_all: bool) {
+    if replace_all {
+        let files = index.environments.values().flat_map(|e| e.files.keys());
+        super::stat_cache_record(rendered, &tree.inputs, files);
+    }
 }
 
 /// gitopsc never writes through a symbolic link: not at `rendered` itself,

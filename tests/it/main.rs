@@ -41,6 +41,7 @@ mod reach;
 mod release;
 mod scheduling;
 mod secrets;
+mod stat_record;
 mod structure;
 mod verify;
 mod webhooks;

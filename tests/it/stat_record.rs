@@ -1,0 +1,96 @@
+//! `render` leaves check's `stat` record of what it wrote, so the
+//! pre-commit hook that runs next answers without reading the tree back; and
+//! no record ever vouches for a file edited after it, whatever the edit.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::support::{copy_inputs, gitopsc_env, repo_root, tempdir};
+
+const DEPLOYMENT: &str = "rendered/prod/apps/web/deployment-web.yaml";
+
+/// The one record in a private cache directory (one `rendered/`, one record).
+fn record(cache: &Path) -> Vec<String> {
+    let dir = cache.join("gitopsc/check");
+    let files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "one record for one rendered/: {files:?}");
+    fs::read_to_string(&files[0])
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn indexed_files(project: &Path) -> usize {
+    let index = fs::read_to_string(project.join("rendered/.gitopsc-index.json")).unwrap();
+    let index: serde_json::Value = serde_json::from_str(&index).unwrap();
+    index["environments"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|e| e["files"].as_object().unwrap().len())
+        .sum()
+}
+
+#[test]
+fn render_records_every_file_it_owns_and_no_record_hides_an_edit() {
+    let project = tempdir();
+    let cache = tempdir();
+    copy_inputs(&repo_root(), project.path());
+    let env = [("XDG_CACHE_HOME", cache.path().to_str().unwrap())];
+    let run = |args: &[&str]| gitopsc_env(args, project.path(), &env);
+
+    let render = run(&["render"]);
+    assert_eq!(render.code, 0, "{}", render.stderr);
+    let lines = record(cache.path());
+    // A header, the index's own stat, then one line per owned file.
+    assert_eq!(lines.len(), 2 + indexed_files(project.path()));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with(&format!("\t{}", &DEPLOYMENT[9..]))),
+        "the record lists {DEPLOYMENT}"
+    );
+    assert_eq!(run(&["check"]).code, 0);
+
+    // The same size, in place, at once: the inode and length are unchanged and
+    // the clock may not have ticked, so only ctime or the racy rule can tell.
+    let path = project.path().join(DEPLOYMENT);
+    let text = fs::read_to_string(&path).unwrap();
+    let edited = text.replacen("revisionHistoryLimit: 5", "revisionHistoryLimit: 6", 1);
+    assert_ne!(text, edited, "the edit changes the file");
+    fs::write(&path, &edited).unwrap();
+    let check = run(&["check"]);
+    assert_eq!(check.code, 1, "{}", check.stdout);
+    assert!(
+        check.stdout.contains(&format!("changed  {DEPLOYMENT}")),
+        "{}",
+        check.stdout
+    );
+
+    // A render of the same inputs must not take the record's word for it either.
+    let again = run(&["render"]);
+    assert!(again.stdout.contains("(1 written,"), "{}", again.stdout);
+    assert_eq!(fs::read_to_string(&path).unwrap(), text);
+    assert_eq!(run(&["check"]).code, 0);
+}
+
+#[test]
+fn no_cache_keeps_no_record() {
+    let project = tempdir();
+    let cache = tempdir();
+    copy_inputs(&repo_root(), project.path());
+    let env = [
+        ("XDG_CACHE_HOME", cache.path().to_str().unwrap()),
+        ("GITOPSC_NO_CACHE", "1"),
+    ];
+    assert_eq!(gitopsc_env(&["render"], project.path(), &env).code, 0);
+    assert_eq!(gitopsc_env(&["check"], project.path(), &env).code, 0);
+    assert!(
+        !cache.path().join("gitopsc").exists(),
+        "GITOPSC_NO_CACHE leaves the cache directory alone"
+    );
+}
