@@ -68,7 +68,11 @@ pub fn write_rendered(
     let index_text = index.to_json();
     let index_same = fs::read_to_string(rendered.join(INDEX_FILE)).is_ok_and(|t| t == index_text);
     if report.written == 0 && report.removed == 0 && index_same {
-        record_fresh(rendered, tree, &index, replace_all);
+        // A record that vouched is still true: stat-ing the tree again to
+        // write it anew would be the same tens of thousands of calls twice.
+        if !vouched {
+            record_fresh(rendered, tree, &index, replace_all);
+        }
         return Ok(report);
     }
     let staging = sibling(rendered, STAGING_MARK)?;

@@ -49,9 +49,10 @@ fn render_records_every_file_it_owns_and_no_record_hides_an_edit() {
     // A header, the index's own stat, then one line per owned file.
     assert_eq!(lines.len(), 2 + indexed_files(project.path()));
     assert!(
-        lines
-            .iter()
-            .any(|l| l.ends_with(&format!("\t{}", &DEPLOYMENT[9..]))),
+        lines.iter().any(|l| l.ends_with(&format!(
+            "\t{}",
+            DEPLOYMENT.strip_prefix("rendered/").unwrap()
+        ))),
         "the record lists {DEPLOYMENT}"
     );
     assert_eq!(run(&["check"]).code, 0);
