@@ -73,6 +73,67 @@ impl PointerBuf {
     }
 }
 
+/// One step of a [`Path`]: a key of an object or an index of an array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Token<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// Where a walk over a value is, as the tokens that lead there, spelled as a
+/// pointer only when asked ([`Path::pointer`]). The final checks visit every
+/// node of every object and report a place almost never: a pushed borrowed
+/// token costs a fraction of escaping it into a [`PointerBuf`] at each node.
+#[derive(Debug, Clone, Default)]
+pub struct Path<'a>(Vec<Token<'a>>);
+
+impl<'a> Path<'a> {
+    /// A walk that starts below `tokens`.
+    pub fn from_tokens(tokens: &[Token<'a>]) -> Path<'a> {
+        Path(tokens.to_vec())
+    }
+
+    pub fn tokens(&self) -> &[Token<'a>] {
+        &self.0
+    }
+
+    /// Runs `f` with the path extended by `token`, then cuts it back.
+    pub fn with<R>(&mut self, token: Token<'a>, f: impl FnOnce(&mut Path<'a>) -> R) -> R {
+        self.0.push(token);
+        let result = f(self);
+        self.0.pop();
+        result
+    }
+
+    /// The path as an RFC 6901 pointer.
+    pub fn pointer(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        for token in &self.0 {
+            match token {
+                Token::Key(k) => {
+                    out.push('/');
+                    push_escaped(&mut out, k);
+                }
+                Token::Index(i) => {
+                    let _ = write!(out, "/{i}");
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether the path's first tokens are the keys `keys`.
+    pub fn starts_with_keys(&self, keys: &[&str]) -> bool {
+        self.0.len() >= keys.len()
+            && self
+                .0
+                .iter()
+                .zip(keys)
+                .all(|(t, k)| matches!(t, Token::Key(key) if key == k))
+    }
+}
+
 /// Builds a pointer from unescaped tokens.
 pub fn from_tokens<'a>(tokens: impl IntoIterator<Item = &'a str>) -> String {
     tokens.into_iter().fold(String::new(), |p, t| push(&p, t))
@@ -99,5 +160,24 @@ mod tests {
         });
         assert_eq!(inner, push(&push(&push("/spec", "a/b"), "3"), "x~y"));
         assert_eq!(at.as_str(), "/spec");
+    }
+
+    #[test]
+    fn a_path_spells_what_a_buffer_spells() {
+        let mut path = Path::from_tokens(&[Token::Key("spec")]);
+        let inner = path.with(Token::Key("a/b"), |p| {
+            p.with(Token::Index(3), |p| {
+                p.with(Token::Key("x~y"), |p| p.pointer())
+            })
+        });
+        let mut buf = PointerBuf::at("/spec");
+        let spelled = buf.with("a/b", |b| {
+            b.with_index(3, |b| b.with("x~y", |b| b.as_str().to_string()))
+        });
+        assert_eq!(inner, spelled);
+        assert_eq!(path.pointer(), "/spec");
+        assert!(path.starts_with_keys(&["spec"]));
+        assert!(!path.starts_with_keys(&["spec", "a"]));
+        assert_eq!(Path::default().pointer(), "");
     }
 }

@@ -7,10 +7,10 @@
 
 use serde_json::{Map, Value};
 
-use super::Violation;
+use super::{Violation, small_get};
 use crate::cron;
 use crate::error::ErrorKind;
-use crate::pointer::{PointerBuf, push};
+use crate::pointer::{Path, Token, push};
 use crate::quantity;
 use crate::render::Object;
 
@@ -256,25 +256,25 @@ fn integer_range(key: &str) -> Option<(i64, i64)> {
 /// first bad block is kept while the walk looks on for numbers.
 fn check_numbers_and_resources(value: &Value) -> Result<(), Violation> {
     let mut first_bad_block = None;
-    check_fields(value, &mut PointerBuf::default(), &mut first_bad_block)?;
+    check_fields(value, &mut Path::default(), &mut first_bad_block)?;
     first_bad_block.map_or(Ok(()), Err)
 }
 
-fn check_fields(
-    value: &Value,
-    at: &mut PointerBuf,
+fn check_fields<'v>(
+    value: &'v Value,
+    at: &mut Path<'v>,
     first_bad_block: &mut Option<Violation>,
 ) -> Result<(), Violation> {
     match value {
         Value::Object(map) => {
             if first_bad_block.is_none()
                 && let (Some(Value::Object(requests)), Some(Value::Object(limits))) =
-                    (map.get("requests"), map.get("limits"))
+                    (small_get(map, "requests"), small_get(map, "limits"))
             {
-                *first_bad_block = check_limits(requests, limits, at.as_str()).err();
+                *first_bad_block = check_limits(requests, limits, at).err();
             }
             for (key, v) in map {
-                at.with(key, |here| {
+                at.with(Token::Key(key), |here| {
                     check_number(key, v, here)?;
                     check_fields(v, here, first_bad_block)
                 })?;
@@ -282,7 +282,7 @@ fn check_fields(
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                at.with_index(i, |at| check_fields(v, at, first_bad_block))?;
+                at.with(Token::Index(i), |at| check_fields(v, at, first_bad_block))?;
             }
         }
         _ => {}
@@ -291,19 +291,19 @@ fn check_fields(
 }
 
 /// An integer field (`port`, `replicas`, ...) at `here` within its range.
-fn check_number(key: &str, v: &Value, here: &PointerBuf) -> Result<(), Violation> {
+fn check_number(key: &str, v: &Value, here: &Path) -> Result<(), Violation> {
     let (Value::Number(n), Some((min, max))) = (v, integer_range(key)) else {
         return Ok(());
     };
     let Some(i) = n.as_i64() else {
         return Err(invalid(
-            here.as_str(),
+            here.pointer(),
             format!("`{key}` must be an integer, not `{n}`"),
         ));
     };
     if i < min || i > max {
         return Err(invalid(
-            here.as_str(),
+            here.pointer(),
             format!("`{key}` is {i}, outside {min}..={max}"),
         ));
     }
@@ -314,8 +314,9 @@ fn check_number(key: &str, v: &Value, here: &PointerBuf) -> Result<(), Violation
 fn check_limits(
     requests: &Map<String, Value>,
     limits: &Map<String, Value>,
-    at: &str,
+    at: &Path,
 ) -> Result<(), Violation> {
+    let at = &at.pointer();
     for (resource, limit) in limits {
         let limit_at = || push(&push(at, "limits"), resource);
         let limit_value = amount(limit)
