@@ -176,6 +176,9 @@ pub fn prepare(n: usize, dir: &Path, peers: &Path) -> Vec<Tool> {
             &["render", "--out", out.to_str().unwrap()],
             &project,
         )
+        // Cold, as the peers run: without it every round after the first
+        // would be answered from the environment cache.
+        .env("GITOPSC_NO_CACHE", "1")
         .writes(out),
     );
     if has_layout_key(&bin) {
@@ -189,6 +192,7 @@ pub fn prepare(n: usize, dir: &Path, peers: &Path) -> Vec<Tool> {
                 &["render", "--out", out.to_str().unwrap()],
                 &project,
             )
+            .env("GITOPSC_NO_CACHE", "1")
             .writes(out),
         );
     }
