@@ -7,7 +7,7 @@
 //! hashed. Otherwise the tree is compiled in memory and compared file by
 //! file. Nothing in the project is written.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -195,7 +195,8 @@ pub fn staleness(root: &Path, selection: &EnvSelection) -> Result<Staleness> {
     let sources = workspace::read_sources(root)?;
     let inputs = sources.digest();
     // Fastest: an earlier check saw these inputs fresh, and stat says nothing moved.
-    if *selection == EnvSelection::All && workspace::stat_cache_vouches(&rendered, &inputs) {
+    let record = workspace::stat_record(&rendered, &inputs);
+    if *selection == EnvSelection::All && record.vouches_all {
         return Ok(Staleness::default());
     }
     let index = workspace::read_index(&rendered);
@@ -224,12 +225,25 @@ pub fn staleness(root: &Path, selection: &EnvSelection) -> Result<Staleness> {
         rendered: true,
         ..Staleness::default()
     };
+    // A file `stat` shows untouched since the record still holds what the
+    // index on disk says of it: its hash decides, without reading it.
+    let on_disk: HashMap<&str, &str> = index
+        .iter()
+        .flat_map(|i| i.environments.values())
+        .flat_map(|e| e.files.iter())
+        .map(|(path, hash)| (path.as_str(), hash.as_str()))
+        .collect();
     let found: Vec<(String, Option<bool>)> = expected
         .par_iter()
         .map(|(path, text)| {
-            let same = fs::read(rendered.join(path))
-                .ok()
-                .map(|bytes| bytes == text.as_bytes());
+            let same = match on_disk.get(path.as_str()) {
+                Some(hash) if record.untouched.contains(path) => {
+                    Some(*hash == sha256_hex(text.as_bytes()))
+                }
+                _ => fs::read(rendered.join(path))
+                    .ok()
+                    .map(|bytes| bytes == text.as_bytes()),
+            };
             (path.clone(), same)
         })
         .collect();

@@ -2,6 +2,8 @@
 //! tree was last found up to date, so `check` can vouch for an unchanged
 //! project without reading it again.
 
+use std::collections::HashSet;
+
 use super::*;
 
 /// What `stat` says of a file; any write to it changes `ctime`.
@@ -71,8 +73,11 @@ fn stat_cache_path(rendered: &Path) -> Option<PathBuf> {
 /// very binary that judged them (a rebuilt gitopsc may render differently
 /// from the same inputs, so its verdict is not reused).
 fn stat_cache_header(inputs: &str) -> String {
-    format!("gitopsc-check v2 {} {inputs}", binary_identity())
+    format!("{STAT_RECORD_TAG}{} {inputs}", binary_identity())
 }
+
+/// The first word of every record, with the format's version.
+const STAT_RECORD_TAG: &str = "gitopsc-check v2 ";
 
 /// The tool version and what `stat` says of the running binary, without
 /// spaces: a rebuilt gitopsc may render differently from the same inputs, so
@@ -90,35 +95,68 @@ pub(super) fn binary_identity() -> String {
     )
 }
 
-/// True when a check of exactly these inputs found `rendered` fresh and no
-/// owned file (nor the index) has been touched since: `stat` alone decides.
-pub fn stat_cache_vouches(rendered: &Path, inputs: &str) -> bool {
-    let Some(path) = stat_cache_path(rendered) else {
-        return false;
-    };
-    let Ok(text) = fs::read_to_string(&path) else {
-        return false;
-    };
-    let Some(recorded) = FileStat::of(&path) else {
-        return false;
-    };
+/// What the stat record says of `rendered` now.
+#[derive(Debug, Default)]
+pub struct StatRecord {
+    /// The record was taken for exactly these inputs and by this binary, and
+    /// `stat` shows no owned file (nor the index) touched since.
+    pub vouches_all: bool,
+    /// The owned files `stat` shows untouched since the record was taken,
+    /// with the index also untouched. Every file a record lists held, when
+    /// it was taken, what the index says of it (the record is written only
+    /// right after a tree was written or found fresh), so each of these
+    /// still holds the content whose hash the index on disk gives, whatever
+    /// the inputs are now.
+    pub untouched: HashSet<String>,
+}
+
+/// Reads the stat record of `rendered` and compares it with `stat` now.
+pub fn stat_record(rendered: &Path, inputs: &str) -> StatRecord {
+    read_stat_record(rendered, inputs).unwrap_or_default()
+}
+
+fn read_stat_record(rendered: &Path, inputs: &str) -> Option<StatRecord> {
+    let path = stat_cache_path(rendered)?;
+    let text = fs::read_to_string(&path).ok()?;
+    let recorded = FileStat::of(&path)?;
     let mut lines = text.lines();
-    if lines.next() != Some(stat_cache_header(inputs).as_str()) {
-        return false;
+    let header = lines.next()?;
+    // The format's own tag, whatever binary wrote it: a file's stat says the
+    // same of its content under any build.
+    if !header.starts_with(STAT_RECORD_TAG) {
+        return None;
     }
-    let Some(index_stat) = lines.next().and_then(FileStat::decode) else {
-        return false;
-    };
+    let index_stat = lines.next().and_then(FileStat::decode)?;
     if FileStat::of(&rendered.join(INDEX_FILE)) != Some(index_stat) {
-        return false;
+        return None;
     }
     let entries: Vec<(&str, &str)> = lines.filter_map(|l| l.split_once('\t')).collect();
-    !entries.is_empty()
-        && entries.par_iter().all(|(stat, file)| {
+    let verdicts: Vec<bool> = entries
+        .par_iter()
+        .map(|(stat, file)| {
             FileStat::decode(stat).is_some_and(|s| {
                 !s.racy(&recorded) && FileStat::of(&rendered.join(file)) == Some(s)
             })
         })
+        .collect();
+    let vouches_all =
+        !entries.is_empty() && verdicts.iter().all(|v| *v) && header == stat_cache_header(inputs);
+    let untouched = entries
+        .iter()
+        .zip(&verdicts)
+        .filter(|(_, untouched)| **untouched)
+        .map(|((_, file), _)| file.to_string())
+        .collect();
+    Some(StatRecord {
+        vouches_all,
+        untouched,
+    })
+}
+
+/// True when a check of exactly these inputs found `rendered` fresh and no
+/// owned file (nor the index) has been touched since: `stat` alone decides.
+pub fn stat_cache_vouches(rendered: &Path, inputs: &str) -> bool {
+    stat_record(rendered, inputs).vouches_all
 }
 
 /// Records the stat data of `files` (owned, just verified fresh) for the next check.

@@ -49,13 +49,16 @@ pub fn write_rendered(
         .flat_map(|(_, e)| e.files.iter())
         .filter(|(f, h)| previous_hashes.get(f.as_str()) == Some(&h.as_str()))
         .collect();
-    // Unless `stat` vouches that nothing moved since these very inputs were
-    // last written or checked (then reading 30 MB back would find the same).
-    let vouched = replace_all && super::stat_cache_vouches(rendered, &tree.inputs);
+    // Unless `stat` shows the file untouched since the stat record was taken
+    // (then it still holds what the old index says, and reading it back
+    // would find the same): after one edit, most of a large tree.
+    let record = super::stat_record(rendered, &tree.inputs);
+    let vouched = replace_all && record.vouches_all;
     let unchanged: BTreeSet<&str> = candidates
         .par_iter()
         .filter(|(path, hash)| {
             vouched
+                || record.untouched.contains(path.as_str())
                 || fs::read(rendered.join(path))
                     .is_ok_and(|b| crate::sources::sha256_hex(&b) == **hash)
         })

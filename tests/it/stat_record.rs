@@ -95,3 +95,51 @@ fn no_cache_keeps_no_record() {
         "GITOPSC_NO_CACHE leaves the cache directory alone"
     );
 }
+
+/// After an input edit the record no longer vouches for the whole tree, but
+/// still for each file `stat` shows untouched, which `check` and `render`
+/// then judge by the index's hash instead of reading it: a file edited after
+/// the record is read, and found, all the same.
+#[test]
+fn after_an_input_edit_the_record_vouches_per_file_and_hides_no_hand_edit() {
+    let project = tempdir();
+    let cache = tempdir();
+    copy_inputs(&repo_root(), project.path());
+    let env = [("XDG_CACHE_HOME", cache.path().to_str().unwrap())];
+    let run = |args: &[&str]| gitopsc_env(args, project.path(), &env);
+    assert_eq!(run(&["render"]).code, 0);
+    // Past the clock tick of the files just written, so the record taken by
+    // this check vouches for them (the racy rule would have them read).
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(run(&["check"]).code, 0);
+
+    // An edit of the inputs that changes no output file.
+    let blueprint = project.path().join("blueprints/system.yaml");
+    let source = fs::read_to_string(&blueprint).unwrap();
+    fs::write(&blueprint, format!("{source}# a comment\n")).unwrap();
+    let path = project.path().join(DEPLOYMENT);
+    let text = fs::read_to_string(&path).unwrap();
+    let edited = text.replacen("revisionHistoryLimit: 5", "revisionHistoryLimit: 6", 1);
+    assert_ne!(text, edited, "the edit changes the file");
+    fs::write(&path, &edited).unwrap();
+
+    let check = run(&["check"]);
+    assert_eq!(check.code, 1, "{}", check.stdout);
+    let changed: Vec<&str> = check
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("changed"))
+        .collect();
+    assert!(
+        changed.iter().any(|l| l.ends_with(DEPLOYMENT)),
+        "{}",
+        check.stdout
+    );
+    // Only the hand-edited file and the index (it names the new inputs).
+    assert_eq!(changed.len(), 2, "{}", check.stdout);
+
+    let render = run(&["render"]);
+    assert!(render.stdout.contains("(1 written,"), "{}", render.stdout);
+    assert_eq!(fs::read_to_string(&path).unwrap(), text);
+    assert_eq!(run(&["check"]).code, 0);
+}
