@@ -65,9 +65,13 @@ fn run_with(
     quiet_ok: &[i32],
     envs: &[(&str, &str)],
 ) -> Sample {
+    // A cache of the project's own: the same project in an earlier run would
+    // otherwise answer from the user's cache.
+    let cache = cwd.join(".bench-cache");
     let start = Instant::now();
     let child = Command::new(program)
         .args(args)
+        .env("XDG_CACHE_HOME", &cache)
         .envs(envs.iter().copied())
         .current_dir(cwd)
         .stdout(Stdio::null())

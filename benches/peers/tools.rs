@@ -41,7 +41,7 @@ impl Tool {
         self.ok = code;
         self
     }
-    fn env(mut self, key: &str, value: &str) -> Tool {
+    pub fn env(mut self, key: &str, value: &str) -> Tool {
         self.env.push((key.into(), value.into()));
         self
     }
