@@ -200,6 +200,7 @@ pub fn staleness(root: &Path, selection: &EnvSelection) -> Result<Staleness> {
         return Ok(Staleness::default());
     }
     let index = workspace::read_index(&rendered);
+    let judged_from = std::time::SystemTime::now();
     if let Some(index) = &index
         && index_vouches(index, &sources, selection)
         && let Some(result) = verify_owned(&rendered, index, selection)
@@ -209,6 +210,8 @@ pub fn staleness(root: &Path, selection: &EnvSelection) -> Result<Staleness> {
                 &rendered,
                 &inputs,
                 index.environments.values().flat_map(|e| e.files.keys()),
+                judged_from,
+                &|_| false,
             );
         }
         return Ok(result);

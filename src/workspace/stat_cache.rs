@@ -3,6 +3,7 @@
 //! project without reading it again.
 
 use std::collections::HashSet;
+use std::time::SystemTime;
 
 use super::*;
 
@@ -33,7 +34,7 @@ impl FileStat {
     /// later write in that tick could leave every field as it was: such a
     /// file is read again, never vouched for by `stat` (git's "racy clean").
     fn racy(&self, record: &FileStat) -> bool {
-        self.mtime >= record.mtime || self.ctime >= record.ctime
+        at_or_after(self.mtime, record.mtime) || at_or_after(self.ctime, record.ctime)
     }
 
     fn encode(&self) -> String {
@@ -59,6 +60,27 @@ impl FileStat {
             dev: *dev as u64,
         })
     }
+}
+
+/// Whether a file's timestamp `t` may be as late as `since`. The record lives
+/// in the user's cache, maybe on another file system than `rendered/`: one
+/// whose timestamps are coarser (FAT keeps 2 s, ext4 with small inodes and
+/// some NFS servers 1 s) stores a write in a later part of the same second
+/// as its start, so a timestamp on a whole millisecond counts as 2 s later.
+fn at_or_after(t: (i64, i64), since: (i64, i64)) -> bool {
+    let slack = if t.1 % 1_000_000 == 0 { 2 } else { 0 };
+    (t.0.saturating_add(slack), t.1) >= since
+}
+
+/// `time` as `(seconds, nanoseconds)` since the epoch, moved back by the
+/// tick a file system's coarse clock may lag the system's.
+fn stamp_before(time: SystemTime) -> (i64, i64) {
+    let lag = std::time::Duration::from_millis(20);
+    let since = time
+        .checked_sub(lag)
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .unwrap_or_default();
+    (since.as_secs() as i64, i64::from(since.subsec_nanos()))
 }
 
 /// The local check cache of a `rendered` directory: in the user's cache, never in the project.
@@ -159,34 +181,25 @@ pub fn stat_cache_vouches(rendered: &Path, inputs: &str) -> bool {
     stat_record(rendered, inputs).vouches_all
 }
 
-/// Records the stat data of `files` (owned, just verified fresh) for the next check.
+/// Records the stat data of `files` (owned, just verified fresh) for the next
+/// check. `verified_from` is when reading (or vouching for) their content
+/// began: a file this run did not write itself (`written`) whose mtime is not
+/// clearly older may have been edited after its content was judged, so it is
+/// recorded as unknown and read next time.
 pub fn stat_cache_record<'a>(
     rendered: &Path,
     inputs: &str,
     files: impl Iterator<Item = &'a String>,
+    verified_from: SystemTime,
+    written: &(dyn Fn(&str) -> bool + Sync),
 ) {
     let Some(path) = stat_cache_path(rendered) else {
         return;
     };
-    let Some(index_stat) = FileStat::of(&rendered.join(INDEX_FILE)) else {
-        return;
-    };
     let files: Vec<&String> = files.collect();
-    // In parallel: a render records tens of thousands of files.
-    let stats: Option<Vec<FileStat>> = files
-        .par_iter()
-        .map(|file| FileStat::of(&rendered.join(file)))
-        .collect();
-    let Some(stats) = stats else {
+    let Some(text) = record_text(rendered, inputs, &files, verified_from, written) else {
         return;
     };
-    let mut text = format!("{}\n{}\n", stat_cache_header(inputs), index_stat.encode());
-    for (file, stat) in files.iter().zip(&stats) {
-        text.push_str(&stat.encode());
-        text.push('\t');
-        text.push_str(file);
-        text.push('\n');
-    }
     // Best effort: without a cache the next check hashes the files instead.
     if let Some(dir) = path.parent()
         && fs::create_dir_all(dir).is_ok()
@@ -198,9 +211,40 @@ pub fn stat_cache_record<'a>(
     }
 }
 
+/// The record of `files` as `stat` shows them now; `None` when one is gone.
+fn record_text(
+    rendered: &Path,
+    inputs: &str,
+    files: &[&String],
+    verified_from: SystemTime,
+    written: &(dyn Fn(&str) -> bool + Sync),
+) -> Option<String> {
+    let judged = stamp_before(verified_from);
+    let index_stat = FileStat::of(&rendered.join(INDEX_FILE))?;
+    // In parallel: a render records tens of thousands of files.
+    let stats: Vec<FileStat> = files
+        .par_iter()
+        .map(|file| FileStat::of(&rendered.join(file)))
+        .collect::<Option<_>>()?;
+    let mut text = format!("{}\n{}\n", stat_cache_header(inputs), index_stat.encode());
+    for (file, stat) in files.iter().zip(&stats) {
+        if !written(file) && at_or_after(stat.mtime, judged) {
+            // `decode` refuses it: never vouched for.
+            text.push('-');
+        } else {
+            text.push_str(&stat.encode());
+        }
+        text.push('\t');
+        text.push_str(file);
+        text.push('\n');
+    }
+    Some(text)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::FileStat;
+    use super::{FileStat, stamp_before};
+    use std::time::SystemTime;
 
     fn stat(mtime: (i64, i64), ctime: (i64, i64)) -> FileStat {
         FileStat {
@@ -210,6 +254,53 @@ mod tests {
             ino: 1,
             dev: 1,
         }
+    }
+
+    #[test]
+    fn a_coarse_timestamp_is_racy_for_two_seconds() {
+        let record = stat((100, 500), (100, 600));
+        // A whole second (FAT, small-inode ext4): written up to 2 s later, so
+        // 99 s may share the record's tick, while 98 s ended before it.
+        assert!(stat((99, 0), (99, 0)).racy(&record));
+        assert!(!stat((98, 0), (98, 0)).racy(&record));
+        // A fine timestamp a second older is older.
+        assert!(!stat((99, 999), (99, 999)).racy(&record));
+    }
+
+    /// A file kept from the old tree and modified since its content was
+    /// judged may hold an edit made after the judgement: never vouched for.
+    /// One this run wrote itself is recorded.
+    #[test]
+    fn a_kept_file_modified_after_it_was_judged_is_recorded_unknown() {
+        // Beside the test binary: inside the target directory, wherever it is.
+        let deps = std::env::current_exe()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let dir = tempfile::Builder::new()
+            .prefix("stat-record-")
+            .tempdir_in(deps)
+            .unwrap();
+        std::fs::write(dir.path().join(super::INDEX_FILE), "{}").unwrap();
+        std::fs::write(dir.path().join("a.yaml"), "a").unwrap();
+        let files = ["a.yaml".to_string()];
+        let files: Vec<&String> = files.iter().collect();
+        let long_ago = SystemTime::now() - std::time::Duration::from_secs(60);
+        let later = SystemTime::now() + std::time::Duration::from_secs(60);
+        let line = |judged, written: bool| {
+            let text = super::record_text(dir.path(), "i", &files, judged, &|_| written).unwrap();
+            text.lines().nth(2).unwrap().to_string()
+        };
+        assert_eq!(line(long_ago, false), "-\ta.yaml");
+        assert!(FileStat::decode(line(long_ago, true).split('\t').next().unwrap()).is_some());
+        assert!(FileStat::decode(line(later, false).split('\t').next().unwrap()).is_some());
+    }
+
+    #[test]
+    fn the_stamp_lags_the_clock() {
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::new(100, 10_000_000);
+        assert_eq!(stamp_before(now), (99, 990_000_000));
     }
 
     #[test]

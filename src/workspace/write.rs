@@ -52,6 +52,7 @@ pub fn write_rendered(
     // Unless `stat` shows the file untouched since the stat record was taken
     // (then it still holds what the old index says, and reading it back
     // would find the same): after one edit, most of a large tree.
+    let judged_from = std::time::SystemTime::now();
     let record = super::stat_record(rendered, &tree.inputs);
     let vouched = replace_all && record.vouches_all;
     let unchanged: BTreeSet<&str> = candidates
@@ -74,7 +75,7 @@ pub fn write_rendered(
         // A record that vouched is still true: stat-ing the tree again to
         // write it anew would be the same tens of thousands of calls twice.
         if !vouched {
-            record_fresh(rendered, tree, &index, replace_all);
+            record_fresh(rendered, tree, &index, replace_all, judged_from, &unchanged);
         }
         return Ok(report);
     }
@@ -85,17 +86,27 @@ pub fn write_rendered(
         let _ = fs::remove_dir_all(&staging);
     }
     result.map(|()| {
-        record_fresh(rendered, tree, &index, replace_all);
+        record_fresh(rendered, tree, &index, replace_all, judged_from, &unchanged);
         report
     })
 }
 
 /// What was just written is what `check` would find fresh: saying so in the
 /// stat cache spares the hook that runs next from reading it all back.
-fn record_fresh(rendered: &Path, tree: &RenderedTree, index: &Index, replace_all: bool) {
+/// The files kept from the old tree (`unchanged`) were judged from
+/// `judged_from` on; the rest this run wrote itself.
+fn record_fresh(
+    rendered: &Path,
+    tree: &RenderedTree,
+    index: &Index,
+    replace_all: bool,
+    judged_from: std::time::SystemTime,
+    unchanged: &BTreeSet<&str>,
+) {
     if replace_all {
         let files = index.environments.values().flat_map(|e| e.files.keys());
-        super::stat_cache_record(rendered, &tree.inputs, files);
+        let written = |file: &str| !unchanged.contains(file);
+        super::stat_cache_record(rendered, &tree.inputs, files, judged_from, &written);
     }
 }
 
