@@ -211,7 +211,7 @@ pub fn staleness(root: &Path, selection: &EnvSelection) -> Result<Staleness> {
                 &inputs,
                 index.environments.values().flat_map(|e| e.files.keys()),
                 judged_from,
-                &|_| false,
+                workspace::Provenance::Read,
             );
         }
         return Ok(result);

@@ -181,23 +181,44 @@ pub fn stat_cache_vouches(rendered: &Path, inputs: &str) -> bool {
     stat_record(rendered, inputs).vouches_all
 }
 
+/// How the files of a record came to hold what the index says.
+#[derive(Debug, Clone, Copy)]
+pub enum Provenance<'a> {
+    /// Read and found fresh (`check`): a change of either timestamp since
+    /// their content was judged is suspect.
+    Read,
+    /// Written by a render, except those it `kept` from the old tree: those
+    /// were judged, then hard-linked forward, which moves their ctime, so
+    /// only their mtime tells.
+    Rendered { kept: &'a BTreeSet<&'a str> },
+}
+
+impl Provenance<'_> {
+    /// Whether `file` may have changed after its content was judged at `judged`.
+    fn suspect(&self, file: &str, stat: &FileStat, judged: (i64, i64)) -> bool {
+        match self {
+            Provenance::Read => at_or_after(stat.mtime, judged) || at_or_after(stat.ctime, judged),
+            Provenance::Rendered { kept } => kept.contains(file) && at_or_after(stat.mtime, judged),
+        }
+    }
+}
+
 /// Records the stat data of `files` (owned, just verified fresh) for the next
 /// check. `verified_from` is when reading (or vouching for) their content
-/// began: a file this run did not write itself (`written`) whose mtime is not
-/// clearly older may have been edited after its content was judged, so it is
+/// began: a file that may have changed since (see [`Provenance`]) is
 /// recorded as unknown and read next time.
 pub fn stat_cache_record<'a>(
     rendered: &Path,
     inputs: &str,
     files: impl Iterator<Item = &'a String>,
     verified_from: SystemTime,
-    written: &(dyn Fn(&str) -> bool + Sync),
+    provenance: Provenance,
 ) {
     let Some(path) = stat_cache_path(rendered) else {
         return;
     };
     let files: Vec<&String> = files.collect();
-    let Some(text) = record_text(rendered, inputs, &files, verified_from, written) else {
+    let Some(text) = record_text(rendered, inputs, &files, verified_from, provenance) else {
         return;
     };
     // Best effort: without a cache the next check hashes the files instead.
@@ -217,7 +238,7 @@ fn record_text(
     inputs: &str,
     files: &[&String],
     verified_from: SystemTime,
-    written: &(dyn Fn(&str) -> bool + Sync),
+    provenance: Provenance,
 ) -> Option<String> {
     let judged = stamp_before(verified_from);
     let index_stat = FileStat::of(&rendered.join(INDEX_FILE))?;
@@ -228,7 +249,7 @@ fn record_text(
         .collect::<Option<_>>()?;
     let mut text = format!("{}\n{}\n", stat_cache_header(inputs), index_stat.encode());
     for (file, stat) in files.iter().zip(&stats) {
-        if !written(file) && at_or_after(stat.mtime, judged) {
+        if provenance.suspect(file, stat, judged) {
             // `decode` refuses it: never vouched for.
             text.push('-');
         } else {
@@ -243,7 +264,7 @@ fn record_text(
 
 #[cfg(test)]
 mod tests {
-    use super::{FileStat, stamp_before};
+    use super::{FileStat, Provenance, stamp_before};
     use std::time::SystemTime;
 
     fn stat(mtime: (i64, i64), ctime: (i64, i64)) -> FileStat {
@@ -288,13 +309,20 @@ mod tests {
         let files: Vec<&String> = files.iter().collect();
         let long_ago = SystemTime::now() - std::time::Duration::from_secs(60);
         let later = SystemTime::now() + std::time::Duration::from_secs(60);
-        let line = |judged, written: bool| {
-            let text = super::record_text(dir.path(), "i", &files, judged, &|_| written).unwrap();
+        let kept: std::collections::BTreeSet<&str> = ["a.yaml"].into();
+        let written = std::collections::BTreeSet::new();
+        let line = |judged, provenance| {
+            let text = super::record_text(dir.path(), "i", &files, judged, provenance).unwrap();
             text.lines().nth(2).unwrap().to_string()
         };
-        assert_eq!(line(long_ago, false), "-\ta.yaml");
-        assert!(FileStat::decode(line(long_ago, true).split('\t').next().unwrap()).is_some());
-        assert!(FileStat::decode(line(later, false).split('\t').next().unwrap()).is_some());
+        let vouches = |line: String| FileStat::decode(line.split('\t').next().unwrap()).is_some();
+        let kept = Provenance::Rendered { kept: &kept };
+        let written = Provenance::Rendered { kept: &written };
+        assert_eq!(line(long_ago, kept), "-\ta.yaml");
+        assert_eq!(line(long_ago, Provenance::Read), "-\ta.yaml");
+        assert!(vouches(line(long_ago, written)));
+        assert!(vouches(line(later, kept)));
+        assert!(vouches(line(later, Provenance::Read)));
     }
 
     #[test]

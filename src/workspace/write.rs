@@ -105,8 +105,8 @@ fn record_fresh(
 ) {
     if replace_all {
         let files = index.environments.values().flat_map(|e| e.files.keys());
-        let written = |file: &str| !unchanged.contains(file);
-        super::stat_cache_record(rendered, &tree.inputs, files, judged_from, &written);
+        let provenance = super::Provenance::Rendered { kept: unchanged };
+        super::stat_cache_record(rendered, &tree.inputs, files, judged_from, provenance);
     }
 }
 
