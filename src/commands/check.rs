@@ -195,8 +195,9 @@ pub fn staleness(root: &Path, selection: &EnvSelection) -> Result<Staleness> {
     let sources = workspace::read_sources(root)?;
     let inputs = sources.digest();
     // Fastest: an earlier check saw these inputs fresh, and stat says nothing moved.
-    let record = workspace::stat_record(&rendered, &inputs);
-    if *selection == EnvSelection::All && record.vouches_all {
+    let all = *selection == EnvSelection::All;
+    let record = all.then(|| workspace::stat_record(&rendered, &inputs));
+    if record.as_ref().is_some_and(|r| r.vouches_all) {
         return Ok(Staleness::default());
     }
     let index = workspace::read_index(&rendered);
@@ -205,7 +206,7 @@ pub fn staleness(root: &Path, selection: &EnvSelection) -> Result<Staleness> {
         && index_vouches(index, &sources, selection)
         && let Some(result) = verify_owned(&rendered, index, selection)
     {
-        if result.is_fresh() && *selection == EnvSelection::All {
+        if result.is_fresh() && all {
             workspace::stat_cache_record(
                 &rendered,
                 &inputs,
@@ -230,6 +231,7 @@ pub fn staleness(root: &Path, selection: &EnvSelection) -> Result<Staleness> {
     };
     // A file `stat` shows untouched since the record still holds what the
     // index on disk says of it: its hash decides, without reading it.
+    let record = record.unwrap_or_else(|| workspace::stat_record(&rendered, &inputs));
     let on_disk: HashMap<&str, &str> = index
         .iter()
         .flat_map(|i| i.environments.values())

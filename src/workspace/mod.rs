@@ -26,7 +26,7 @@ mod swap;
 mod write;
 
 pub use env_cache::{DiskCache, NO_CACHE_VAR, compile_incremental, env_cache};
-pub use stat_cache::{Provenance, StatRecord, stat_cache_record, stat_cache_vouches, stat_record};
+pub use stat_cache::{Provenance, StatRecord, stat_cache_record, stat_record};
 pub use swap::recover_interrupted;
 pub use write::{WriteReport, WriterLock, write_rendered};
 use write::{link_in_the_way, normalize};

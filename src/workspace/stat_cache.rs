@@ -153,32 +153,23 @@ fn read_stat_record(rendered: &Path, inputs: &str) -> Option<StatRecord> {
         return None;
     }
     let entries: Vec<(&str, &str)> = lines.filter_map(|l| l.split_once('\t')).collect();
-    let verdicts: Vec<bool> = entries
+    let untouched: HashSet<String> = entries
         .par_iter()
-        .map(|(stat, file)| {
+        .filter(|(stat, file)| {
             FileStat::decode(stat).is_some_and(|s| {
                 !s.racy(&recorded) && FileStat::of(&rendered.join(file)) == Some(s)
             })
         })
+        .map(|(_, file)| file.to_string())
         .collect();
-    let vouches_all =
-        !entries.is_empty() && verdicts.iter().all(|v| *v) && header == stat_cache_header(inputs);
-    let untouched = entries
-        .iter()
-        .zip(&verdicts)
-        .filter(|(_, untouched)| **untouched)
-        .map(|((_, file), _)| file.to_string())
-        .collect();
+    // Each owned file is listed once, so all are untouched when as many are.
+    let vouches_all = !entries.is_empty()
+        && untouched.len() == entries.len()
+        && header == stat_cache_header(inputs);
     Some(StatRecord {
         vouches_all,
         untouched,
     })
-}
-
-/// True when a check of exactly these inputs found `rendered` fresh and no
-/// owned file (nor the index) has been touched since: `stat` alone decides.
-pub fn stat_cache_vouches(rendered: &Path, inputs: &str) -> bool {
-    stat_record(rendered, inputs).vouches_all
 }
 
 /// How the files of a record came to hold what the index says.

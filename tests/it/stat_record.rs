@@ -5,9 +5,46 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::support::{copy_inputs, gitopsc_env, repo_root, tempdir};
+use crate::support::{Run, copy_inputs, gitopsc_env, repo_root, tempdir};
 
 const DEPLOYMENT: &str = "rendered/prod/apps/web/deployment-web.yaml";
+
+/// A copy of the repository's own project with a cache directory of its own.
+struct Case {
+    project: tempfile::TempDir,
+    cache: tempfile::TempDir,
+}
+
+impl Case {
+    fn new() -> Case {
+        let case = Case {
+            project: tempdir(),
+            cache: tempdir(),
+        };
+        copy_inputs(&repo_root(), case.project.path());
+        case
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let env = [("XDG_CACHE_HOME", self.cache.path().to_str().unwrap())];
+        gitopsc_env(args, self.project.path(), &env)
+    }
+
+    /// Edits the rendered Deployment in place at the same size, as a hand
+    /// would; returns what it held.
+    fn hand_edit(&self) -> String {
+        let path = self.project.path().join(DEPLOYMENT);
+        let text = fs::read_to_string(&path).unwrap();
+        let edited = text.replacen("revisionHistoryLimit: 5", "revisionHistoryLimit: 6", 1);
+        assert_ne!(text, edited, "the edit changes the file");
+        fs::write(&path, &edited).unwrap();
+        text
+    }
+
+    fn deployment(&self) -> String {
+        fs::read_to_string(self.project.path().join(DEPLOYMENT)).unwrap()
+    }
+}
 
 /// The one record in a private cache directory (one `rendered/`, one record).
 fn record(cache: &Path) -> Vec<String> {
@@ -37,17 +74,12 @@ fn indexed_files(project: &Path) -> usize {
 
 #[test]
 fn render_records_every_file_it_owns_and_no_record_hides_an_edit() {
-    let project = tempdir();
-    let cache = tempdir();
-    copy_inputs(&repo_root(), project.path());
-    let env = [("XDG_CACHE_HOME", cache.path().to_str().unwrap())];
-    let run = |args: &[&str]| gitopsc_env(args, project.path(), &env);
-
-    let render = run(&["render"]);
+    let case = Case::new();
+    let render = case.run(&["render"]);
     assert_eq!(render.code, 0, "{}", render.stderr);
-    let lines = record(cache.path());
+    let lines = record(case.cache.path());
     // A header, the index's own stat, then one line per owned file.
-    assert_eq!(lines.len(), 2 + indexed_files(project.path()));
+    assert_eq!(lines.len(), 2 + indexed_files(case.project.path()));
     assert!(
         lines.iter().any(|l| l.ends_with(&format!(
             "\t{}",
@@ -55,16 +87,12 @@ fn render_records_every_file_it_owns_and_no_record_hides_an_edit() {
         ))),
         "the record lists {DEPLOYMENT}"
     );
-    assert_eq!(run(&["check"]).code, 0);
+    assert_eq!(case.run(&["check"]).code, 0);
 
     // The same size, in place, at once: the inode and length are unchanged and
     // the clock may not have ticked, so only ctime or the racy rule can tell.
-    let path = project.path().join(DEPLOYMENT);
-    let text = fs::read_to_string(&path).unwrap();
-    let edited = text.replacen("revisionHistoryLimit: 5", "revisionHistoryLimit: 6", 1);
-    assert_ne!(text, edited, "the edit changes the file");
-    fs::write(&path, &edited).unwrap();
-    let check = run(&["check"]);
+    let text = case.hand_edit();
+    let check = case.run(&["check"]);
     assert_eq!(check.code, 1, "{}", check.stdout);
     assert!(
         check.stdout.contains(&format!("changed  {DEPLOYMENT}")),
@@ -73,10 +101,10 @@ fn render_records_every_file_it_owns_and_no_record_hides_an_edit() {
     );
 
     // A render of the same inputs must not take the record's word for it either.
-    let again = run(&["render"]);
+    let again = case.run(&["render"]);
     assert!(again.stdout.contains("(1 written,"), "{}", again.stdout);
-    assert_eq!(fs::read_to_string(&path).unwrap(), text);
-    assert_eq!(run(&["check"]).code, 0);
+    assert_eq!(case.deployment(), text);
+    assert_eq!(case.run(&["check"]).code, 0);
 }
 
 #[test]
@@ -102,28 +130,20 @@ fn no_cache_keeps_no_record() {
 /// the record is read, and found, all the same.
 #[test]
 fn after_an_input_edit_the_record_vouches_per_file_and_hides_no_hand_edit() {
-    let project = tempdir();
-    let cache = tempdir();
-    copy_inputs(&repo_root(), project.path());
-    let env = [("XDG_CACHE_HOME", cache.path().to_str().unwrap())];
-    let run = |args: &[&str]| gitopsc_env(args, project.path(), &env);
-    assert_eq!(run(&["render"]).code, 0);
+    let case = Case::new();
+    assert_eq!(case.run(&["render"]).code, 0);
     // Past the clock tick of the files just written, so the record taken by
     // this check vouches for them (the racy rule would have them read).
     std::thread::sleep(std::time::Duration::from_millis(50));
-    assert_eq!(run(&["check"]).code, 0);
+    assert_eq!(case.run(&["check"]).code, 0);
 
     // An edit of the inputs that changes no output file.
-    let blueprint = project.path().join("blueprints/system.yaml");
+    let blueprint = case.project.path().join("blueprints/system.yaml");
     let source = fs::read_to_string(&blueprint).unwrap();
     fs::write(&blueprint, format!("{source}# a comment\n")).unwrap();
-    let path = project.path().join(DEPLOYMENT);
-    let text = fs::read_to_string(&path).unwrap();
-    let edited = text.replacen("revisionHistoryLimit: 5", "revisionHistoryLimit: 6", 1);
-    assert_ne!(text, edited, "the edit changes the file");
-    fs::write(&path, &edited).unwrap();
+    let text = case.hand_edit();
 
-    let check = run(&["check"]);
+    let check = case.run(&["check"]);
     assert_eq!(check.code, 1, "{}", check.stdout);
     let changed: Vec<&str> = check
         .stdout
@@ -138,8 +158,8 @@ fn after_an_input_edit_the_record_vouches_per_file_and_hides_no_hand_edit() {
     // Only the hand-edited file and the index (it names the new inputs).
     assert_eq!(changed.len(), 2, "{}", check.stdout);
 
-    let render = run(&["render"]);
+    let render = case.run(&["render"]);
     assert!(render.stdout.contains("(1 written,"), "{}", render.stdout);
-    assert_eq!(fs::read_to_string(&path).unwrap(), text);
-    assert_eq!(run(&["check"]).code, 0);
+    assert_eq!(case.deployment(), text);
+    assert_eq!(case.run(&["check"]).code, 0);
 }
