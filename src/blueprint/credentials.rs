@@ -15,7 +15,7 @@ use crate::credential::{named_literal, names_credential, scan_text};
 use super::locator::Locator;
 use super::model::Blueprint;
 use crate::error::{Error, ErrorKind, Origin, Result};
-use crate::pointer::PointerBuf;
+use crate::pointer::{Path, Token};
 use crate::sources::{BLUEPRINTS_DIR, SourceFile, Sources};
 
 const HELP: &str = "keep credentials in the secret store and reference them: `secrets: {NAME: \"<store>:<path>#<key>\"}` (with `secretFiles` to mount them as files); a chart names its `existingSecret` and fills it with `secrets: {<name>: {<key>: \"<store>:<path>#<key>\"}}`";
@@ -34,7 +34,7 @@ pub fn check(merged: &Value, bp: &Blueprint, locator: &Locator, sources: &Source
         waived,
         key_names: super::secrets::declared_secret_keys(bp),
     };
-    walk(merged, &mut PointerBuf::default(), None, locator, &skip)?;
+    walk(merged, &mut Path::default(), None, locator, &skip)?;
     for app in bp.apps.values() {
         let Some(cfg) = &app.config else { continue };
         for path in cfg.files.values() {
@@ -49,28 +49,19 @@ pub fn check(merged: &Value, bp: &Blueprint, locator: &Locator, sources: &Source
     Ok(())
 }
 
-/// Pointers whose strings are references or prose, not values.
-fn exempt(pointer: &str) -> bool {
-    // The first four tokens decide the fixed patterns; no vector per node,
-    // as this runs for every node of the blueprint in every environment.
-    let mut parts = pointer.split('/');
-    let head = [parts.next(), parts.next(), parts.next(), parts.next()];
+/// Places whose strings are references or prose, not values.
+fn exempt(path: &Path) -> bool {
     let fixed = matches!(
-        head,
+        path.tokens(),
         [
-            Some(""),
-            Some("apps" | "charts" | "manifests"),
-            Some(_),
-            Some("secrets")
-        ] | [Some(""), Some("apps"), Some(_), Some("image")]
-            | [Some(""), Some("secretStores"), ..]
+            Token::Key("apps" | "charts" | "manifests"),
+            _,
+            Token::Key("secrets"),
+            ..
+        ] | [Token::Key("apps"), _, Token::Key("image"), ..]
+            | [Token::Key("secretStores"), ..]
     );
-    fixed
-        || head
-            .into_iter()
-            .flatten()
-            .chain(parts)
-            .any(|p| p == "waivers")
+    fixed || path.tokens().contains(&Token::Key("waivers"))
 }
 
 /// What the walk leaves alone: waived keys, and values naming a declared Secret key.
@@ -79,25 +70,25 @@ struct Skip<'a> {
     key_names: BTreeSet<&'a str>,
 }
 
-fn walk(
-    value: &Value,
-    at: &mut PointerBuf,
+fn walk<'v>(
+    value: &'v Value,
+    at: &mut Path<'v>,
     key: Option<&str>,
     locator: &Locator,
     skip: &Skip,
 ) -> Result<()> {
-    if exempt(at.as_str()) || key.is_some_and(|k| skip.waived.contains(k)) {
+    if exempt(at) || key.is_some_and(|k| skip.waived.contains(k)) {
         return Ok(());
     }
     match value {
         Value::Object(map) => {
             for (k, v) in map {
-                at.with(k, |at| walk(v, at, Some(k), locator, skip))?;
+                at.with(Token::Key(k), |at| walk(v, at, Some(k), locator, skip))?;
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                at.with_index(i, |at| walk(v, at, key, locator, skip))?;
+                at.with(Token::Index(i), |at| walk(v, at, key, locator, skip))?;
             }
         }
         Value::String(s) => {
@@ -108,7 +99,7 @@ fn walk(
                 .or_else(|| scan_text(s))
             {
                 return Err(locator
-                    .error(ErrorKind::Secret, at.as_str(), finding.describe())
+                    .error(ErrorKind::Secret, &at.pointer(), finding.describe())
                     .with_help(HELP)
                     .masking_secret());
             }
@@ -120,7 +111,7 @@ fn walk(
                 .and_then(|k| named_literal(k, &n.to_string()))
             {
                 return Err(locator
-                    .error(ErrorKind::Secret, at.as_str(), finding.describe())
+                    .error(ErrorKind::Secret, &at.pointer(), finding.describe())
                     .with_help(HELP)
                     .masking_secret());
             }

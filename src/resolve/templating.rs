@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::environments::EnvSettings;
 use crate::blueprint::Locator;
 use crate::error::{ErrorKind, Result};
-use crate::pointer::PointerBuf;
+use crate::pointer::{Path, Token};
 use crate::template;
 
 const COMPONENT_SECTIONS: [&str; 3] = ["apps", "charts", "manifests"];
@@ -24,7 +24,7 @@ pub fn expand(merged: &mut Value, settings: &EnvSettings, locator: &Locator) -> 
         if section == "environments" {
             continue;
         }
-        let mut at = PointerBuf::default();
+        let mut at = Path::default();
         if COMPONENT_SECTIONS.contains(&section.as_str())
             && let Value::Object(components) = value
         {
@@ -32,20 +32,24 @@ pub fn expand(merged: &mut Value, settings: &EnvSettings, locator: &Locator) -> 
                 let mut context = base.clone();
                 let layer = component.get("layer").cloned().unwrap_or(Value::Null);
                 context["app"] = json!({"name": name, "layer": layer});
-                at.with(section, |at| {
-                    at.with(name, |at| expand_value(component, at, &context, locator))
+                at.with(Token::Key(section), |at| {
+                    at.with(Token::Key(name), |at| {
+                        expand_value(component, at, &context, locator)
+                    })
                 })?;
             }
             continue;
         }
-        at.with(section, |at| expand_value(value, at, &base, locator))?;
+        at.with(Token::Key(section), |at| {
+            expand_value(value, at, &base, locator)
+        })?;
     }
     Ok(())
 }
 
-fn expand_value(
-    value: &mut Value,
-    at: &mut PointerBuf,
+fn expand_value<'v>(
+    value: &'v mut Value,
+    at: &mut Path<'v>,
     context: &Value,
     locator: &Locator,
 ) -> Result<()> {
@@ -57,7 +61,7 @@ fn expand_value(
                     _ => String::new(),
                 };
                 locator
-                    .error(ErrorKind::Template, at.as_str(), format!("template does not render{line}: {}", e.message))
+                    .error(ErrorKind::Template, &at.pointer(), format!("template does not render{line}: {}", e.message))
                     .with_help(e.help(
                         "templates see `env` (name, cluster, domain, zones, production), `system`, and `app` (name, layer) inside a component; write {% raw %}...{% endraw %} around text meant for another template engine",
                     ))
@@ -66,12 +70,14 @@ fn expand_value(
         }
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                at.with_index(i, |at| expand_value(item, at, context, locator))?;
+                at.with(Token::Index(i), |at| {
+                    expand_value(item, at, context, locator)
+                })?;
             }
         }
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                at.with(k, |at| expand_value(v, at, context, locator))?;
+                at.with(Token::Key(k), |at| expand_value(v, at, context, locator))?;
             }
         }
         _ => {}
