@@ -20,6 +20,7 @@ use crate::sources::{BLUEPRINTS_DIR, OVERLAYS_DIR, SourceFile, Sources};
 use crate::tree::{INDEX_FILE, Index, RenderedTree};
 use crate::yaml::MAX_FILE_BYTES;
 
+mod dirs;
 mod env_cache;
 mod stat_cache;
 mod swap;

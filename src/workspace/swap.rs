@@ -5,24 +5,23 @@
 use super::write::{OLD_MARK, STAGING_MARK, parent_dir, sibling};
 use super::*;
 
-/// Puts `staging` in place of `rendered` in one step where the OS allows it.
-pub(super) fn swap_in(staging: &Path, rendered: &Path) -> Result<()> {
+/// Puts `staging` in place of `rendered` in one step where the OS allows it,
+/// and returns where the retired tree now is, for the caller to remove (a
+/// run killed before that leaves it to `recover_interrupted`).
+pub(super) fn swap_in(staging: &Path, rendered: &Path) -> Result<Option<PathBuf>> {
     if !rendered.exists() {
-        return fs::rename(staging, rendered).map_err(|e| Error::io(rendered, &e));
+        fs::rename(staging, rendered).map_err(|e| Error::io(rendered, &e))?;
+        return Ok(None);
     }
     match exchange(staging, rendered) {
-        Ok(()) => {
-            let _ = fs::remove_dir_all(staging);
-            Ok(())
-        }
+        Ok(()) => Ok(Some(staging.to_path_buf())),
         Err(_) => {
             // No atomic exchange on this system: retire the old tree first, so an
             // interruption leaves it recoverable beside `rendered` (see `recover_interrupted`).
             let old = sibling(rendered, OLD_MARK)?;
             fs::rename(rendered, &old).map_err(|e| swap_error(rendered, &e))?;
             fs::rename(staging, rendered).map_err(|e| Error::io(rendered, &e))?;
-            let _ = fs::remove_dir_all(&old);
-            Ok(())
+            Ok(Some(old))
         }
     }
 }

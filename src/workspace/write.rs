@@ -85,7 +85,12 @@ pub fn write_rendered(
     if result.is_err() {
         let _ = fs::remove_dir_all(&staging);
     }
-    result.map(|()| {
+    result.map(|retired| {
+        // The retired tree goes before the new one is stat-ed for the record:
+        // unlinking a kept file's old link moves its ctime.
+        if let Some(old) = retired {
+            let _ = super::dirs::remove_all(&old);
+        }
         record_fresh(rendered, tree, &index, replace_all, judged_from, &unchanged);
         report
     })
@@ -262,10 +267,7 @@ fn build_staging(
         .iter()
         .map(|(p, _)| p.rsplit_once('/').map_or("", |(dir, _)| dir))
         .collect();
-    for dir in dirs {
-        let target = staging.join(dir);
-        fs::create_dir_all(&target).map_err(|e| Error::io(&target, &e))?;
-    }
+    super::dirs::make_all(staging, &dirs)?;
     // Unchanged files are linked from the old tree, new ones written; in parallel.
     let written: Vec<Result<()>> = files
         .par_iter()
@@ -284,7 +286,7 @@ fn build_staging(
     for (rel, old) in old_dirs {
         let target = staging.join(rel);
         if target.is_dir() {
-            keep_mode_and_owner(&old, &target)?;
+            keep_dir_mode_and_owner(&old, &target)?;
         }
     }
     let index_path = staging.join(INDEX_FILE);
@@ -299,6 +301,19 @@ fn keep_mode_and_owner(from: &Path, to: &Path) -> Result<()> {
     // Changing the owner needs privileges; without them the files stay the user's own.
     let _ = std::os::unix::fs::lchown(to, Some(meta.uid()), Some(meta.gid()));
     Ok(())
+}
+
+/// The same for a directory this run made: most already have the mode and
+/// owner of the old one, and skipping those saves two journaled inode
+/// updates per directory.
+fn keep_dir_mode_and_owner(from: &Path, to: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let old = fs::symlink_metadata(from).map_err(|e| Error::io(from, &e))?;
+    let new = fs::symlink_metadata(to).map_err(|e| Error::io(to, &e))?;
+    if (old.mode(), old.uid(), old.gid()) == (new.mode(), new.uid(), new.gid()) {
+        return Ok(());
+    }
+    keep_mode_and_owner(from, to)
 }
 
 fn ensure_parent(path: &Path) -> Result<()> {
