@@ -70,6 +70,9 @@ pub struct Component {
     /// HTTP and TCP probes, a chart's or manifest set's `probes`; `None`
     /// when a chart or manifest set does not say.
     pub probe_ports: Option<Vec<u32>>,
+    /// A chart's install hooks that call the API server beside its pods:
+    /// each a name and the labels of its pods.
+    pub hooks: Vec<(String, BTreeMap<String, String>)>,
 }
 
 /// The recommended labels that select an app's pods.
@@ -98,6 +101,7 @@ struct Draft<'a> {
     routes: &'a [String],
     provides: Vec<String>,
     probes: Probed<'a>,
+    hooks: Vec<(String, BTreeMap<String, String>)>,
 }
 
 /// Where a draft's probe ports come from.
@@ -123,6 +127,7 @@ fn drafts(bp: &Blueprint) -> Vec<Draft<'_>> {
         routes: &[],
         provides: Vec::new(),
         probes: Probed::App(a),
+        hooks: Vec::new(),
     });
     let charts = bp.charts.iter().map(|(name, c)| {
         let release = c.release.clone().unwrap_or_else(|| name.clone());
@@ -155,6 +160,12 @@ fn drafts(bp: &Blueprint) -> Vec<Draft<'_>> {
             routes: &c.routes,
             provides: c.provides.clone(),
             probes: Probed::Named(c.probes.as_deref()),
+            hooks: known
+                .map(|k| k.hooks)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(hook, labels)| (format!("{name}-{hook}"), labels))
+                .collect(),
         }
     });
     let manifests = bp.manifests.iter().map(|(name, m)| Draft {
@@ -172,6 +183,7 @@ fn drafts(bp: &Blueprint) -> Vec<Draft<'_>> {
         routes: &[],
         provides: Vec::new(),
         probes: Probed::Named(m.probes.as_deref()),
+        hooks: Vec::new(),
     });
     apps.chain(charts).chain(manifests).collect()
 }
@@ -266,6 +278,7 @@ pub fn place(
                 routes: d.routes.to_vec(),
                 provides: d.provides,
                 probe_ports,
+                hooks: d.hooks,
             },
         );
     }

@@ -69,6 +69,7 @@ pub fn place(
             // The proxies' probes are the controller's business, and their
             // namespace is not in the mesh.
             probe_ports: None,
+            hooks: Vec::new(),
         };
         placed.insert(name.clone(), gateway);
     }

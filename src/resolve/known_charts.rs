@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 pub struct KnownChart {
     pub selector: BTreeMap<String, String>,
     pub ports: BTreeMap<String, u32>,
+    /// The chart's install hooks that call the API server but that
+    /// `selector` does not cover, by a name for each: under default-deny
+    /// egress a hook that cannot reach the API server fails the install.
+    pub hooks: Vec<(&'static str, BTreeMap<String, String>)>,
 }
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -25,8 +29,11 @@ fn ports(pairs: &[(&str, u32)]) -> BTreeMap<String, u32> {
 /// The defaults for chart `chart` installed as `release` in `namespace`.
 pub fn known(chart: &str, release: &str, namespace: &str) -> Option<KnownChart> {
     match chart {
-        // The controller pods only, not the admission job: labels and the
-        // container ports `http` and `https` of the chart's controller Deployment.
+        // The controller pods only: labels and the container ports `http`
+        // and `https` of the chart's controller Deployment. Its admission
+        // webhook's certificate jobs (pre-install and post-install hooks,
+        // `admission-webhooks/job-patch/`) are labelled `component:
+        // admission-webhook` and write a Secret and patch the webhook.
         "ingress-nginx" => Some(KnownChart {
             selector: labels(&[
                 ("app.kubernetes.io/name", "ingress-nginx"),
@@ -34,6 +41,14 @@ pub fn known(chart: &str, release: &str, namespace: &str) -> Option<KnownChart> 
                 ("app.kubernetes.io/component", "controller"),
             ]),
             ports: ports(&[("http", 80), ("https", 443)]),
+            hooks: vec![(
+                "admission",
+                labels(&[
+                    ("app.kubernetes.io/name", "ingress-nginx"),
+                    ("app.kubernetes.io/instance", release),
+                    ("app.kubernetes.io/component", "admission-webhook"),
+                ]),
+            )],
         }),
         // The traefik chart labels its pods `<release>-<namespace>` and
         // listens on 8000 (web) and 8443 (websecure).
@@ -46,6 +61,7 @@ pub fn known(chart: &str, release: &str, namespace: &str) -> Option<KnownChart> 
                 ),
             ]),
             ports: ports(&[("web", 8000), ("websecure", 8443)]),
+            hooks: Vec::new(),
         }),
         // The operator pod, not the PostgreSQL instances it creates.
         "cloudnative-pg" => Some(KnownChart {
@@ -54,6 +70,7 @@ pub fn known(chart: &str, release: &str, namespace: &str) -> Option<KnownChart> 
                 ("app.kubernetes.io/instance", release),
             ]),
             ports: BTreeMap::new(),
+            hooks: Vec::new(),
         }),
         // istiod's pods, as its Service selects them; 15012 serves xDS and
         // certificates to proxies, 15017 the injection and validation webhooks.
@@ -64,34 +81,42 @@ pub fn known(chart: &str, release: &str, namespace: &str) -> Option<KnownChart> 
                 ("https-dns", 15012),
                 ("https-webhook", 15017),
             ]),
+            hooks: Vec::new(),
         }),
         // Istio's CNI node agent: the chart's DaemonSet selects its pods by
         // `k8s-app: istio-cni-node`; it watches pods through the API server.
         "cni" => Some(KnownChart {
             selector: labels(&[("k8s-app", "istio-cni-node")]),
             ports: ports(&[]),
+            hooks: Vec::new(),
         }),
         // Ambient's node proxy: the chart's DaemonSet labels its pods
         // `app: ztunnel`; it serves nothing the blueprint routes to.
         "ztunnel" => Some(KnownChart {
             selector: labels(&[("app", "ztunnel")]),
             ports: ports(&[]),
+            hooks: Vec::new(),
         }),
         // Every pod of the Linkerd control plane carries its namespace in
         // this label: identity 8080, destination 8086, policy 8090.
         "linkerd-control-plane" => Some(KnownChart {
             selector: labels(&[("linkerd.io/control-plane-ns", namespace)]),
             ports: ports(&[("identity", 8080), ("destination", 8086), ("policy", 8090)]),
+            hooks: Vec::new(),
         }),
         // Envoy Gateway's controller: the chart's Deployment labels its pods
         // `control-plane: envoy-gateway`; proxies fetch their configuration
         // from it over xDS on 18000 (the `envoy-gateway` Service's `grpc` port).
+        // Its pre-install `certgen` Job, which writes the control plane's
+        // certificates, labels its pod `app: certgen` and nothing else
+        // (`templates/certgen.yaml`).
         "gateway-helm" => Some(KnownChart {
             selector: labels(&[
                 ("control-plane", "envoy-gateway"),
                 ("app.kubernetes.io/instance", release),
             ]),
             ports: ports(&[("xds", XDS_PORT)]),
+            hooks: vec![("certgen", labels(&[("app", "certgen")]))],
         }),
         _ => None,
     }

@@ -76,3 +76,87 @@ fn kubeseal_reaches_the_sealed_secrets_controller_through_the_api_server() {
         BTreeMap::from([("ingress-sealed-secrets".to_string(), vec![8080])])
     );
 }
+
+/// A pod of `namespace` with `labels`, as the chart's templates label it.
+fn hook_pod(namespace: &str, labels: &[(&str, &str)]) -> reach::Endpoint {
+    reach::Endpoint {
+        name: "hook".to_string(),
+        place: reach::Place::Pods {
+            namespace: namespace.to_string(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        },
+        ports: Vec::new(),
+    }
+}
+
+/// Whether the rendered policies of `env` let `pod` open a connection to the
+/// API server at `address:port`.
+fn reaches_api(objects: &[Value], pod: &reach::Endpoint, address: &str, port: u32) -> bool {
+    let inventory = reach::Inventory::from_objects(objects.iter());
+    let api = reach::Endpoint {
+        name: "kube-apiserver".to_string(),
+        place: reach::Place::Address(address.parse().unwrap()),
+        ports: vec![reach::Port::tcp(port, None)],
+    };
+    inventory
+        .policies
+        .allows(pod, &api, &reach::Port::tcp(port, None))
+}
+
+/// A chart's install hooks call the API server, and under default-deny
+/// egress a hook that cannot reach it fails the Helm install (and with it the
+/// HelmRelease or Argo CD sync). ingress-nginx's admission certificate jobs
+/// label their pods `app.kubernetes.io/component: admission-webhook`
+/// (charts/ingress-nginx/templates/admission-webhooks/job-patch/); Envoy
+/// Gateway's pre-install certgen job labels its pod `app: certgen` alone
+/// (charts/gateway-helm/templates/certgen.yaml). Neither is the controller.
+#[test]
+fn chart_install_hooks_reach_the_api_server_under_default_deny() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let objects = |example: &str| {
+        let tree = compile_project(&root.join(example));
+        let mut envs =
+            reach::objects_by_env(tree.files().map(|(p, t)| (p.as_str(), t.as_str()))).unwrap();
+        envs.remove("prod").unwrap()
+    };
+    let nginx_job = |ns: &str| {
+        hook_pod(
+            ns,
+            &[
+                ("app.kubernetes.io/name", "ingress-nginx"),
+                ("app.kubernetes.io/instance", "ingress-nginx"),
+                ("app.kubernetes.io/component", "admission-webhook"),
+                ("app.kubernetes.io/part-of", "ingress-nginx"),
+            ],
+        )
+    };
+    let maya = objects("maya");
+    assert!(reaches_api(
+        &maya,
+        &nginx_job("platform"),
+        "10.0.1.10",
+        6443
+    ));
+    let hybrid = objects("hybrid");
+    assert!(reaches_api(
+        &hybrid,
+        &nginx_job("ingress-nginx"),
+        "10.244.0.1",
+        443
+    ));
+    let naratecho = objects("naratecho");
+    let certgen = hook_pod("envoy-gateway-system", &[("app", "certgen")]);
+    assert!(reaches_api(&naratecho, &certgen, "192.168.1.10", 6443));
+    // The namespaces stay closed: a pod the charts do not run gets nowhere.
+    let stranger = hook_pod("envoy-gateway-system", &[("app", "stranger")]);
+    assert!(!reaches_api(&naratecho, &stranger, "192.168.1.10", 6443));
+    assert!(!reaches_api(
+        &maya,
+        &hook_pod("platform", &[("app", "stranger")]),
+        "10.0.1.10",
+        6443
+    ));
+}

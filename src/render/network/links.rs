@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{End, Link, group};
+use super::{End, Link, group, hook_groups};
 use crate::blueprint::apps::default_port;
 use crate::blueprint::model::{App, WorkloadKind};
 use crate::blueprint::network::KUBE_APISERVER;
@@ -84,11 +84,15 @@ pub fn links(env: &ResolvedEnv, facts: &NetworkFacts, http01: &BTreeSet<String>)
         for u in &from.uses {
             if u.target == KUBE_APISERVER {
                 if let Some(api) = &facts.api_server {
-                    out.push(Link {
-                        from: End::Pods(group(from)),
-                        to: End::block(&api.cidr),
-                        ports: vec![api.port],
-                    });
+                    out.extend(
+                        std::iter::once(group(from))
+                            .chain(hook_groups(from))
+                            .map(|pods| Link {
+                                from: End::Pods(pods),
+                                to: End::block(&api.cidr),
+                                ports: vec![api.port],
+                            }),
+                    );
                 }
                 continue;
             }

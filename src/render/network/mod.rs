@@ -119,6 +119,16 @@ pub fn group(c: &Component) -> PodGroup {
     }
 }
 
+/// The pod groups of a chart's install hooks, which reach the API server
+/// when the chart does.
+pub fn hook_groups(c: &Component) -> impl Iterator<Item = PodGroup> + '_ {
+    c.hooks.iter().map(|(name, selector)| PodGroup {
+        name: name.clone(),
+        namespace: c.namespace.clone(),
+        selector: selector.clone(),
+    })
+}
+
 impl Network {
     pub fn new(postures: BTreeMap<String, NetworkPosture>, links: Vec<Link>) -> Network {
         let into = by_group(&links, |l| &l.to);
@@ -203,10 +213,13 @@ impl Network {
         out
     }
 
-    /// The policies of a component's unit: its own pods', and the
-    /// scrapers' when it is the monitoring stack.
+    /// The policies of a component's unit: its own pods', its install
+    /// hooks', and the scrapers' when it is the monitoring stack.
     pub fn component_policies(&self, c: &Component, facts: &NetworkFacts) -> Vec<(String, Value)> {
         let mut out = self.group_policies(&group(c));
+        for hook in hook_groups(c) {
+            out.extend(self.group_policies(&hook));
+        }
         if let Some(scraper) = &facts.scraper
             && scraper.namespace == c.namespace
             && c.provides
