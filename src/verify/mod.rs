@@ -9,7 +9,8 @@
 //!
 //! One file per check, run in this order: [`identity`], [`system_namespaces`],
 //! then per unit [`quota`] (autoscalers at their max within the namespace
-//! quota, injected proxies counted), then per object [`credentials`] (first,
+//! quota, injected proxies counted; all of a namespace's together only
+//! noticed), then per object [`credentials`] (first,
 //! so no later message can quote a secret), [`api_rules`], [`pod_security`],
 //! [`images`]. A check reports a
 //! [`Violation`] (object, JSON pointer, message); this module turns it into a
@@ -84,7 +85,8 @@ pub type Notice = String;
 pub fn verify(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Vec<Notice>> {
     let fail = |unit: &Unit, object: &Object, v: Violation| locate(env, unit, object, v);
     identity::check(manifests).map_err(|(u, o, v)| fail(u, o, v))?;
-    let notices = system_namespaces::check(env, manifests).map_err(|(u, o, v)| fail(u, o, v))?;
+    let mut notices =
+        system_namespaces::check(env, manifests).map_err(|(u, o, v)| fail(u, o, v))?;
     let plans = crate::render::namespaces::plans(env);
     let levels = pod_security::namespace_levels(&plans);
     let quotas = quota::quotas(manifests);
@@ -102,6 +104,7 @@ pub fn verify(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Vec<Notice>
         .collect();
     verdicts.into_iter().collect::<Result<Vec<()>>>()?;
     stores::check(manifests, env.settings.production).map_err(|(u, o, v)| fail(u, o, v))?;
+    notices.extend(quota::namespace_notices(&quotas, manifests));
     Ok(notices)
 }
 

@@ -7,12 +7,17 @@
 //!
 //! Judged on the final objects, so a patch that raises `maxReplicas` or a
 //! container's resources is judged too.
+//!
+//! Each autoscaler may fit alone while the namespace's workloads together,
+//! every autoscaler at its max, do not: then they cannot all scale out at
+//! once. That is a notice, not an error: a quota is often meant to cap a
+//! burst that rarely comes.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::Violation;
+use super::{Notice, Violation};
 use crate::error::ErrorKind;
 use crate::quantity;
 use crate::render::mesh::{PROXY_ANNOTATIONS_ISTIO, PROXY_ANNOTATIONS_LINKERD};
@@ -139,6 +144,63 @@ pub fn check<'a>(quotas: &Quotas, unit: &'a Unit) -> Result<(), (&'a Object, Vio
         }
     }
     Ok(())
+}
+
+/// The namespaces whose quota their Deployments and StatefulSets overrun
+/// together, each at its most replicas (its autoscaler's max, else its
+/// `replicas`).
+pub fn namespace_notices(quotas: &Quotas, manifests: &EnvManifests) -> Vec<Notice> {
+    let mut totals: BTreeMap<&str, [f64; 4]> = BTreeMap::new();
+    for unit in manifests.units.values() {
+        for (namespace, replicas, template) in workloads_at_most(unit) {
+            if !quotas.contains_key(namespace) {
+                continue;
+            }
+            let total = totals.entry(namespace).or_insert([0.0; 4]);
+            for (sum, (_, part, key, proxy_index)) in total.iter_mut().zip(RESOURCES) {
+                *sum += replicas * per_pod(template, part, key, proxy_index);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (namespace, total) in totals {
+        let hard = &quotas[namespace];
+        for (sum, (resource, ..)) in total.into_iter().zip(RESOURCES) {
+            if let Some((limit, written)) = hard.get(resource)
+                && sum > limit * (1.0 + 1e-9)
+            {
+                out.push(format!(
+                    "namespace `{namespace}`: its workloads at their most replicas (every autoscaler at its max) need {} {resource}, but its quota allows `{written}`: they cannot all scale out at once",
+                    show(sum)
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Each Deployment and StatefulSet of `unit` with its namespace, the most
+/// replicas it runs, and its pod template.
+fn workloads_at_most(unit: &Unit) -> impl Iterator<Item = (&str, f64, &Value)> {
+    unit.objects
+        .iter()
+        .filter(|o| matches!(o.value["kind"].as_str(), Some("Deployment" | "StatefulSet")))
+        .filter_map(move |o| {
+            let namespace = o.value["metadata"]["namespace"].as_str()?;
+            let template = o.value.pointer("/spec/template")?;
+            let autoscaled = unit.objects.iter().find_map(|h| {
+                let target = &h.value["spec"]["scaleTargetRef"];
+                (h.value["kind"] == "HorizontalPodAutoscaler"
+                    && target["kind"] == o.value["kind"]
+                    && target["name"] == o.value["metadata"]["name"])
+                    .then(|| h.value["spec"]["maxReplicas"].as_f64())
+                    .flatten()
+            });
+            let replicas = autoscaled
+                .or_else(|| o.value["spec"]["replicas"].as_f64())
+                .unwrap_or(1.0);
+            Some((namespace, replicas, template))
+        })
 }
 
 /// A sum of quantities as a person reads it: `2.1`, not `2.0999999999999996`.

@@ -272,3 +272,42 @@ fn a_credential_waiver_is_scoped_and_shown() {
         run.stderr
     );
 }
+
+/// Two autoscalers that each fit the quota at their max, but not together:
+/// the quota admission controller counts every pod of the namespace
+/// (https://kubernetes.io/docs/concepts/policy/resource-quotas/), so they
+/// cannot all scale out at once. Said as a notice; a quota that holds them
+/// all says nothing.
+#[test]
+fn autoscalers_that_overrun_the_quota_together_are_noticed() {
+    let case = |limits_cpu: &str| {
+        let app = |name: &str| {
+            format!(
+                "  {name}:\n    layer: apps\n    image: ghcr.io/acme/{name}:1.0.0\n    ports: {{http: 8080}}\n\
+                 \x20   resources: {{requests: {{cpu: 100m, memory: 128Mi}}, limits: {{cpu: 500m, memory: 256Mi}}}}\n\
+                 \x20   autoscale: {{min: 1, max: 4}}\n"
+            )
+        };
+        let env = format!(
+            "  dev: {{quota: {{cpu: {{requests: \"4\", limits: \"{limits_cpu}\"}}, memory: {{requests: 4Gi, limits: 4Gi}}}}}}\n"
+        );
+        format!(
+            "-- blueprints/system.yaml --\n{}apps:\n{}{}  worker:\n    layer: apps\n    image: ghcr.io/acme/worker:1.0.0\n\
+             \x20   resources: {{requests: {{cpu: 100m, memory: 128Mi}}, limits: {{cpu: 250m, memory: 256Mi}}}}\n    replicas: 2\n",
+            BASE.replace("  dev: {}\n", &env),
+            app("api"),
+            app("web"),
+        )
+    };
+    // 4 x 500m each: 2 CPUs alone, 4 together, plus the worker's 2 x 250m.
+    let tight = crate::support::compile_case(&case("3"));
+    assert_eq!(
+        tight.envs["dev"].notices,
+        vec![
+            "namespace `apps`: its workloads at their most replicas (every autoscaler at its max) need 4.5 limits.cpu, but its quota allows `3`: they cannot all scale out at once"
+                .to_string()
+        ]
+    );
+    let roomy = crate::support::compile_case(&case("4.5"));
+    assert_eq!(roomy.envs["dev"].notices, Vec::<String>::new());
+}
