@@ -347,7 +347,10 @@ fn sync_policy(create_namespace: bool, skip_dry_run: bool) -> Value {
     json!({
         "automated": {"prune": true, "selfHeal": true},
         "syncOptions": options,
-        "retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "3m"}},
+        // Without limit (below 0): a spent retry budget leaves a failed
+        // automated sync for the next commit, and a unit waiting for an
+        // earlier wave's CRDs must keep trying until they are served.
+        "retry": {"limit": -1, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "3m"}},
     })
 }
 

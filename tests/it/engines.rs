@@ -294,6 +294,35 @@ fn argo_cd_applies_server_side_and_charts_diff_server_side() {
     );
 }
 
+/// An automated sync that failed is not tried again for the same revision
+/// once its retries are spent (Argo CD "Automated Sync Policy"), and a unit
+/// whose CRDs or webhook come from an earlier wave fails until they are up:
+/// with a capped retry it would wait for the next commit. So every unit
+/// Application retries without limit (`limit` below 0: "unlimited number of
+/// attempts", docs/operator-manual/application.yaml), backing off to 3 minutes.
+#[test]
+fn argo_cd_units_retry_a_failed_sync_until_it_succeeds() {
+    let mut checked = 0;
+    for e in every_environment() {
+        for (file, app) in unit_applications(&e) {
+            let retry = &app["spec"]["syncPolicy"]["retry"];
+            assert!(
+                retry["limit"].as_i64().is_some_and(|l| l < 0),
+                "{}: {file}",
+                e.label()
+            );
+            assert_eq!(
+                retry["backoff"]["maxDuration"],
+                "3m",
+                "{}: {file}",
+                e.label()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 10, "the examples deploy with Argo CD ({checked})");
+}
+
 /// Argo CD refuses to sync a resource whose namespace its AppProject does
 /// not list as a destination (Argo CD "Projects", destinations): every
 /// Application's namespace and every namespace a chart installs into
