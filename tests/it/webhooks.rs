@@ -144,7 +144,7 @@ fn chart_install_hooks_reach_the_api_server_under_default_deny() {
     assert!(reaches_api(
         &hybrid,
         &nginx_job("ingress-nginx"),
-        "10.244.0.1",
+        "203.0.113.10",
         443
     ));
     let naratecho = objects("naratecho");

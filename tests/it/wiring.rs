@@ -290,7 +290,7 @@ fn unit_paths_cover_every_object_exactly_once() {
 }
 
 #[test]
-fn only_pgbouncer_reaches_postgres_in_a_default_deny_namespace() {
+fn only_pgbouncer_and_the_backup_reach_postgres_in_a_default_deny_namespace() {
     let tree = compile_project(&crate::support::repo_root());
     let prod = &tree.envs["prod"];
     let policies: Vec<Value> = prod
@@ -314,12 +314,15 @@ fn only_pgbouncer_reaches_postgres_in_a_default_deny_namespace() {
         })
         .collect();
     assert_eq!(into_postgres.len(), 1, "one allow into postgres");
-    let from = &into_postgres[0]["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"];
-    assert_eq!(from, "pgbouncer");
-    assert_eq!(
-        into_postgres[0]["spec"]["ingress"][0]["ports"][0]["port"],
-        5432
-    );
+    // The pool, and the backup job: pg_dump's session settings and snapshot
+    // would not survive the pool's transaction mode.
+    let rules = into_postgres[0]["spec"]["ingress"].as_array().unwrap();
+    let from: Vec<&Value> = rules
+        .iter()
+        .map(|r| &r["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"])
+        .collect();
+    assert_eq!(from, ["db-backup", "pgbouncer"]);
+    assert!(rules.iter().all(|r| r["ports"][0]["port"] == 5432));
     let deny: Vec<&Value> = policies
         .iter()
         .filter(|p| p["metadata"]["name"] == "default-deny")
