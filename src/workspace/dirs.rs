@@ -20,14 +20,18 @@ pub(super) fn make_all(base: &Path, dirs: &BTreeSet<&str>) -> Result<()> {
     Ok(())
 }
 
+/// Makes `dir`; one already there is fine, anything else in its place is not.
+/// Only then is it stat-ed: a fresh staging tree has none.
 fn make_one(dir: &Path) -> Result<()> {
     match fs::create_dir(dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(Error::io(dir, &e)),
-        _ if !fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) => Err(Error::plain(
-            ErrorKind::Io,
-            format!("`{}` is in the way of a directory", dir.display()),
-        )),
-        _ => Ok(()),
+        Ok(()) => Ok(()),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::AlreadyExists
+                && fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(Error::io(dir, &e)),
     }
 }
 
@@ -69,20 +73,11 @@ fn by_depth<'a>(paths: impl Iterator<Item = &'a str>) -> Vec<Vec<&'a str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Inside the target directory, as the writer's tests do.
-    fn scratch(name: &str) -> PathBuf {
-        let exe = std::env::current_exe().unwrap();
-        let target = exe.ancestors().nth(3).unwrap().join("tmp");
-        let dir = target.join(format!("gitopsc-dirs-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
-    }
+    use crate::workspace::scratch_dir as scratch;
 
     #[test]
     fn every_level_above_a_directory_is_made() {
-        let base = scratch("make");
+        let base = scratch("dirs-make");
         let dirs: BTreeSet<&str> = ["prod/apps/web", "prod/apps/api", "dev", ""].into();
         make_all(&base, &dirs).unwrap();
         for dir in ["prod", "prod/apps", "prod/apps/web", "prod/apps/api", "dev"] {
@@ -95,7 +90,7 @@ mod tests {
 
     #[test]
     fn a_file_in_the_way_of_a_directory_is_an_error() {
-        let base = scratch("in-the-way");
+        let base = scratch("dirs-in-the-way");
         fs::write(base.join("prod"), "").unwrap();
         let dirs: BTreeSet<&str> = ["prod/apps"].into();
         assert!(make_all(&base, &dirs).is_err());
@@ -104,7 +99,7 @@ mod tests {
 
     #[test]
     fn removal_takes_files_links_and_directories_but_not_link_targets() {
-        let base = scratch("remove");
+        let base = scratch("dirs-remove");
         let keep = base.join("keep");
         fs::create_dir_all(&keep).unwrap();
         fs::write(keep.join("kept.yaml"), "x").unwrap();

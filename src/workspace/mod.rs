@@ -249,3 +249,15 @@ fn absolute_best_effort(path: &Path) -> PathBuf {
     }
     out
 }
+
+/// A fresh directory inside the target directory (two levels above the test
+/// binary in `deps/`), so unit tests write nothing outside it.
+#[cfg(test)]
+pub(crate) fn scratch_dir(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.ancestors().nth(3).unwrap().join("tmp");
+    let dir = target.join(format!("gitopsc-ws-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}

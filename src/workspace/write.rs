@@ -295,8 +295,12 @@ fn build_staging(
 
 /// A carried-over user file or directory keeps its permissions and owner.
 fn keep_mode_and_owner(from: &Path, to: &Path) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
     let meta = fs::symlink_metadata(from).map_err(|e| Error::io(from, &e))?;
+    give_mode_and_owner(&meta, to)
+}
+
+fn give_mode_and_owner(meta: &fs::Metadata, to: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
     fs::set_permissions(to, meta.permissions()).map_err(|e| Error::io(to, &e))?;
     // Changing the owner needs privileges; without them the files stay the user's own.
     let _ = std::os::unix::fs::lchown(to, Some(meta.uid()), Some(meta.gid()));
@@ -313,7 +317,7 @@ fn keep_dir_mode_and_owner(from: &Path, to: &Path) -> Result<()> {
     if (old.mode(), old.uid(), old.gid()) == (new.mode(), new.uid(), new.gid()) {
         return Ok(());
     }
-    keep_mode_and_owner(from, to)
+    give_mode_and_owner(&old, to)
 }
 
 fn ensure_parent(path: &Path) -> Result<()> {
@@ -327,6 +331,7 @@ fn ensure_parent(path: &Path) -> Result<()> {
 mod tests {
     use super::*;
     use crate::tree::EnvTree;
+    use crate::workspace::scratch_dir as temp;
     use crate::workspace::swap::swap_error;
     use std::collections::BTreeMap;
 
@@ -348,17 +353,6 @@ mod tests {
             inputs: "digest".into(),
             envs,
         }
-    }
-
-    /// A directory inside the target directory (two levels above this test
-    /// binary in `deps/`), so unit tests write nothing outside it.
-    fn temp(name: &str) -> PathBuf {
-        let exe = std::env::current_exe().unwrap();
-        let target = exe.ancestors().nth(3).unwrap().join("tmp");
-        let dir = target.join(format!("gitopsc-ws-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
     }
 
     #[test]
