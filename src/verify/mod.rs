@@ -84,27 +84,42 @@ pub type Notice = String;
 /// in unit and object order, is the error.
 pub fn verify(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Vec<Notice>> {
     let fail = |unit: &Unit, object: &Object, v: Violation| locate(env, unit, object, v);
-    identity::check(manifests).map_err(|(u, o, v)| fail(u, o, v))?;
-    let mut notices =
-        system_namespaces::check(env, manifests).map_err(|(u, o, v)| fail(u, o, v))?;
     let plans = crate::render::namespaces::plans(env);
     let levels = pod_security::namespace_levels(&plans);
     let quotas = quota::quotas(manifests);
     let key_names = crate::blueprint::secrets::declared_secret_keys(&env.blueprint);
-    // Units are checked independently, so in parallel (this stage walks
-    // every node of every object); the first violation in unit order is
-    // the one reported, whatever the timing.
-    let units: Vec<&Unit> = manifests.units.values().collect();
-    let verdicts: Vec<Result<()>> = units
-        .par_iter()
-        .map(|unit| {
-            let checked = check_unit(env, &quotas, &levels, &key_names, unit);
-            checked.map_err(|(object, v)| fail(unit, object, v))
-        })
-        .collect();
-    verdicts.into_iter().collect::<Result<Vec<()>>>()?;
-    stores::check(manifests, env.settings.production).map_err(|(u, o, v)| fail(u, o, v))?;
-    notices.extend(quota::namespace_notices(&quotas, manifests));
+    // The environment-wide checks run beside the per-unit ones, which are
+    // themselves in parallel (this stage walks every node of every object).
+    // Every check runs to its end and the first violation is picked in a
+    // fixed order (identity, system namespaces, units in unit order, secret
+    // stores), so the error is the same whatever the timing.
+    let ((identity, system, stores, namespace_notices), verdicts) = rayon::join(
+        || {
+            (
+                identity::check(manifests),
+                system_namespaces::check(env, manifests),
+                stores::check(manifests, env.settings.production),
+                quota::namespace_notices(&quotas, manifests),
+            )
+        },
+        || {
+            let units: Vec<&Unit> = manifests.units.values().collect();
+            units
+                .par_iter()
+                .map(|unit| {
+                    check_unit(env, &quotas, &levels, &key_names, unit)
+                        .map_err(|(object, v)| (*unit, object, v))
+                })
+                .collect::<Vec<_>>()
+        },
+    );
+    identity.map_err(|(u, o, v)| fail(u, o, v))?;
+    let mut notices = system.map_err(|(u, o, v)| fail(u, o, v))?;
+    for verdict in verdicts {
+        verdict.map_err(|(u, o, v)| fail(u, o, v))?;
+    }
+    stores.map_err(|(u, o, v)| fail(u, o, v))?;
+    notices.extend(namespace_notices);
     Ok(notices)
 }
 

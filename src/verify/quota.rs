@@ -42,7 +42,7 @@ pub fn quotas(manifests: &EnvManifests) -> Quotas {
     let mut out = Quotas::new();
     for o in manifests
         .objects()
-        .filter(|o| o.value["kind"] == "ResourceQuota")
+        .filter(|o| o.id().kind == "ResourceQuota")
     {
         let Some(ns) = o.value["metadata"]["namespace"].as_str() else {
             continue;
@@ -100,7 +100,7 @@ pub fn check<'a>(quotas: &Quotas, unit: &'a Unit) -> Result<(), (&'a Object, Vio
     for hpa in unit
         .objects
         .iter()
-        .filter(|o| o.value["kind"] == "HorizontalPodAutoscaler")
+        .filter(|o| o.id().kind == "HorizontalPodAutoscaler")
     {
         let Some(hard) = hpa.value["metadata"]["namespace"]
             .as_str()
@@ -184,13 +184,13 @@ pub fn namespace_notices(quotas: &Quotas, manifests: &EnvManifests) -> Vec<Notic
 fn workloads_at_most(unit: &Unit) -> impl Iterator<Item = (&str, f64, &Value)> {
     unit.objects
         .iter()
-        .filter(|o| matches!(o.value["kind"].as_str(), Some("Deployment" | "StatefulSet")))
+        .filter(|o| matches!(o.id().kind.as_str(), "Deployment" | "StatefulSet"))
         .filter_map(move |o| {
             let namespace = o.value["metadata"]["namespace"].as_str()?;
             let template = o.value.pointer("/spec/template")?;
             let autoscaled = unit.objects.iter().find_map(|h| {
                 let target = &h.value["spec"]["scaleTargetRef"];
-                (h.value["kind"] == "HorizontalPodAutoscaler"
+                (h.id().kind == "HorizontalPodAutoscaler"
                     && target["kind"] == o.value["kind"]
                     && target["name"] == o.value["metadata"]["name"])
                     .then(|| h.value["spec"]["maxReplicas"].as_f64())

@@ -53,7 +53,7 @@ fn admits(condition: &Value, namespace: &str, labels: Option<&Labels>) -> Option
 fn namespace_labels(manifests: &EnvManifests) -> BTreeMap<String, Labels> {
     manifests
         .objects()
-        .filter(|o| o.value["kind"] == "Namespace")
+        .filter(|o| o.id().kind == "Namespace")
         .filter_map(|o| {
             let name = o.value["metadata"]["name"].as_str()?.to_string();
             let labels = o.value["metadata"]["labels"]
@@ -80,7 +80,7 @@ pub fn check(
         for o in unit
             .objects
             .iter()
-            .filter(|o| o.value["kind"] == "ClusterSecretStore")
+            .filter(|o| o.id().kind == "ClusterSecretStore")
         {
             let conditions = o.value.pointer("/spec/conditions");
             let open = conditions
@@ -101,7 +101,7 @@ pub fn check(
         for o in unit
             .objects
             .iter()
-            .filter(|o| o.value["kind"] == "ExternalSecret")
+            .filter(|o| o.id().kind == "ExternalSecret")
         {
             let store = &o.value["spec"]["secretStoreRef"];
             if store["kind"] != "ClusterSecretStore" {
