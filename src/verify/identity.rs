@@ -3,7 +3,7 @@
 //! resource (kustomize refuses to build such a tree, and one would silently
 //! overwrite the other on the cluster).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use super::Violation;
 use crate::error::ErrorKind;
@@ -17,8 +17,7 @@ pub fn check(manifests: &EnvManifests) -> Result<(), Found<'_>> {
     // order, so the duplicate reported is the same either way, and ordering
     // keys that share long prefixes was a twentieth of a render.
     let objects = manifests.units.values().map(|u| u.objects.len()).sum();
-    let mut seen: HashMap<(&str, &str, Option<&str>, &str), &Object> =
-        HashMap::with_capacity(objects);
+    let mut seen: HashSet<(&str, &str, Option<&str>, &str)> = HashSet::with_capacity(objects);
     for unit in manifests.units.values() {
         for object in &unit.objects {
             if let Some(v) = changed(object) {
@@ -31,7 +30,7 @@ pub fn check(manifests: &EnvManifests) -> Result<(), Found<'_>> {
                 id.namespace.as_deref(),
                 id.name.as_str(),
             );
-            if seen.insert(key, object).is_some() {
+            if !seen.insert(key) {
                 return Err((
                     unit,
                     object,

@@ -89,9 +89,7 @@ fn scale_target<'a>(unit: &'a Unit, hpa: &Object) -> Option<&'a Value> {
     let target = &hpa.value["spec"]["scaleTargetRef"];
     unit.objects
         .iter()
-        .find(|o| {
-            o.value["kind"] == target["kind"] && o.value["metadata"]["name"] == target["name"]
-        })
+        .find(|o| target["kind"] == o.id().kind.as_str() && target["name"] == o.id().name.as_str())
         .and_then(|o| o.value.pointer("/spec/template"))
 }
 
@@ -191,10 +189,10 @@ fn workloads_at_most(unit: &Unit) -> impl Iterator<Item = (&str, f64, &Value)> {
             let autoscaled = unit.objects.iter().find_map(|h| {
                 let target = &h.value["spec"]["scaleTargetRef"];
                 (h.id().kind == "HorizontalPodAutoscaler"
-                    && target["kind"] == o.value["kind"]
-                    && target["name"] == o.value["metadata"]["name"])
-                    .then(|| h.value["spec"]["maxReplicas"].as_f64())
-                    .flatten()
+                    && target["kind"] == o.id().kind.as_str()
+                    && target["name"] == o.id().name.as_str())
+                .then(|| h.value["spec"]["maxReplicas"].as_f64())
+                .flatten()
             });
             let replicas = autoscaled
                 .or_else(|| o.value["spec"]["replicas"].as_f64())
