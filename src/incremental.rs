@@ -18,7 +18,6 @@ use sha2::{Digest, Sha256};
 
 use crate::blueprint::Project;
 use crate::blueprint::overlay_files::overlay_files;
-use crate::error::Result;
 use crate::resolve::{extends_chain, overlays::overlay_chain};
 use crate::sources::{OVERLAYS_DIR, hash_file, hex};
 use crate::tree::EnvTree;
@@ -80,21 +79,30 @@ pub fn env_key(project: &Project, name: &str, salt: &str) -> Option<String> {
     Some(hex(&hasher.finalize()))
 }
 
-/// Environment `name` from `cache` when its inputs are unchanged, else
-/// compiled (and stored when it compiles).
-pub fn compile_env_cached(project: &Project, name: &str, cache: &dyn EnvCache) -> Result<EnvTree> {
+/// What the cache answered for one environment: the key it was asked under
+/// (none with the cache off) and the tree it held, if any.
+pub struct Lookup {
+    key: Option<String>,
+    pub tree: Option<EnvTree>,
+}
+
+/// Asks `cache` for environment `name` under the key of its inputs.
+pub fn lookup(project: &Project, name: &str, cache: &dyn EnvCache) -> Lookup {
     let key = cache.salt().and_then(|salt| env_key(project, name, &salt));
-    if let Some(key) = &key
-        && let Some(tree) = cache.get(key)
-        && tree.env == name
-    {
-        return Ok(tree);
+    let tree = key
+        .as_deref()
+        .and_then(|key| cache.get(key))
+        .filter(|tree| tree.env == name);
+    Lookup { key, tree }
+}
+
+impl Lookup {
+    /// Stores `tree`, freshly compiled, under the key this lookup was asked under.
+    pub fn store(&self, cache: &dyn EnvCache, tree: &EnvTree) {
+        if let Some(key) = &self.key {
+            cache.put(key, tree);
+        }
     }
-    let tree = crate::compile_env(project, name)?;
-    if let Some(key) = &key {
-        cache.put(key, &tree);
-    }
-    Ok(tree)
 }
 
 #[cfg(test)]
