@@ -8,6 +8,7 @@
 //! Keeping both here means a swap of the YAML library touches one module.
 
 mod diagnose;
+mod pieces;
 mod read;
 mod write;
 

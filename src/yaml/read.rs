@@ -12,6 +12,7 @@ use crate::error::{Error, ErrorKind, Origin, Result};
 use crate::pointer;
 
 use super::diagnose::{integer_written_as_float, syntax_error};
+use super::pieces::{self, Limits};
 
 /// Files larger than this are refused before parsing: no blueprint is this big,
 /// and refusing early keeps time and memory bounded on hostile input.
@@ -177,10 +178,20 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
 }
 
+/// The parser's limits on one file: nesting and nodes.
+const LIMITS: Limits = Limits {
+    max_depth: 64,
+    max_nodes: 200_000,
+};
+
 fn options() -> serde_saphyr::Options {
+    options_nested(LIMITS.max_depth)
+}
+
+fn options_nested(max_depth: usize) -> serde_saphyr::Options {
     let mut budget = Budget::default();
-    budget.max_depth = 64;
-    budget.max_nodes = 200_000;
+    budget.max_depth = max_depth;
+    budget.max_nodes = LIMITS.max_nodes;
     budget.max_aliases = 1_000;
     budget.max_anchors = 1_000;
     budget.max_documents = 256;
@@ -254,15 +265,25 @@ pub fn parse_document(file: &str, bytes: &[u8]) -> Result<Document> {
                 .with_help("write the expected content, or delete the file"),
         );
     }
-    let node: Spanned<Node> = serde_saphyr::from_str_with_options(&text, options())
-        .map_err(|e| syntax_error(file, &text, &e))?;
-    let value = convert(file, &text, node, String::new(), None, None)?;
+    let value = match pieces::parse(&text, pieces::MIN_BYTES, &LIMITS, |piece, depth| {
+        parse_value(file, piece, depth).ok()
+    }) {
+        Some(value) => value,
+        None => parse_value(file, &text, LIMITS.max_depth)?,
+    };
     Ok(Document {
         file: file.to_string(),
         text,
         value,
         spans: OnceLock::new(),
     })
+}
+
+/// One document's value, nested at most `max_depth` deep.
+pub(super) fn parse_value(file: &str, text: &str, max_depth: usize) -> Result<Value> {
+    let node: Spanned<Node> = serde_saphyr::from_str_with_options(text, options_nested(max_depth))
+        .map_err(|e| syntax_error(file, text, &e))?;
+    convert(file, text, node, String::new(), None, None)
 }
 
 /// Parses a stream of YAML documents (template output); empty documents are skipped.
