@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
 use serde_json::{Value, json};
 
 use super::{
@@ -58,10 +59,11 @@ pub fn wire(
             },
         }),
     ];
-    let mut deployers = Vec::new();
-    for (i, node) in graph.nodes.iter().enumerate() {
+    // One deployer per unit, each read from the graph and the units alone: in parallel, in node order.
+    let manifests = &*manifests;
+    let deployer = |(i, node): (usize, &crate::graph::Node)| {
         if manifests.units[&node.dir].objects.is_empty() {
-            continue;
+            return None;
         }
         let layer_interval = match &node.layer {
             Some(layer) => interval(env, gitops, layer),
@@ -92,7 +94,7 @@ pub fn wire(
             .layer
             .clone()
             .unwrap_or_else(|| "namespaces".to_string());
-        deployers.push((
+        Some((
             shard,
             json!({
                 "apiVersion": KUSTOMIZE_API,
@@ -100,8 +102,14 @@ pub fn wire(
                 "metadata": labels::metadata(&unit_object_name(system, &node.dir), Some(&ns), &common, &unit_annotation),
                 "spec": spec,
             }),
-        ));
-    }
+        ))
+    };
+    let deployers = graph
+        .nodes
+        .par_iter()
+        .enumerate()
+        .filter_map(deployer)
+        .collect();
     Wiring { root, deployers }
 }
 
