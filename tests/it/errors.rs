@@ -104,3 +104,36 @@ fn every_kind_of_input_error_has_a_fixture() {
     }
     assert!(kinds.len() >= 11 && fs::read_dir(&dir).unwrap().count() >= 40);
 }
+
+/// Environments resolve side by side before any compiles on, yet the error
+/// reported is the first in name order: `a`'s patch (a late stage) before
+/// `b`'s misspelled app (resolve), whichever finished first.
+#[test]
+fn the_first_environment_in_name_order_reports_its_error_whatever_the_stage() {
+    use gitopsc::error::ErrorKind;
+    use gitopsc::sources::Sources;
+    let blueprint = "system: {name: demo}\nlayers: [apps]\nenvironments:\n  a: {}\n  b: {}\n\
+                     apps:\n  api:\n    layer: apps\n    image: ghcr.io/acme/api:1.0.0\n    ports: {http: 8080}\n";
+    let late = "patches:\n  - target: {kind: Deployment, name: api}\n    ops:\n      - {op: replace, path: /metadata/name, value: other}\n";
+    let early = "apps:\n  apu:\n    replicas: 2\n";
+    let compile = |a: &str, b: &str| {
+        let mut sources = Sources::new();
+        sources.insert_text("blueprints/system.yaml", blueprint);
+        sources.insert_text("overlays/a.yaml", a);
+        sources.insert_text("overlays/b.yaml", b);
+        gitopsc::compile(std::sync::Arc::new(sources), &gitopsc::EnvSelection::All)
+            .expect_err("the project is in error")
+    };
+    let both = compile(late, early);
+    assert_eq!(both.kind, ErrorKind::Patch, "{}", both.message);
+    let file = |e: &gitopsc::error::Error| e.origin.as_ref().map(|o| o.file.clone());
+    assert_eq!(file(&both).as_deref(), Some("overlays/a.yaml"));
+    let only_b = compile("{}\n", early);
+    assert_eq!(
+        only_b.kind,
+        ErrorKind::UnknownReference,
+        "{}",
+        only_b.message
+    );
+    assert_eq!(file(&only_b).as_deref(), Some("overlays/b.yaml"));
+}
