@@ -45,15 +45,19 @@ where
     let cut = cut(text)?;
     // A piece's root is one level below the file's: its depth limit is one less.
     let inner_depth = limits.max_depth.checked_sub(1)?;
-    let (rest, pieces) = rayon::join(
-        || parse(&cut.rest, limits.max_depth),
-        || {
-            cut.pieces
-                .par_iter()
-                .map(|piece| parse(piece, inner_depth))
-                .collect::<Option<Vec<Value>>>()
-        },
-    );
+    // On gitopsc's pool whoever calls: a piece recurses as deep as the
+    // whole file may, which rayon's default stacks do not hold in every build.
+    let (rest, pieces) = crate::pool::on_pool(|| {
+        rayon::join(
+            || parse(&cut.rest, limits.max_depth),
+            || {
+                cut.pieces
+                    .par_iter()
+                    .map(|piece| parse(piece, inner_depth))
+                    .collect::<Option<Vec<Value>>>()
+            },
+        )
+    });
     let (mut rest, pieces) = (rest?, pieces?);
     let joined = join(pieces)?;
     let slot = rest.as_object_mut()?.get_mut(cut.key)?;
@@ -209,8 +213,10 @@ mod tests {
         })
     }
 
+    /// The whole parse, on the pool as a compile runs it: sixty nested maps
+    /// take more than a test thread's stack in a debug build.
     fn whole(text: &str, depth: usize) -> Option<Value> {
-        parse_value("b.yaml", text, depth).ok()
+        crate::pool::on_pool(|| parse_value("b.yaml", text, depth).ok())
     }
 
     /// Apps written in most of the forms a blueprint uses: flow and block

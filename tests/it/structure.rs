@@ -25,8 +25,9 @@ const STAGES: [&str; 9] = [
 ];
 
 /// Pieces every stage shares; they know no stage.
-const FOUNDATION: [&str; 9] = [
+const FOUNDATION: [&str; 10] = [
     "error",
+    "pool",
     "pointer",
     "sources",
     "yaml",
