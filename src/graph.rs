@@ -13,6 +13,8 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
+
 use crate::error::{ErrorKind, Result};
 use crate::render::{EnvManifests, UnitKind};
 use crate::resolve::{ComponentKind, ResolvedEnv};
@@ -115,34 +117,36 @@ pub fn build(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Graph> {
     };
     let providers = crd_providers(env)?;
     let stores = secret_stores(manifests, &index_of_dir);
-    let mut edges: Vec<BTreeMap<usize, Reason>> = vec![BTreeMap::new(); nodes.len()];
     let layer_members = layer_members(env);
     let layer_after = nearest_filled_predecessors(env, &layer_members);
-    for (i, node) in nodes.iter().enumerate() {
+    // Each unit's edges read the environment and that unit alone: in
+    // parallel, collected in node order.
+    let edges_of = |i: usize, node: &Node| -> BTreeMap<usize, Reason> {
+        let mut edges = BTreeMap::new();
         let UnitKind::Component(_) = node.kind else {
-            continue;
+            return edges;
         };
         let component = &env.components[&node.name];
         if let Some(&ns) = index_of_dir.get(format!("namespaces/{}", component.namespace).as_str())
         {
-            edges[i].insert(ns, Reason::Namespace);
+            edges.insert(ns, Reason::Namespace);
         }
         for &layer in &layer_after[component.layer_index] {
             for name in &layer_members[layer] {
                 if let Some(j) = component_index(name) {
-                    edges[i].entry(j).or_insert(Reason::Layer);
+                    edges.entry(j).or_insert(Reason::Layer);
                 }
             }
         }
         // What an operator manages deploys after it (through its CRDs), not before.
         for u in component.uses.iter().filter(|u| !u.manages) {
             if let Some(j) = component_index(&u.target) {
-                edges[i].insert(j, Reason::Uses);
+                edges.insert(j, Reason::Uses);
             }
         }
         for a in &component.after {
             if let Some(j) = component_index(&a.target) {
-                edges[i].insert(j, Reason::After);
+                edges.insert(j, Reason::After);
             }
         }
         let unit = &manifests.units[&node.dir];
@@ -152,15 +156,21 @@ pub fn build(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Graph> {
                 && *provider != node.name
                 && let Some(j) = component_index(provider)
             {
-                edges[i].insert(j, Reason::Crd);
+                edges.insert(j, Reason::Crd);
             }
             if let Some(&j) = store_read(object).and_then(|s| stores.get(&s))
                 && j != i
             {
-                edges[i].entry(j).or_insert(Reason::Store);
+                edges.entry(j).or_insert(Reason::Store);
             }
         }
-    }
+        edges
+    };
+    let edges: Vec<BTreeMap<usize, Reason>> = nodes
+        .par_iter()
+        .enumerate()
+        .map(|(i, node)| edges_of(i, node))
+        .collect();
     let order = topological_order(env, &nodes, &edges)?;
     let n = nodes.len();
     let mut reach = vec![Bitset::new(n); n];

@@ -116,11 +116,15 @@ impl EnvManifests {
         self.units.insert(unit.dir(), unit);
     }
 
-    /// Sorts every unit's objects by the total order on object identity.
+    /// Sorts every unit's objects by the total order on object identity,
+    /// the units in parallel (each order is its own).
     pub fn sort(&mut self) {
-        for unit in self.units.values_mut() {
-            unit.sort();
-        }
+        self.units_mut().into_par_iter().for_each(Unit::sort);
+    }
+
+    /// The units, to work on one by one in parallel.
+    pub fn units_mut(&mut self) -> Vec<&mut Unit> {
+        self.units.values_mut().collect()
     }
 }
 
@@ -222,8 +226,7 @@ fn add_policies(
     let http01 = acme::http01_issuers(manifests.objects().map(|o| &o.value));
     let net = network::Network::new(postures, network::links(env, &facts, &http01));
     // Each unit's policies depend on the links alone: in parallel.
-    let units: Vec<&mut Unit> = manifests.units.values_mut().collect();
-    units.into_par_iter().for_each(|unit| {
+    manifests.units_mut().into_par_iter().for_each(|unit| {
         let policies = match unit.kind {
             UnitKind::Component(_) => match env.components.get(&unit.name) {
                 Some(c) => net.component_policies(c, &facts),
@@ -253,11 +256,11 @@ fn add_mesh_objects(
     for (component, objects) in linkerd::policies(env) {
         by_component.entry(component).or_default().extend(objects);
     }
-    for unit in manifests.units.values_mut() {
-        if unit.kind == UnitKind::Component(ComponentKind::App) {
-            mesh::annotate_proxies(env, unit);
-        }
-    }
+    manifests
+        .units_mut()
+        .into_par_iter()
+        .filter(|unit| unit.kind == UnitKind::Component(ComponentKind::App))
+        .for_each(|unit| mesh::annotate_proxies(env, unit));
     for (component, objects) in by_component {
         let c = &env.components[&component];
         if let Some(unit) = manifests.units.get_mut(&format!("{}/{}", c.layer, c.name)) {
