@@ -29,6 +29,8 @@ pub(super) struct Limits {
 /// under it) and the block's pieces, each a block mapping of its own.
 struct Cut<'t> {
     key: &'t str,
+    /// Lines at column 0, each a key of the file's mapping.
+    top_keys: usize,
     rest: String,
     pieces: Vec<&'t str>,
 }
@@ -59,6 +61,11 @@ where
         )
     });
     let (mut rest, pieces) = (rest?, pieces?);
+    // A line of the rest inside another key's scalar, not a key of its own,
+    // would change what the block's lines mean.
+    if rest.as_object()?.len() != cut.top_keys {
+        return None;
+    }
     let joined = join(pieces)?;
     let slot = rest.as_object_mut()?.get_mut(cut.key)?;
     if !slot.is_null() {
@@ -72,8 +79,11 @@ where
 /// how a line reads out of its context.
 fn cuttable(text: &str) -> bool {
     let ties = |b: u8| matches!(b, b'&' | b'*' | b'!' | b'\t' | b'\r');
+    // A merge key (`<<`) moves entries to the end of its mapping and counts
+    // against a budget of the whole file.
     !text.starts_with('\u{feff}')
         && !text.bytes().any(ties)
+        && !text.contains("<<")
         && !text
             .lines()
             .any(|l| l.starts_with("---") || l.starts_with("...") || l.starts_with('%'))
@@ -89,16 +99,24 @@ fn is_content(line: &str) -> bool {
     !body.is_empty() && !body.starts_with('#')
 }
 
-/// `key:` alone on its line (a comment may follow): a block whose value is
-/// written on the lines under it.
-fn block_key(line: &str) -> Option<&str> {
-    let (key, after) = line.split_once(':')?;
-    let plain = !key.is_empty()
+/// A top-level line that starts a key of its own: a plain name starting
+/// with a letter (so no other spelling reads as the same name), a colon,
+/// then a space or nothing. Returns the name and what follows the colon.
+fn plain_key(line: &str) -> Option<(&str, &str)> {
+    let (key, after) = line.trim_end_matches('\n').split_once(':')?;
+    let plain = key.starts_with(|c: char| c.is_ascii_alphabetic())
         && key
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    (plain && (after.is_empty() || after.starts_with(' '))).then_some((key, after))
+}
+
+/// `key:` alone on its line (a comment may follow): a block whose value is
+/// written on the lines under it.
+fn block_key(line: &str) -> Option<&str> {
+    let (key, after) = plain_key(line)?;
     let after = after.trim_start_matches(' ');
-    (plain && (after.is_empty() || after.starts_with('#'))).then_some(key)
+    (after.is_empty() || after.starts_with('#')).then_some(key)
 }
 
 /// Byte offsets and text of every line, its newline included.
@@ -118,13 +136,18 @@ fn cut(text: &str) -> Option<Cut<'_>> {
     let tops: Vec<usize> = (0..lines.len())
         .filter(|&i| is_content(lines[i].1) && indent(lines[i].1) == 0)
         .collect();
+    // Every line at column 0 starts a key: then a scalar that runs over one
+    // of them (which makes the parse hold fewer keys than lines) is found.
+    if !tops.iter().all(|&i| plain_key(lines[i].1).is_some()) {
+        return None;
+    }
     let (key_line, end_line) = tops
         .iter()
         .enumerate()
-        .filter(|(_, i)| block_key(lines[**i].1.trim_end_matches('\n')).is_some())
+        .filter(|(_, i)| block_key(lines[**i].1).is_some())
         .map(|(n, &i)| (i, tops.get(n + 1).copied().unwrap_or(lines.len())))
         .max_by_key(|&(i, end)| span(&lines, i + 1, end, text.len()))?;
-    let key = block_key(lines[key_line].1.trim_end_matches('\n'))?;
+    let key = block_key(lines[key_line].1)?;
     let block = &lines[key_line + 1..end_line];
     let children = block
         .iter()
@@ -163,7 +186,12 @@ fn cut(text: &str) -> Option<Cut<'_>> {
         return None;
     }
     let rest = format!("{}{}", &text[..start], &text[end..]);
-    Some(Cut { key, rest, pieces })
+    Some(Cut {
+        key,
+        top_keys: tops.len(),
+        rest,
+        pieces,
+    })
 }
 
 fn span(lines: &[(usize, &str)], from: usize, to: usize, len: usize) -> usize {
@@ -219,6 +247,11 @@ mod tests {
         crate::pool::on_pool(|| parse_value("b.yaml", text, depth).ok())
     }
 
+    /// A value as JSON text: `Map`'s `==` ignores key order, the output does not.
+    fn ordered(value: Option<&Value>) -> Option<String> {
+        value.map(|v| serde_json::to_string(v).expect("a value prints"))
+    }
+
     /// Apps written in most of the forms a blueprint uses: flow and block
     /// maps, block scalars, quoted keys, comments between and inside entries.
     fn blueprint(apps: usize) -> String {
@@ -240,7 +273,7 @@ mod tests {
     fn a_blueprint_in_pieces_is_the_blueprint_whole() {
         let text = blueprint(40);
         let pieces = in_pieces(&text, &LIMITS).expect("this text is cut");
-        assert_eq!(Some(pieces), whole(&text, 64));
+        assert_eq!(ordered(Some(&pieces)), ordered(whole(&text, 64).as_ref()));
         let cut = cut(&text).expect("cut");
         assert_eq!(cut.key, "apps");
         assert!(cut.pieces.len() > 8, "{} pieces", cut.pieces.len());
@@ -267,6 +300,36 @@ mod tests {
         assert_eq!(parse(&text, MIN_BYTES, &LIMITS, |_, _| None), None);
     }
 
+    /// Found in review: a merge key (budgeted for the whole file, its
+    /// entries moved to the end of the mapping), a key that reads as the
+    /// same name as another, and a quoted scalar that runs over the block's
+    /// key line (its continuation lines' indentation is not checked).
+    #[test]
+    fn what_only_the_whole_file_can_tell_is_parsed_whole() {
+        let apps = blueprint(20);
+        let apps = apps
+            .split_once("apps:\n")
+            .unwrap()
+            .1
+            .split_once("environments:")
+            .unwrap()
+            .0;
+        let merge = blueprint(20).replacen("  app-3:\n", "  <<: {zz: 1}\n  app-3:\n", 1);
+        let same_name = format!("1:\n{apps}\"1\":\n");
+        let over_the_key = format!("note: \"\napps:\n{apps}\"\napps:\n");
+        let over_and_quoted = format!("note: \"\napps:\n{apps}\"\n\"q\": 1\napps:\n");
+        let over_and_plain = format!("note: \"x\napps:\n{apps}y: z\"\napps:\n");
+        for text in [
+            merge,
+            same_name,
+            over_the_key,
+            over_and_quoted,
+            over_and_plain,
+        ] {
+            assert_eq!(in_pieces(&text, &LIMITS), None, "{text}");
+        }
+    }
+
     #[test]
     fn a_key_repeated_across_pieces_is_left_to_the_whole_parse() {
         let text = blueprint(40).replace("  app-39:", "  app-0:");
@@ -283,7 +346,9 @@ mod tests {
         // within the whole file's 64, one more is not, in pieces as whole.
         let fits = text(61);
         assert!(whole(&fits, 64).is_some());
-        assert_eq!(in_pieces(&fits, &LIMITS), whole(&fits, 64));
+        let cut = in_pieces(&fits, &LIMITS);
+        assert!(cut.is_some());
+        assert_eq!(ordered(cut.as_ref()), ordered(whole(&fits, 64).as_ref()));
         let deep = text(62);
         assert_eq!(whole(&deep, 64), None);
         assert_eq!(in_pieces(&deep, &LIMITS), None);
@@ -298,7 +363,7 @@ mod tests {
     /// pieces give a value, the whole file parses to that very value.
     #[test]
     fn random_edits_never_make_the_pieces_disagree_with_the_whole() {
-        const EDITS: [&str; 22] = [
+        const EDITS: [&str; 26] = [
             "\n",
             "\n  ",
             "\n    ",
@@ -321,6 +386,10 @@ mod tests {
             "? ",
             "1.0",
             "\n  app-3:",
+            "\n1: ",
+            "\n\"1\": ",
+            "\napps:\n",
+            "\n  <<: {zz: 1}\n",
         ];
         let base = blueprint(12);
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -342,7 +411,8 @@ mod tests {
             }
             match in_pieces(&text, &LIMITS) {
                 Some(value) => {
-                    assert_eq!(Some(&value), whole(&text, 64).as_ref(), "{text}");
+                    let whole = whole(&text, 64);
+                    assert_eq!(ordered(Some(&value)), ordered(whole.as_ref()), "{text}");
                     cut_ok += 1;
                 }
                 None => refused += 1,

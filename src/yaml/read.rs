@@ -405,7 +405,21 @@ fn convert(
                 };
                 let at = child(&name);
                 let value = convert(file, text, v, at, Some(key_place), spans.as_deref_mut())?;
-                out.insert(name, value);
+                // `1` and `"1"` are two YAML keys but one name: keeping the
+                // last would drop the other's value without a word.
+                match out.entry(name) {
+                    serde_json::map::Entry::Vacant(slot) => {
+                        slot.insert(value);
+                    }
+                    serde_json::map::Entry::Occupied(slot) => {
+                        return Err(Error::at(
+                            ErrorKind::Syntax,
+                            Origin::in_text(file, text, key_place.line, key_place.column, key_place.width),
+                            format!("two keys of this mapping read as `{}`", slot.key()),
+                        )
+                        .with_help("write each key once: a number and the same digits quoted are one key here"));
+                    }
+                }
             }
             Value::Object(out)
         }
@@ -440,6 +454,14 @@ mod tests {
         let err = parse_document("b.yaml", b"a: 1\na: 2\n").unwrap_err();
         assert_eq!(err.kind, ErrorKind::Syntax);
         assert_eq!(err.origin.clone().unwrap().line, 2);
+    }
+
+    #[test]
+    fn keys_that_read_as_one_name_are_located_errors() {
+        let err = parse_document("b.yaml", b"a:\n  1: x\n  \"1\": y\n").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Syntax);
+        assert_eq!(err.origin.clone().unwrap().line, 3);
+        assert!(err.message.contains("`1`"), "{}", err.message);
     }
 
     #[test]
