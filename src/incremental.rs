@@ -79,25 +79,33 @@ pub fn env_key(project: &Project, name: &str, salt: &str) -> Option<String> {
     Some(hex(&hasher.finalize()))
 }
 
-/// What the cache answered for one environment: the key it was asked under
-/// (none with the cache off) and the tree it held, if any.
-pub struct Lookup {
+/// What the cache answered for one environment: the tree it held, or the
+/// slot a fresh compile is stored in.
+pub enum Lookup {
+    Hit(EnvTree),
+    Miss(Slot),
+}
+
+/// Where a freshly compiled environment is stored: under the key of its
+/// inputs, or nowhere with the cache off.
+pub struct Slot {
     key: Option<String>,
-    pub tree: Option<EnvTree>,
 }
 
 /// Asks `cache` for environment `name` under the key of its inputs.
 pub fn lookup(project: &Project, name: &str, cache: &dyn EnvCache) -> Lookup {
     let key = cache.salt().and_then(|salt| env_key(project, name, &salt));
-    let tree = key
+    let held = key
         .as_deref()
         .and_then(|key| cache.get(key))
         .filter(|tree| tree.env == name);
-    Lookup { key, tree }
+    match held {
+        Some(tree) => Lookup::Hit(tree),
+        None => Lookup::Miss(Slot { key }),
+    }
 }
 
-impl Lookup {
-    /// Stores `tree`, freshly compiled, under the key this lookup was asked under.
+impl Slot {
     pub fn store(&self, cache: &dyn EnvCache, tree: &EnvTree) {
         if let Some(key) = &self.key {
             cache.put(key, tree);

@@ -132,11 +132,10 @@ fn compile_here(
     // the cache lacks resolve side by side, before any compiles on.
     let prepared: Vec<Prepared> = names
         .par_iter()
-        .map(|name| {
-            let mut lookup = incremental::lookup(&project, name, cache);
-            match lookup.tree.take() {
-                Some(tree) => Prepared::Cached(tree),
-                None => Prepared::Resolved(lookup, resolve::resolve(&project, name).map(Box::new)),
+        .map(|name| match incremental::lookup(&project, name, cache) {
+            incremental::Lookup::Hit(tree) => Prepared::Cached(tree),
+            incremental::Lookup::Miss(slot) => {
+                Prepared::Resolved(slot, resolve::resolve(&project, name).map(Box::new))
             }
         })
         .collect();
@@ -149,11 +148,11 @@ fn compile_here(
     for (name, prepared) in names.iter().zip(prepared) {
         let tree = match prepared {
             Prepared::Cached(tree) => tree,
-            Prepared::Resolved(lookup, env) => {
+            Prepared::Resolved(slot, env) => {
                 let tree = env
                     .and_then(|env| compile_resolved(*env))
                     .map_err(|e| while_rendering(e, name))?;
-                lookup.store(cache, &tree);
+                slot.store(cache, &tree);
                 tree
             }
         };
@@ -166,7 +165,7 @@ fn compile_here(
 /// cache, or resolved (or failed to).
 enum Prepared {
     Cached(EnvTree),
-    Resolved(incremental::Lookup, Result<Box<resolve::ResolvedEnv>>),
+    Resolved(incremental::Slot, Result<Box<resolve::ResolvedEnv>>),
 }
 
 /// The whole pipeline for one environment, stage by stage.

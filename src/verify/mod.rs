@@ -83,7 +83,7 @@ pub type Notice = String;
 /// Runs every final check on the environment's objects; the first violation,
 /// in unit and object order, is the error.
 pub fn verify(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Vec<Notice>> {
-    let fail = |unit: &Unit, object: &Object, v: Violation| locate(env, unit, object, v);
+    let fail = |(unit, object, v): (&Unit, &Object, Violation)| locate(env, unit, object, v);
     let plans = crate::render::namespaces::plans(env);
     let levels = pod_security::namespace_levels(&plans);
     let quotas = quota::quotas(manifests);
@@ -113,12 +113,12 @@ pub fn verify(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<Vec<Notice>
                 .collect::<Vec<_>>()
         },
     );
-    identity.map_err(|(u, o, v)| fail(u, o, v))?;
-    let mut notices = system.map_err(|(u, o, v)| fail(u, o, v))?;
+    identity.map_err(fail)?;
+    let mut notices = system.map_err(fail)?;
     for verdict in verdicts {
-        verdict.map_err(|(u, o, v)| fail(u, o, v))?;
+        verdict.map_err(fail)?;
     }
-    stores.map_err(|(u, o, v)| fail(u, o, v))?;
+    stores.map_err(fail)?;
     notices.extend(namespace_notices);
     Ok(notices)
 }

@@ -85,11 +85,18 @@ fn has_proxy(template: &Value) -> bool {
         .any(|keys| annotations.get(keys[0]).is_some())
 }
 
-fn scale_target<'a>(unit: &'a Unit, hpa: &Object) -> Option<&'a Value> {
+/// Whether autoscaler `hpa` scales `workload`.
+fn scales(hpa: &Object, workload: &Object) -> bool {
     let target = &hpa.value["spec"]["scaleTargetRef"];
+    hpa.id().kind == "HorizontalPodAutoscaler"
+        && target["kind"] == workload.id().kind.as_str()
+        && target["name"] == workload.id().name.as_str()
+}
+
+fn scale_target<'a>(unit: &'a Unit, hpa: &Object) -> Option<&'a Value> {
     unit.objects
         .iter()
-        .find(|o| target["kind"] == o.id().kind.as_str() && target["name"] == o.id().name.as_str())
+        .find(|o| scales(hpa, o))
         .and_then(|o| o.value.pointer("/spec/template"))
 }
 
@@ -186,14 +193,11 @@ fn workloads_at_most(unit: &Unit) -> impl Iterator<Item = (&str, f64, &Value)> {
         .filter_map(move |o| {
             let namespace = o.value["metadata"]["namespace"].as_str()?;
             let template = o.value.pointer("/spec/template")?;
-            let autoscaled = unit.objects.iter().find_map(|h| {
-                let target = &h.value["spec"]["scaleTargetRef"];
-                (h.id().kind == "HorizontalPodAutoscaler"
-                    && target["kind"] == o.id().kind.as_str()
-                    && target["name"] == o.id().name.as_str())
-                .then(|| h.value["spec"]["maxReplicas"].as_f64())
-                .flatten()
-            });
+            let autoscaled = unit
+                .objects
+                .iter()
+                .find(|h| scales(h, o))
+                .and_then(|h| h.value["spec"]["maxReplicas"].as_f64());
             let replicas = autoscaled
                 .or_else(|| o.value["spec"]["replicas"].as_f64())
                 .unwrap_or(1.0);

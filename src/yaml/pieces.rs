@@ -3,8 +3,9 @@
 //! rest of the file parse alone, and the values are joined in order.
 //!
 //! Only text where a piece cannot mean anything else alone is cut: no
-//! anchors, aliases, tags, directives, document markers, tabs or carriage
-//! returns. Whatever goes wrong in any piece (a syntax error, a duplicate
+//! anchors, aliases, merge keys, tags, directives, document markers, tabs or
+//! carriage returns, and every line at column 0 a plain key of its own.
+//! Whatever goes wrong in any piece (a syntax error, a duplicate
 //! key across pieces, a budget that only the whole would reach) makes the
 //! caller parse the whole file as one, so every error, and every value that
 //! the cut could change, is the whole parse's.
@@ -35,9 +36,9 @@ struct Cut<'t> {
     pieces: Vec<&'t str>,
 }
 
-/// The value of `text` parsed in pieces by `parse(text, max_depth)`, or
-/// `None` when it must be parsed whole.
-pub(super) fn parse<F>(text: &str, min_bytes: usize, limits: &Limits, parse: F) -> Option<Value>
+/// The value of `text` parsed in pieces by `parse_one(piece, max_depth)`,
+/// or `None` when it must be parsed whole.
+pub(super) fn parse<F>(text: &str, min_bytes: usize, limits: &Limits, parse_one: F) -> Option<Value>
 where
     F: Fn(&str, usize) -> Option<Value> + Sync,
 {
@@ -51,11 +52,11 @@ where
     // whole file may, which rayon's default stacks do not hold in every build.
     let (rest, pieces) = crate::pool::on_pool(|| {
         rayon::join(
-            || parse(&cut.rest, limits.max_depth),
+            || parse_one(&cut.rest, limits.max_depth),
             || {
                 cut.pieces
                     .par_iter()
-                    .map(|piece| parse(piece, inner_depth))
+                    .map(|piece| parse_one(piece, inner_depth))
                     .collect::<Option<Vec<Value>>>()
             },
         )
@@ -141,13 +142,16 @@ fn cut(text: &str) -> Option<Cut<'_>> {
     if !tops.iter().all(|&i| plain_key(lines[i].1).is_some()) {
         return None;
     }
-    let (key_line, end_line) = tops
+    // Where line `i` starts (the text's end past the last line).
+    let offset = |i: usize| lines.get(i).map_or(text.len(), |(at, _)| *at);
+    let (key, key_line, end_line) = tops
         .iter()
         .enumerate()
-        .filter(|(_, i)| block_key(lines[**i].1).is_some())
-        .map(|(n, &i)| (i, tops.get(n + 1).copied().unwrap_or(lines.len())))
-        .max_by_key(|&(i, end)| span(&lines, i + 1, end, text.len()))?;
-    let key = block_key(lines[key_line].1)?;
+        .filter_map(|(n, &i)| {
+            let end = tops.get(n + 1).copied().unwrap_or(lines.len());
+            block_key(lines[i].1).map(|key| (key, i, end))
+        })
+        .max_by_key(|&(_, i, end)| offset(end) - offset(i + 1))?;
     let block = &lines[key_line + 1..end_line];
     let children = block
         .iter()
@@ -170,8 +174,7 @@ fn cut(text: &str) -> Option<Cut<'_>> {
             _ => {}
         }
     }
-    let start = block.first()?.0;
-    let end = lines.get(end_line).map_or(text.len(), |(at, _)| *at);
+    let (start, end) = (offset(key_line + 1), offset(end_line));
     let target = (end - start) / PIECES + 1;
     let mut bounds = vec![start];
     for at in cuts {
@@ -192,11 +195,6 @@ fn cut(text: &str) -> Option<Cut<'_>> {
         rest,
         pieces,
     })
-}
-
-fn span(lines: &[(usize, &str)], from: usize, to: usize, len: usize) -> usize {
-    let at = |i: usize| lines.get(i).map_or(len, |(at, _)| *at);
-    at(to).saturating_sub(at(from))
 }
 
 /// The pieces' mappings as one, in order; `None` if a key repeats (the
