@@ -145,18 +145,31 @@ fn compile_here(
     // The first error in name order is the one reported, and the
     // environments after it are not compiled.
     let mut envs = BTreeMap::new();
+    let mut fresh = Vec::new();
+    let mut failed = None;
     for (name, prepared) in names.iter().zip(prepared) {
         let tree = match prepared {
             Prepared::Cached(tree) => tree,
-            Prepared::Resolved(slot, env) => {
-                let tree = env
-                    .and_then(|env| compile_resolved(*env))
-                    .map_err(|e| while_rendering(e, name))?;
-                slot.store(cache, &tree);
-                tree
-            }
+            Prepared::Resolved(slot, env) => match env.and_then(|env| compile_resolved(*env)) {
+                Ok(tree) => {
+                    fresh.push((slot, tree.env.clone()));
+                    tree
+                }
+                Err(e) => {
+                    failed = Some(while_rendering(e, name));
+                    break;
+                }
+            },
         };
         envs.insert(tree.env.clone(), tree);
+    }
+    // Storing is compressing and writing, each environment on its own, so
+    // side by side once all have compiled; those before an error are kept.
+    fresh
+        .par_iter()
+        .for_each(|(slot, env)| slot.store(cache, &envs[env]));
+    if let Some(e) = failed {
+        return Err(e);
     }
     Ok(RenderedTree { inputs, envs })
 }

@@ -3,7 +3,8 @@
 //! cache directory.
 //!
 //! An entry is never trusted: it opens with a format line and its own key,
-//! and closes with its body's length and checksum, so a truncated, corrupt
+//! holds the tree as an LZ4 frame, and closes with the length and checksum
+//! of all before, so a truncated, corrupt
 //! or foreign file is ignored (and the compile that follows rewrites it).
 //! Entries are written to a temporary file and renamed into place, so a
 //! concurrent run reads a whole entry or none. When the directory passes its
@@ -11,12 +12,13 @@
 //! value but empty or `0`) turns it off.
 
 use std::fs;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use std::sync::Arc;
+use lz4_flex::frame::{BlockSize, FrameDecoder, FrameEncoder, FrameInfo};
 
 use crate::EnvSelection;
 use crate::error::Result;
@@ -29,7 +31,7 @@ pub const NO_CACHE_VAR: &str = "GITOPSC_NO_CACHE";
 /// The environment variable that bounds the cache, in MiB.
 pub const MAX_MIB_VAR: &str = "GITOPSC_CACHE_MAX_MIB";
 const DEFAULT_MAX_MIB: u64 = 1024;
-const MAGIC: &[u8] = b"gitopsc-env-cache 1\n";
+const MAGIC: &[u8] = b"gitopsc-env-cache 2\n";
 /// A temporary file older than this was left by a run that died.
 const ABANDONED: Duration = Duration::from_secs(3600);
 
@@ -146,79 +148,109 @@ impl EnvCache for DiskCache {
 
 fn write_entry(tmp: &Path, key: &str, tree: &EnvTree) -> std::io::Result<()> {
     let file = fs::File::create(tmp)?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let mut out = BufWriter::with_capacity(64 << 10, file);
     encode(&mut out, key, tree)?;
     // No fsync: an entry a crash left short fails its checksum and is ignored.
     out.flush()
 }
 
-/// Writes the entry of `tree` under `key`: format line, key, body, checksum.
+/// Writes the entry of `tree` under `key`: format line, key, the body
+/// compressed, and a checksum of all that. YAML compresses about tenfold, and
+/// an entry is written on every compile the cache lacks: on a real disk the
+/// bytes written, not the compressing, are the cost.
 fn encode(out: &mut impl Write, key: &str, tree: &EnvTree) -> std::io::Result<()> {
-    let mut out = Sink {
+    let mut file = Checked {
         out,
         check: Checksum::default(),
     };
-    out.raw(MAGIC)?;
-    out.raw(key.as_bytes())?;
-    out.text(&tree.env)?;
-    out.number(tree.files.len() as u64)?;
-    for (path, text) in &tree.files {
-        out.text(path)?;
-        out.text(text)?;
-    }
-    match &tree.destination {
-        None => out.number(0)?,
-        Some(d) => {
-            out.number(1)?;
-            out.text(&d.repo)?;
-            out.text(&d.branch)?;
-            out.text(&d.path)?;
-        }
-    }
-    out.number(tree.notices.len() as u64)?;
-    for notice in &tree.notices {
-        out.text(notice)?;
-    }
-    let (sum, len) = out.check.finish();
-    out.out.write_all(&sum.to_le_bytes())?;
-    out.out.write_all(&len.to_le_bytes())
+    file.write_all(MAGIC)?;
+    file.write_all(key.as_bytes())?;
+    let frame = FrameInfo::new().block_size(BlockSize::Max256KB);
+    let mut body = FrameEncoder::with_frame_info(frame, &mut file);
+    write_body(&mut body, tree)?;
+    body.finish().map_err(std::io::Error::other)?;
+    let (sum, len) = file.check.finish();
+    file.out.write_all(&sum.to_le_bytes())?;
+    file.out.write_all(&len.to_le_bytes())
 }
 
-/// A writer that checksums what it writes.
-struct Sink<'a, W: Write> {
+fn write_body(out: &mut impl Write, tree: &EnvTree) -> std::io::Result<()> {
+    let number = |out: &mut dyn Write, n: u64| out.write_all(&n.to_le_bytes());
+    let text = |out: &mut dyn Write, s: &str| {
+        number(out, s.len() as u64)?;
+        out.write_all(s.as_bytes())
+    };
+    text(out, &tree.env)?;
+    number(out, tree.files.len() as u64)?;
+    for (path, body) in &tree.files {
+        text(out, path)?;
+        text(out, body)?;
+    }
+    match &tree.destination {
+        None => number(out, 0)?,
+        Some(d) => {
+            number(out, 1)?;
+            text(out, &d.repo)?;
+            text(out, &d.branch)?;
+            text(out, &d.path)?;
+        }
+    }
+    number(out, tree.notices.len() as u64)?;
+    for notice in &tree.notices {
+        text(out, notice)?;
+    }
+    Ok(())
+}
+
+/// A writer that checksums what it passes on.
+struct Checked<'a, W: Write> {
     out: &'a mut W,
     check: Checksum,
 }
 
-impl<W: Write> Sink<'_, W> {
-    fn raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.check.update(bytes);
-        self.out.write_all(bytes)
+impl<W: Write> Write for Checked<'_, W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(bytes)?;
+        self.check.update(&bytes[..n]);
+        Ok(n)
     }
-    fn number(&mut self, n: u64) -> std::io::Result<()> {
-        self.raw(&n.to_le_bytes())
-    }
-    fn text(&mut self, text: &str) -> std::io::Result<()> {
-        self.number(text.len() as u64)?;
-        self.raw(text.as_bytes())
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
     }
 }
 
 /// The entry in `bytes`, if it is whole, intact and stored under `key`.
 fn decode(bytes: &[u8], key: &str) -> Option<EnvTree> {
     let body_len = bytes.len().checked_sub(16)?;
-    let (body, trailer) = bytes.split_at(body_len);
+    let (stored, trailer) = bytes.split_at(body_len);
     let sum = u64::from_le_bytes(trailer[..8].try_into().ok()?);
     let len = u64::from_le_bytes(trailer[8..].try_into().ok()?);
     let mut check = Checksum::default();
-    check.update(body);
+    check.update(stored);
     if check.finish() != (sum, len) {
         return None;
     }
-    let mut r = Reader { rest: body };
+    let mut r = Reader { rest: stored };
     if r.take(MAGIC.len())? != MAGIC || r.take(key.len())? != key.as_bytes() {
         return None;
     }
+    let body = decompress(r.rest)?;
+    read_body(&body)
+}
+
+/// The body compressed in `frame`, bounded by what LZ4 can expand to (a
+/// byte per 255 at most, and a block's worth), so no damaged entry that
+/// passed its checksum asks for more memory than that.
+fn decompress(frame: &[u8]) -> Option<Vec<u8>> {
+    let bound = (frame.len() as u64).saturating_mul(255) + (256 << 10);
+    let mut body = Vec::new();
+    let mut reader = FrameDecoder::new(frame).take(bound + 1);
+    reader.read_to_end(&mut body).ok()?;
+    (body.len() as u64 <= bound).then_some(body)
+}
+
+fn read_body(body: &[u8]) -> Option<EnvTree> {
+    let mut r = Reader { rest: body };
     let env = r.text()?;
     let mut files = std::collections::BTreeMap::new();
     for _ in 0..r.number()? {
@@ -366,6 +398,41 @@ mod tests {
             bad[at] ^= 0x20;
             assert_eq!(decode(&bad, KEY), None, "byte {at} flipped");
         }
+    }
+
+    #[test]
+    fn an_entry_is_compressed_and_the_bound_admits_the_most_compressible_tree() {
+        // A rendered tree repeats itself (labels, selectors, probes): its
+        // entry is a small part of its text. A run of one byte compresses
+        // best of all, so the bound on expansion must still admit it.
+        let mut big = tree();
+        let kinds = (0..2000).map(|i| format!("kind: Deployment\nname: app-{i:04}\n"));
+        big.files.insert("dev/apps.yaml".into(), kinds.collect());
+        big.files
+            .insert("dev/zeros.yaml".into(), "0".repeat(8 << 20));
+        let text: usize = big.files.values().map(String::len).sum();
+        let mut bytes = Vec::new();
+        encode(&mut bytes, KEY, &big).unwrap();
+        assert!(bytes.len() * 20 < text, "{} of {text} bytes", bytes.len());
+        assert_eq!(decode(&bytes, KEY), Some(big));
+    }
+
+    #[test]
+    fn an_intact_entry_of_the_uncompressed_format_is_ignored() {
+        // Format 1: the same fields, uncompressed, under the same checksum.
+        let entry = |magic: &[u8]| {
+            let mut bytes = magic.to_vec();
+            bytes.extend_from_slice(KEY.as_bytes());
+            write_body(&mut bytes, &tree()).unwrap();
+            let mut check = Checksum::default();
+            check.update(&bytes);
+            let (sum, len) = check.finish();
+            bytes.extend_from_slice(&sum.to_le_bytes());
+            bytes.extend_from_slice(&len.to_le_bytes());
+            bytes
+        };
+        assert_eq!(decode(&entry(b"gitopsc-env-cache 1\n"), KEY), None);
+        assert_eq!(decode(&entry(MAGIC), KEY), None, "a body that is no frame");
     }
 
     #[test]

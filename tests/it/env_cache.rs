@@ -307,6 +307,41 @@ fn an_overlay_edit_compiles_its_environment_alone_and_a_blueprint_edit_every_one
 }
 
 #[test]
+fn environments_compiled_before_an_error_are_stored_and_the_failed_one_is_not() {
+    // Stores run once the environments have compiled: an error in `staging`
+    // (the last in name order) must not cost `dev` and `prod` their entries.
+    let dir = tempdir();
+    let project = dir.path().join("project");
+    write_project(&project);
+    let cache = Counting::default();
+    let overlay = read(&project, "overlays/staging.yaml");
+    let broken = format!(
+        "{overlay}\npatches:\n  - target: {{kind: Deployment, name: app-0001}}\n    ops:\n      - {{op: remove, path: /spec/nowhere}}\n"
+    );
+    write(&project, "overlays/staging.yaml", &broken);
+    let sources = Arc::new(workspace::read_sources(&project).unwrap());
+    let err = compile_cached(sources, &EnvSelection::All, &cache).expect_err("staging fails");
+    assert!(
+        err.note.as_deref().is_some_and(|n| n.contains("`staging`")),
+        "{err:?}"
+    );
+    let stored: Vec<String> = cache
+        .entries
+        .lock()
+        .unwrap()
+        .values()
+        .map(|tree| tree.env.clone())
+        .collect();
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    write(&project, "overlays/staging.yaml", &overlay);
+    let sources = Arc::new(workspace::read_sources(&project).unwrap());
+    compile_cached(sources, &EnvSelection::All, &cache).unwrap();
+    let mut hits = std::mem::take(&mut *cache.hits.lock().unwrap());
+    hits.sort();
+    assert_eq!(hits, ["dev", "prod"]);
+}
+
+#[test]
 fn a_disk_cache_reads_back_what_it_wrote_and_evicts_the_least_recently_used() {
     use std::time::{Duration, SystemTime};
     let dir = tempdir();
