@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use rayon::prelude::*;
+
 use super::{End, Link, group, hook_groups};
 use crate::blueprint::apps::default_port;
 use crate::blueprint::model::{App, WorkloadKind};
@@ -79,68 +81,79 @@ pub fn strictly_inside(inner: &str, outer: &str) -> bool {
 
 /// Every connection the environment's blueprint implies.
 pub fn links(env: &ResolvedEnv, facts: &NetworkFacts, http01: &BTreeSet<String>) -> Vec<Link> {
-    let mut out = Vec::new();
-    for from in env.components.values() {
-        for u in &from.uses {
-            if u.target == KUBE_APISERVER {
-                if let Some(api) = &facts.api_server {
-                    out.extend(
-                        std::iter::once(group(from))
-                            .chain(hook_groups(from))
-                            .map(|pods| Link {
-                                from: End::Pods(pods),
-                                to: End::block(&api.cidr),
-                                ports: vec![api.port],
-                            }),
-                    );
-                }
-                continue;
-            }
-            let Some(to) = env.components.get(&u.target) else {
-                continue;
-            };
-            out.push(Link {
-                from: End::Pods(group(from)),
-                to: End::Pods(group(to)),
-                ports: used_ports(env, to, u.port.as_deref()),
-            });
-        }
-        let peers: BTreeSet<u32> = from
-            .peers
-            .iter()
-            .filter_map(|p| from.ports.get(p))
-            .copied()
-            .collect();
-        if !peers.is_empty() {
-            out.push(Link {
-                from: End::Pods(group(from)),
-                to: End::Pods(group(from)),
-                ports: peers.into_iter().collect(),
-            });
-        }
-        let uses_api = from.uses.iter().any(|u| u.target == KUBE_APISERVER);
-        for (cidr, ports) in &from.egress {
-            // A wide block (`0.0.0.0/0`) would open the API server to a pod
-            // that never said it calls it: cut the API server out.
-            let except = match &facts.api_server {
-                Some(api) if !uses_api && strictly_inside(&api.cidr, cidr) => {
-                    vec![api.cidr.clone()]
-                }
-                _ => Vec::new(),
-            };
-            out.push(Link {
-                from: End::Pods(group(from)),
-                to: End::Block {
-                    cidr: cidr.clone(),
-                    except,
-                },
-                ports: ports.clone(),
-            });
-        }
-    }
+    // Each component's own links read nothing of the others' but their
+    // groups: in parallel, collected in component order.
+    let components: Vec<&Component> = env.components.values().collect();
+    let own: Vec<Vec<Link>> = components
+        .par_iter()
+        .map(|from| component_links(env, facts, from))
+        .collect();
+    let mut out: Vec<Link> = own.into_iter().flatten().collect();
     out.extend(platform_links(env, facts, http01));
     crate::render::mesh::add_links(env, &mut out);
     out.extend(webhook_links(env, facts));
+    out
+}
+
+/// What one component calls (`uses`, `egress`) and its peers.
+fn component_links(env: &ResolvedEnv, facts: &NetworkFacts, from: &Component) -> Vec<Link> {
+    let mut out = Vec::new();
+    for u in &from.uses {
+        if u.target == KUBE_APISERVER {
+            if let Some(api) = &facts.api_server {
+                out.extend(
+                    std::iter::once(group(from))
+                        .chain(hook_groups(from))
+                        .map(|pods| Link {
+                            from: End::Pods(pods),
+                            to: End::block(&api.cidr),
+                            ports: vec![api.port],
+                        }),
+                );
+            }
+            continue;
+        }
+        let Some(to) = env.components.get(&u.target) else {
+            continue;
+        };
+        out.push(Link {
+            from: End::Pods(group(from)),
+            to: End::Pods(group(to)),
+            ports: used_ports(env, to, u.port.as_deref()),
+        });
+    }
+    let peers: BTreeSet<u32> = from
+        .peers
+        .iter()
+        .filter_map(|p| from.ports.get(p))
+        .copied()
+        .collect();
+    if !peers.is_empty() {
+        out.push(Link {
+            from: End::Pods(group(from)),
+            to: End::Pods(group(from)),
+            ports: peers.into_iter().collect(),
+        });
+    }
+    let uses_api = from.uses.iter().any(|u| u.target == KUBE_APISERVER);
+    for (cidr, ports) in &from.egress {
+        // A wide block (`0.0.0.0/0`) would open the API server to a pod
+        // that never said it calls it: cut the API server out.
+        let except = match &facts.api_server {
+            Some(api) if !uses_api && strictly_inside(&api.cidr, cidr) => {
+                vec![api.cidr.clone()]
+            }
+            _ => Vec::new(),
+        };
+        out.push(Link {
+            from: End::Pods(group(from)),
+            to: End::Block {
+                cidr: cidr.clone(),
+                except,
+            },
+            ports: ports.clone(),
+        });
+    }
     out
 }
 
