@@ -90,7 +90,7 @@ fn scratch(disk: &str) -> PathBuf {
         _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"),
     };
     let dir = base.join(format!("gitopsc-peers-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
+    tools::discard(&dir);
     fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -138,7 +138,7 @@ fn measure(disk: &str, n: usize, rounds: usize, peers: &Path) -> Vec<(String, Be
             }
         }
     }
-    let _ = fs::remove_dir_all(&dir);
+    tools::discard(&dir);
     tools.iter().map(|t| t.name.clone()).zip(best).collect()
 }
 
@@ -217,7 +217,7 @@ fn one_edit(disk: &str, n: usize, rounds: usize, units: bool) -> (Best, Best) {
         let s = render(0);
         rendered.add(s.time, s.peak_kib);
     }
-    let _ = fs::remove_dir_all(&dir);
+    tools::discard(&dir);
     eprintln!(
         "  => {disk} {n} apps, units {units}: check, one edit {}; re-render, one edit {}",
         ms(checked.time.unwrap()),
@@ -275,6 +275,7 @@ fn main() {
             }
         }
     }
+    tools::empty_trash();
     println!("\nWall time (minimum of the rounds) and peak RSS (wait4), all three environments;");
     println!("ratios are each tool's time over gitopsc's (default layout):\n");
     println!("| disk | apps | tool | wall time | peak RSS | / gitopsc |");
