@@ -175,6 +175,11 @@ pub fn scan_text(text: &str) -> Option<Finding> {
     scan_text_depth(text, 0)
 }
 
+/// The fewest characters any word detector (token formats, hex keys, high
+/// entropy, base64) fires on: a Slack token's prefix and eleven more. A word,
+/// or a whole text, shorter than this is judged by the other tests alone.
+const MIN_TOKEN: usize = 16;
+
 fn scan_text_depth(text: &str, depth: u8) -> Option<Finding> {
     // Every string of every object comes through here, most of them short
     // names and labels: the cheap tests that rule a check out come first.
@@ -189,14 +194,25 @@ fn scan_text_depth(text: &str, depth: u8) -> Option<Finding> {
     if has_whitespace(text) && auth_header(text) {
         return Some(Finding::AuthHeader);
     }
+    // No word detector fires on fewer characters: most strings end here.
+    if text.len() < MIN_TOKEN {
+        return None;
+    }
     let mut previous = "";
     let word_char =
         |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-' | '.');
     for word in text.split(|c: char| !word_char(c)) {
+        if word.len() < MIN_TOKEN {
+            previous = word;
+            continue;
+        }
         // `--key=AKIA...` and `token=...`: the value after `=` is a word of its own,
         // while base64 padding (`=` at the end) stays part of its word.
         for part in split_assignments(word) {
             let token = part.trim_matches('.');
+            if token.len() < MIN_TOKEN {
+                continue;
+            }
             if let Some(kind) = token_format(token) {
                 return Some(Finding::Token(kind));
             }
@@ -290,7 +306,7 @@ fn auth_header(text: &str) -> bool {
 
 /// Base64 of at least 16 characters that decodes to text holding a credential.
 fn decoded_finding(word: &str, depth: u8) -> Option<Finding> {
-    if word.len() < 16 {
+    if word.len() < MIN_TOKEN {
         return None;
     }
     let bytes = base64_decode(word)?;
@@ -394,6 +410,39 @@ mod tests {
             Some(Finding::Encoded(_))
         ));
         assert_eq!(mask("hunter2"), "hu*****");
+    }
+
+    #[test]
+    fn no_word_detector_fires_below_the_shortest_token() {
+        // The scan skips words shorter than `MIN_TOKEN` unjudged: that holds
+        // only while no detector flags a shorter word. The shortest flagged
+        // is a Slack token, `xoxb-` and eleven more.
+        assert_eq!(token_format("xoxb-0123456789a"), Some("a Slack token"));
+        assert_eq!(
+            scan_text("xoxb-0123456789a"),
+            Some(Finding::Token("a Slack token"))
+        );
+        let flagged = [
+            "xoxb-0123456789abcdef",
+            "AKIAIOSFODNN7EXAMPLE",
+            "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+            "github_pat_abcdefghijklmnopqrstuvwx",
+            "sk_live_abcdefghijklmnopqrst",
+            "glpat-abcdefghijklmnopqrst",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
+            "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MEFCQ0RFRkdISUpLTE1O",
+            "cGFzc3dvcmQ9aHVudGVyMg==",
+            "cGFzcz14",
+        ];
+        for word in flagged {
+            for len in 1..MIN_TOKEN.min(word.len() + 1) {
+                for piece in [&word[..len], &word[word.len() - len..]] {
+                    assert_eq!(token_format(piece), None, "{piece}");
+                    assert!(!hex_key(piece) && !high_entropy(piece), "{piece}");
+                    assert_eq!(decoded_finding(piece, 0), None, "{piece}");
+                }
+            }
+        }
     }
 
     #[test]

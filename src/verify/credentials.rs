@@ -25,7 +25,7 @@ const HELP: &str = "keep credentials in the secret store and reference them (`se
 /// Keys whose values are references or prose in the objects gitopsc writes.
 /// Asked for every node of every object, so the common answer (not an
 /// annotation, not a secret-reference kind) costs a length test and a match.
-fn exempt(kind: &str, path: &Path) -> bool {
+fn exempt(kind: References, path: &Path) -> bool {
     let waiver_annotation = match path.tokens() {
         [
             Token::Key("metadata"),
@@ -37,10 +37,30 @@ fn exempt(kind: &str, path: &Path) -> bool {
     waiver_annotation || reference(kind, path)
 }
 
+/// Which fields of an object's kind name a secret instead of holding one;
+/// told apart once per object, not at every node.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum References {
+    None,
+    /// `ExternalSecret`, `ClusterExternalSecret`, `PushSecret`.
+    ExternalSecret,
+    SealedSecret,
+}
+
+impl References {
+    fn of(kind: &str) -> References {
+        match kind {
+            "ExternalSecret" | "ClusterExternalSecret" | "PushSecret" => References::ExternalSecret,
+            "SealedSecret" => References::SealedSecret,
+            _ => References::None,
+        }
+    }
+}
+
 /// The fields of the secret-reference kinds that name a secret, not hold one.
-fn reference(kind: &str, path: &Path) -> bool {
+fn reference(kind: References, path: &Path) -> bool {
     match kind {
-        "ExternalSecret" | "ClusterExternalSecret" | "PushSecret" => matches!(
+        References::ExternalSecret => matches!(
             path.tokens(),
             [
                 Token::Key("spec"),
@@ -50,8 +70,8 @@ fn reference(kind: &str, path: &Path) -> bool {
                 ..
             ] | [Token::Key("spec"), Token::Key("dataFrom"), ..]
         ),
-        "SealedSecret" => path.starts_with_keys(&["spec", "encryptedData"]),
-        _ => false,
+        References::SealedSecret => path.starts_with_keys(&["spec", "encryptedData"]),
+        References::None => false,
     }
 }
 
@@ -76,7 +96,7 @@ pub fn check(
         }
     }
     let mut walker = Walker {
-        kind,
+        references: References::of(kind),
         waived,
         key_names,
     };
@@ -94,7 +114,7 @@ pub fn check(
 }
 
 struct Walker<'a> {
-    kind: &'a str,
+    references: References,
     waived: &'a BTreeSet<&'a str>,
     key_names: &'a BTreeSet<&'a str>,
 }
@@ -106,7 +126,7 @@ impl Walker<'_> {
         at: &mut Path<'v>,
         key: Option<&str>,
     ) -> Result<(), Violation> {
-        if exempt(self.kind, at) || key.is_some_and(|k| self.waived.contains(k)) {
+        if exempt(self.references, at) || key.is_some_and(|k| self.waived.contains(k)) {
             return Ok(());
         }
         match value {
@@ -143,8 +163,10 @@ impl Walker<'_> {
     }
 
     fn judge(&self, at: &Path, key: Option<&str>, s: &str) -> Result<(), Violation> {
+        // The key's name first: it rules out most values before the
+        // declared key names are searched.
         let finding = key
-            .filter(|_| !self.key_names.contains(s))
+            .filter(|k| names_credential(k) && !self.key_names.contains(s))
             .and_then(|k| named_literal(k, s))
             .or_else(|| scan_text(s));
         match finding {
