@@ -2,7 +2,9 @@
 
 /// Escapes one reference token: `~` as `~0`, `/` as `~1`.
 pub fn escape(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
+    let mut out = String::with_capacity(token.len());
+    push_escaped(&mut out, token);
+    out
 }
 
 /// Appends `token` escaped, without an allocation for the common token that
@@ -24,7 +26,12 @@ fn push_escaped(pointer: &mut String, token: &str) {
 
 /// `pointer` extended by one token.
 pub fn push(pointer: &str, token: &str) -> String {
-    format!("{pointer}/{}", escape(token))
+    // One allocation: the loader makes a pointer for every node it reads.
+    let mut out = String::with_capacity(pointer.len() + 1 + token.len());
+    out.push_str(pointer);
+    out.push('/');
+    push_escaped(&mut out, token);
+    out
 }
 
 /// The pointer one level up; the root is its own parent.
@@ -110,6 +117,8 @@ mod tests {
     fn tokens_are_escaped_and_parents_found() {
         let p = from_tokens(["apps", "a/b", "x~y"]);
         assert_eq!(p, "/apps/a~1b/x~0y");
+        assert_eq!(escape("a~/b~1"), "a~0~1b~01");
+        assert_eq!(push("", "~1"), "/~01");
         assert_eq!(parent(&p), "/apps/a~1b");
         assert_eq!(parent("/apps"), "");
         assert_eq!(parent(""), "");
