@@ -202,10 +202,6 @@ fn scan_text_depth(text: &str, depth: u8) -> Option<Finding> {
     let word_char =
         |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-' | '.');
     for word in text.split(|c: char| !word_char(c)) {
-        if word.len() < MIN_TOKEN {
-            previous = word;
-            continue;
-        }
         // `--key=AKIA...` and `token=...`: the value after `=` is a word of its own,
         // while base64 padding (`=` at the end) stays part of its word.
         for part in split_assignments(word) {

@@ -39,7 +39,7 @@ fn exempt(kind: References, path: &Path) -> bool {
 
 /// Which fields of an object's kind name a secret instead of holding one;
 /// told apart once per object, not at every node.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum References {
     None,
     /// `ExternalSecret`, `ClusterExternalSecret`, `PushSecret`.
@@ -166,8 +166,8 @@ impl Walker<'_> {
         // The key's name first: it rules out most values before the
         // declared key names are searched.
         let finding = key
-            .filter(|k| names_credential(k) && !self.key_names.contains(s))
             .and_then(|k| named_literal(k, s))
+            .filter(|_| !self.key_names.contains(s))
             .or_else(|| scan_text(s));
         match finding {
             Some(finding) => Err(found(&at.pointer(), finding, s)),
