@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 
 use crate::error::{ErrorKind, Result};
+use crate::pointer::Lookup;
 use crate::render::{EnvManifests, UnitKind};
 use crate::resolve::{ComponentKind, ResolvedEnv};
 
@@ -252,7 +253,7 @@ fn store_read(object: &crate::render::Object) -> Option<StoreKey> {
     if id.group() != EXTERNAL_SECRETS_GROUP || id.kind != "ExternalSecret" {
         return None;
     }
-    let store = object.value.pointer("/spec/secretStoreRef")?;
+    let store = object.value.at("/spec/secretStoreRef")?;
     let name = store.get("name")?.as_str()?.to_string();
     match store.get("kind").and_then(serde_json::Value::as_str) {
         Some("ClusterSecretStore") => Some(("ClusterSecretStore".into(), None, name)),

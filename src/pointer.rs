@@ -1,5 +1,9 @@
 //! JSON pointers (RFC 6901): the one way gitopsc names a place inside a value.
 
+use std::borrow::Cow;
+
+use serde_json::Value;
+
 /// Escapes one reference token: `~` as `~0`, `/` as `~1`.
 pub fn escape(token: &str) -> String {
     let mut out = String::with_capacity(token.len());
@@ -109,9 +113,105 @@ pub fn from_tokens<'a>(tokens: impl IntoIterator<Item = &'a str>) -> String {
     tokens.into_iter().fold(String::new(), |p, t| push(&p, t))
 }
 
+/// The value at a pointer, answered as `serde_json`'s `Value::pointer` and
+/// `pointer_mut` answer, without the two strings those allocate per token:
+/// the final checks look up a handful of pointers in every object.
+pub trait Lookup {
+    fn at(&self, pointer: &str) -> Option<&Value>;
+    fn at_mut(&mut self, pointer: &str) -> Option<&mut Value>;
+}
+
+impl Lookup for Value {
+    fn at(&self, pointer: &str) -> Option<&Value> {
+        tokens(pointer)?.try_fold(self, |here, token| match here {
+            Value::Object(map) => map.get(token.as_ref()),
+            Value::Array(items) => items.get(index(&token)?),
+            _ => None,
+        })
+    }
+
+    fn at_mut(&mut self, pointer: &str) -> Option<&mut Value> {
+        tokens(pointer)?.try_fold(self, |here, token| match here {
+            Value::Object(map) => map.get_mut(token.as_ref()),
+            Value::Array(items) => items.get_mut(index(&token)?),
+            _ => None,
+        })
+    }
+}
+
+/// The unescaped reference tokens of `pointer`; `None` when it is not one.
+fn tokens(pointer: &str) -> Option<impl Iterator<Item = Cow<'_, str>>> {
+    if !pointer.is_empty() && !pointer.starts_with('/') {
+        return None;
+    }
+    Some(pointer.split('/').skip(1).map(unescape))
+}
+
+fn unescape(token: &str) -> Cow<'_, str> {
+    // `~1` first, then `~0`: `~01` is the key `~1`, not `/`.
+    if token.contains('~') {
+        Cow::Owned(token.replace("~1", "/").replace("~0", "~"))
+    } else {
+        Cow::Borrowed(token)
+    }
+}
+
+/// An array index as RFC 6901 spells one: digits, no sign, no leading zero.
+fn index(token: &str) -> Option<usize> {
+    if token.starts_with('+') || (token.starts_with('0') && token.len() != 1) {
+        return None;
+    }
+    token.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every pointer over keys that need escaping, empty keys, and indices
+    /// spelled in every way RFC 6901 refuses, answered as serde_json answers.
+    #[test]
+    #[allow(clippy::disallowed_methods)]
+    fn lookups_answer_as_serde_json_does() {
+        let mut value = serde_json::json!({
+            "a/b": {"~": [10, {"": "empty", "01": "zero-one"}, 30]},
+            "~1": "tilde-one",
+            "": {"": "nested-empty"},
+            "list": [[1, 2], {"k": "v"}],
+        });
+        let pointers = [
+            "",
+            "/",
+            "//",
+            "/a~1b",
+            "/a~1b/~0",
+            "/a~1b/~0/0",
+            "/a~1b/~0/1/",
+            "/a~1b/~0/1/01",
+            "/a~1b/~0/01",
+            "/a~1b/~0/+1",
+            "/a~1b/~0/-1",
+            "/a~1b/~0/3",
+            "/a~1b/~0/1e0",
+            "/~01",
+            "/~1",
+            "/~0",
+            "/list/0/1",
+            "/list/1/k",
+            "/list/1/k/x",
+            "a",
+            "/list/00",
+            "/list/18446744073709551616",
+            "/a~2b",
+        ];
+        for p in pointers {
+            assert_eq!(value.at(p), value.pointer(p), "{p}");
+            let expected = value.pointer(p).cloned();
+            assert_eq!(value.at_mut(p).map(|v| v.clone()), expected, "{p}");
+        }
+        *value.at_mut("/list/1/k").unwrap() = Value::from("changed");
+        assert_eq!(value["list"][1]["k"], "changed");
+    }
 
     #[test]
     fn tokens_are_escaped_and_parents_found() {

@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::blueprint::model::{App, WorkloadKind};
 use crate::blueprint::waivers::{RULES, is_scanner_check, waivers};
 use crate::error::{ErrorKind, Result};
+use crate::pointer::Lookup;
 use crate::pointer::push;
 use crate::render::app::minimum_replicas;
 use crate::render::patches::ObjectRule;
@@ -229,10 +230,7 @@ fn host_access(object: &Value) -> Option<String> {
             .map(Vec::as_slice)
             .unwrap_or(&[])
         {
-            if c.pointer("/securityContext/privileged")
-                .and_then(Value::as_bool)
-                == Some(true)
-            {
+            if c.at("/securityContext/privileged").and_then(Value::as_bool) == Some(true) {
                 return Some(format!(
                     "runs container `{}` privileged",
                     c["name"].as_str().unwrap_or("?")
@@ -248,9 +246,9 @@ pub fn pod_spec(object: &Value) -> Option<&Value> {
     match object.get("kind")?.as_str()? {
         "Pod" => object.get("spec"),
         "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
-            object.pointer("/spec/template/spec")
+            object.at("/spec/template/spec")
         }
-        "CronJob" => object.pointer("/spec/jobTemplate/spec/template/spec"),
+        "CronJob" => object.at("/spec/jobTemplate/spec/template/spec"),
         _ => None,
     }
 }

@@ -10,6 +10,7 @@ use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
 use crate::blueprint::model::Blueprint;
+use crate::pointer::Lookup;
 
 pub fn blueprint() -> Value {
     let schema = SchemaSettings::draft07()
@@ -19,7 +20,7 @@ pub fn blueprint() -> Value {
     value["title"] = json!("gitopsc blueprint");
     // `defaults.apps` may give an app any key, `layer` and `image` too, so
     // an editor cannot know one is missing; gitopsc's own error names it.
-    if let Some(Value::Object(app)) = value.pointer_mut("/definitions/App") {
+    if let Some(Value::Object(app)) = value.at_mut("/definitions/App") {
         app.remove("required");
     }
     value
@@ -113,8 +114,8 @@ mod tests {
             .filter_map(Value::as_str)
             .collect();
         assert!(required.contains(&"system") && required.contains(&"layers"));
-        assert!(s.pointer("/definitions/App/properties/layer").is_some());
-        assert!(s.pointer("/definitions/App/required").is_none());
+        assert!(s.at("/definitions/App/properties/layer").is_some());
+        assert!(s.at("/definitions/App/required").is_none());
         assert_eq!(s["additionalProperties"], json!(false));
         // The blueprint's own patches: the overlay's shape, one list for every environment.
         let patches = &s["properties"]["patches"];

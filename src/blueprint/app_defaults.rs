@@ -13,6 +13,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::pointer::Lookup;
 use crate::pointer::{from_tokens, push};
 
 /// App lists that are sets: the app's own items, then the default's it lacks.
@@ -28,7 +29,7 @@ const DEFAULTS_AT: &str = "/defaults/apps";
 /// Returns aliases, `(written at, read from)` pointer prefixes, most specific
 /// first, for the locator.
 pub fn apply(blueprint: &mut Value, removed: &[String]) -> Vec<(String, String)> {
-    let defaults = match blueprint.pointer_mut("/defaults") {
+    let defaults = match blueprint.at_mut("/defaults") {
         Some(Value::Object(map)) => map.remove("apps"),
         _ => None,
     };
@@ -69,8 +70,7 @@ pub fn apply(blueprint: &mut Value, removed: &[String]) -> Vec<(String, String)>
         }
         json_patch::merge(&mut merged, &Value::Object(patch));
         for pointer in removed {
-            if pointer.starts_with(&format!("{at}/"))
-                && app.pointer(pointer_in(&at, pointer)).is_none()
+            if pointer.starts_with(&format!("{at}/")) && app.at(pointer_in(&at, pointer)).is_none()
             {
                 remove(&mut merged, pointer_in(&at, pointer));
             }
@@ -93,7 +93,7 @@ fn remove(value: &mut Value, pointer: &str) {
         None => return,
     };
     let key = key.replace("~1", "/").replace("~0", "~");
-    if let Some(Value::Object(map)) = value.pointer_mut(parent) {
+    if let Some(Value::Object(map)) = value.at_mut(parent) {
         map.remove(&key);
     }
 }

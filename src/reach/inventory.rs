@@ -18,6 +18,7 @@ use super::endpoint::{Endpoint, Place, Port, Protocol};
 use super::policy::{Cidr, Policies, Policy};
 use crate::blueprint::network::KUBE_APISERVER;
 use crate::blueprint::routing::RoutingApi;
+use crate::pointer::Lookup;
 use crate::render::acme::{SOLVER, SOLVER_PORT, http01_issuers, http01_namespaces, solver_group};
 use crate::resolve::network::{EXTERNAL_CONTROLLER, PodGroup, facts};
 use crate::resolve::{ComponentKind, ResolvedEnv};
@@ -66,7 +67,7 @@ fn pod_labels(object: &Value) -> Option<BTreeMap<String, String>> {
         "CronJob" => "/spec/jobTemplate/spec/template/metadata/labels",
         _ => return None,
     };
-    Some(string_map(object.pointer(at)))
+    Some(string_map(object.at(at)))
 }
 
 fn container_ports(spec: &Value) -> Vec<Port> {
@@ -124,17 +125,17 @@ impl Inventory {
         let mut out = Inventory::default();
         for &object in &objects {
             let name = object
-                .pointer("/metadata/name")
+                .at("/metadata/name")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             let namespace = object
-                .pointer("/metadata/namespace")
+                .at("/metadata/namespace")
                 .and_then(Value::as_str)
                 .unwrap_or("default");
             if object["kind"] == "Namespace" {
                 out.rendered_namespaces.insert(name.to_string());
                 out.policies
-                    .add_namespace(name, string_map(object.pointer("/metadata/labels")));
+                    .add_namespace(name, string_map(object.at("/metadata/labels")));
             } else if let Some(policy) = Policy::parse(object) {
                 out.policies.add_policy(policy);
             } else if let (Some(labels), Some(spec)) =
@@ -153,11 +154,11 @@ impl Inventory {
         let http01 = http01_issuers(objects.iter().copied());
         for object in objects {
             let issuer = object
-                .pointer("/metadata/annotations/cert-manager.io~1cluster-issuer")
+                .at("/metadata/annotations/cert-manager.io~1cluster-issuer")
                 .and_then(Value::as_str);
             if object["kind"] == "Ingress" && issuer.is_some_and(|i| http01.contains(i)) {
                 let namespace = object
-                    .pointer("/metadata/namespace")
+                    .at("/metadata/namespace")
                     .and_then(Value::as_str)
                     .unwrap_or("default");
                 let mut solver = pods(&solver_group(namespace), vec![Port::tcp(SOLVER_PORT, None)]);

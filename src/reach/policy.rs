@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use super::endpoint::{Endpoint, Place, Port, Protocol};
 use super::selector::Selector;
+use crate::pointer::Lookup;
 
 /// The label every namespace carries with its own name (Kubernetes 1.22+).
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
@@ -174,12 +175,12 @@ impl Policy {
         };
         Some(Policy {
             namespace: object
-                .pointer("/metadata/namespace")
+                .at("/metadata/namespace")
                 .and_then(Value::as_str)
                 .unwrap_or("default")
                 .to_string(),
             name: object
-                .pointer("/metadata/name")
+                .at("/metadata/name")
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string(),

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::blueprint::model::{App, WorkloadKind};
+use crate::pointer::Lookup;
 use crate::resolve::network::PodGroup;
 use crate::resolve::{Component, ComponentKind, ResolvedEnv};
 
@@ -75,11 +76,11 @@ pub fn http01_issuers<'a>(objects: impl Iterator<Item = &'a Value>) -> BTreeSet<
     objects
         .filter(|o| {
             matches!(o["kind"].as_str(), Some("ClusterIssuer" | "Issuer"))
-                && o.pointer("/spec/acme/solvers")
+                && o.at("/spec/acme/solvers")
                     .and_then(Value::as_array)
                     .is_some_and(|s| s.iter().any(|s| s.get("http01").is_some()))
         })
-        .filter_map(|o| o.pointer("/metadata/name").and_then(Value::as_str))
+        .filter_map(|o| o.at("/metadata/name").and_then(Value::as_str))
         .map(String::from)
         .collect()
 }

@@ -10,6 +10,7 @@ use super::labels;
 use super::object::{Object, TemplateSource};
 use crate::blueprint::model::ManifestSet;
 use crate::error::{Error, ErrorKind, Origin, Result};
+use crate::pointer::Lookup;
 use crate::resolve::ResolvedEnv;
 use crate::sources::{BLUEPRINTS_DIR, SourceFile};
 use crate::template;
@@ -106,16 +107,13 @@ fn complete(
 ) -> Result<Value> {
     let origin = || Origin::in_text(file, text, 1, 1, 1);
     let kind = value
-        .pointer("/kind")
+        .at("/kind")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let has_identity = value
-        .pointer("/apiVersion")
-        .and_then(Value::as_str)
-        .is_some()
+    let has_identity = value.at("/apiVersion").and_then(Value::as_str).is_some()
         && kind.is_some()
         && value
-            .pointer("/metadata/name")
+            .at("/metadata/name")
             .and_then(Value::as_str)
             .is_some_and(|n| !n.is_empty());
     if !value.is_object() || !has_identity {
@@ -131,7 +129,7 @@ fn complete(
         return Err(Error::at(ErrorKind::Secret, origin(), "a template renders a Secret with literal `data`")
             .with_help("secret values never go into Git: reference them from a secret store (`secrets:` on an app, a chart or a manifest set)"));
     }
-    if value.pointer("/metadata/namespace").is_none() && !is_cluster_scoped(&kind) {
+    if value.at("/metadata/namespace").is_none() && !is_cluster_scoped(&kind) {
         value["metadata"]["namespace"] = json!(namespace);
     }
     let labels = value["metadata"]

@@ -25,6 +25,7 @@ use super::object::Object;
 use crate::blueprint::mesh::{MeshMode, MeshProvider};
 use crate::blueprint::model::{NetworkPosture, PodSecurityLevel};
 use crate::error::{ErrorKind, Result};
+use crate::pointer::Lookup;
 use crate::resolve::mesh::{ResolvedMesh, environment_mesh, proxy_edges};
 use crate::resolve::{Component, ComponentKind, ResolvedEnv};
 
@@ -300,7 +301,7 @@ pub fn annotate_proxies(env: &ResolvedEnv, unit: &mut super::Unit) {
             Some("CronJob") => "/spec/jobTemplate/spec/template/metadata",
             _ => continue,
         };
-        let Some(Value::Object(meta)) = object.value.pointer_mut(pointer) else {
+        let Some(Value::Object(meta)) = object.value.at_mut(pointer) else {
             continue;
         };
         let entry = meta

@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 use serde_json::Value;
 
 use crate::error::Origin;
+use crate::pointer::Lookup;
 
 /// Kinds in the order a cluster needs them: namespaces and policy first,
 /// identity and config before the workloads that use them, routing last.
@@ -47,7 +48,7 @@ pub struct ObjectId {
 
 impl ObjectId {
     pub fn of(value: &Value) -> ObjectId {
-        let text = |p: &str| value.pointer(p).and_then(Value::as_str).map(str::to_string);
+        let text = |p: &str| value.at(p).and_then(Value::as_str).map(str::to_string);
         ObjectId {
             api_version: text("/apiVersion").unwrap_or_default(),
             kind: text("/kind").unwrap_or_default(),

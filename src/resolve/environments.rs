@@ -9,6 +9,7 @@ use crate::blueprint::routing::RoutingApi;
 use crate::blueprint::{Locator, Project, decode::decode};
 use crate::error::{ErrorKind, Result};
 use crate::pointer;
+use crate::pointer::Lookup;
 use crate::suggest;
 
 /// `name` and its ancestors by `extends`, root first. A cycle or an unknown
@@ -56,7 +57,7 @@ pub fn settings(merged: &Value, chain: &[String], locator: &Locator) -> Result<E
     let mut combined = Value::Object(Map::new());
     for env in chain {
         let at = pointer::from_tokens(["environments", env.as_str()]);
-        let entry = merged.pointer(&at).cloned().unwrap_or(Value::Null);
+        let entry = merged.at(&at).cloned().unwrap_or(Value::Null);
         // Each level is checked where it is written, before merging hides where a value came from.
         let _: Environment = decode(&entry, &at).map_err(|e| decode_error(e, locator))?;
         if let Value::Object(mut map) = entry {
@@ -98,7 +99,7 @@ pub fn settings(merged: &Value, chain: &[String], locator: &Locator) -> Result<E
 /// `system.routing`, read before the whole blueprint is decoded.
 fn system_routing(merged: &Value, locator: &Locator) -> Result<RoutingApi> {
     let at = "/system/routing";
-    match merged.pointer(at) {
+    match merged.at(at) {
         None | Some(Value::Null) => Ok(RoutingApi::default()),
         Some(value) => decode(value, at).map_err(|e| decode_error(e, locator)),
     }

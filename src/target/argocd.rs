@@ -21,6 +21,7 @@ use crate::blueprint::catalog;
 use crate::blueprint::model::{ArgoDestination, Chart, GitOps};
 use crate::error::{ErrorKind, Result};
 use crate::graph::{Graph, Node, is_chart};
+use crate::pointer::Lookup;
 use crate::render::extra::is_cluster_scoped;
 use crate::render::{EnvManifests, Object, Unit, UnitKind, labels};
 use crate::resolve::ResolvedEnv;
@@ -297,7 +298,7 @@ fn ignore_differences(objects: &[Object]) -> Vec<Value> {
     for object in objects {
         let id = object.id();
         let v = &object.value;
-        let text = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+        let text = |p: &str| v.at(p).and_then(Value::as_str).map(str::to_string);
         let secret = |name: String| json!({"group": "", "kind": "Secret", "name": name, "jsonPointers": ["/data"]});
         match (id.group(), id.kind.as_str()) {
             ("autoscaling", "HorizontalPodAutoscaler") => {

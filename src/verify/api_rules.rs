@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use super::{Violation, small_get};
 use crate::cron;
 use crate::error::ErrorKind;
+use crate::pointer::Lookup;
 use crate::pointer::{Path, Token, push};
 use crate::quantity;
 use crate::render::Object;
@@ -47,21 +48,18 @@ pub fn check(object: &Object) -> Result<(), Violation> {
         "/spec/template/metadata",
         "/spec/jobTemplate/spec/template/metadata",
     ] {
-        if object.value.pointer(template).is_some() {
+        if object.value.at(template).is_some() {
             check_metadata_maps(&object.value, template)?;
         }
     }
-    if let Some(Value::Object(labels)) = object.value.pointer("/spec/selector/matchLabels") {
+    if let Some(Value::Object(labels)) = object.value.at("/spec/selector/matchLabels") {
         check_labels(labels, "/spec/selector/matchLabels")?;
     }
     if matches!(id.kind.as_str(), "ConfigMap" | "Secret") {
         check_config_data(&object.value)?;
     }
     if id.kind == "CronJob"
-        && let Some(schedule) = object
-            .value
-            .pointer("/spec/schedule")
-            .and_then(Value::as_str)
+        && let Some(schedule) = object.value.at("/spec/schedule").and_then(Value::as_str)
         && let Err(why) = cron::parse(schedule)
     {
         return Err(invalid(
@@ -135,7 +133,7 @@ fn check_name(kind: &str, name: &str) -> Result<(), Violation> {
 }
 
 fn check_metadata_maps(value: &Value, meta: &str) -> Result<(), Violation> {
-    let Some(metadata) = value.pointer(meta) else {
+    let Some(metadata) = value.at(meta) else {
         return Ok(());
     };
     if let Some(Value::Object(labels)) = metadata.get("labels") {

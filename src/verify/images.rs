@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::Violation;
 use crate::error::ErrorKind;
+use crate::pointer::Lookup;
 use crate::render::Object;
 use crate::resolve::ResolvedEnv;
 
@@ -41,7 +42,7 @@ pub fn check(rules: &ImageRules, object: &Object) -> Result<(), Violation> {
     };
     for list in CONTAINER_LISTS {
         let at = format!("{base}/{list}");
-        let Some(containers) = object.value.pointer(&at).and_then(Value::as_array) else {
+        let Some(containers) = object.value.at(&at).and_then(Value::as_array) else {
             continue;
         };
         for (i, c) in containers.iter().enumerate() {

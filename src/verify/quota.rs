@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use super::{Notice, Violation};
 use crate::error::ErrorKind;
+use crate::pointer::Lookup;
 use crate::quantity;
 use crate::render::mesh::{PROXY_ANNOTATIONS_ISTIO, PROXY_ANNOTATIONS_LINKERD};
 use crate::render::{EnvManifests, Object, Unit};
@@ -97,7 +98,7 @@ fn scale_target<'a>(unit: &'a Unit, hpa: &Object) -> Option<&'a Value> {
     unit.objects
         .iter()
         .find(|o| scales(hpa, o))
-        .and_then(|o| o.value.pointer("/spec/template"))
+        .and_then(|o| o.value.at("/spec/template"))
 }
 
 /// The first autoscaler in `unit` whose max would overrun its namespace's quota.
@@ -192,7 +193,7 @@ fn workloads_at_most(unit: &Unit) -> impl Iterator<Item = (&str, f64, &Value)> {
         .filter(|o| matches!(o.id().kind.as_str(), "Deployment" | "StatefulSet"))
         .filter_map(move |o| {
             let namespace = o.value["metadata"]["namespace"].as_str()?;
-            let template = o.value.pointer("/spec/template")?;
+            let template = o.value.at("/spec/template")?;
             let autoscaled = unit
                 .objects
                 .iter()

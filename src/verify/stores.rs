@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::Violation;
 use crate::error::ErrorKind;
+use crate::pointer::Lookup;
 use crate::render::{EnvManifests, Object, Unit};
 
 /// A namespace's labels, with the name label the API server adds to each.
@@ -82,7 +83,7 @@ pub fn check(
             .iter()
             .filter(|o| o.id().kind == "ClusterSecretStore")
         {
-            let conditions = o.value.pointer("/spec/conditions");
+            let conditions = o.value.at("/spec/conditions");
             let open = conditions
                 .and_then(Value::as_array)
                 .is_none_or(|c| c.is_empty());

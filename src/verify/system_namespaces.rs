@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use super::identity::Found;
 use super::{Notice, Violation};
 use crate::error::ErrorKind;
+use crate::pointer::Lookup;
 use crate::render::{EnvManifests, Object, UnitKind};
 use crate::resolve::ResolvedEnv;
 
@@ -68,7 +69,7 @@ fn owning(system: &BTreeSet<String>, object: &Object) -> Option<Violation> {
 
 /// An empty pod selector: the policy applies to every pod of the namespace.
 fn selects_every_pod(object: &Object) -> bool {
-    match object.value.pointer("/spec/podSelector") {
+    match object.value.at("/spec/podSelector") {
         None => true,
         Some(selector) => {
             let empty = |key: &str| {

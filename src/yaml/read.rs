@@ -13,6 +13,7 @@ use crate::pointer;
 
 use super::diagnose::{integer_written_as_float, syntax_error};
 use super::pieces::{self, Limits};
+use crate::pointer::Lookup;
 
 /// Files larger than this are refused before parsing: no blueprint is this big,
 /// and refusing early keeps time and memory bounded on hostile input.
@@ -77,7 +78,7 @@ impl Document {
 
     /// True when this file itself sets the node at `pointer` (not an ancestor).
     pub fn has(&self, pointer: &str) -> bool {
-        self.value.pointer(pointer).is_some()
+        self.value.at(pointer).is_some()
     }
 
     fn spans(&self) -> &HashMap<String, Spans> {

@@ -15,6 +15,7 @@ use gitopsc::reach::{self, Grant, Inventory, Matrix, declared};
 use gitopsc::{blueprint, resolve, workspace};
 
 use crate::support::{compile_project, projects, write_case};
+use gitopsc::pointer::Lookup;
 
 /// A shop behind Envoy Gateway: an HTTP app, an app with an HTTP and a gRPC
 /// path in its own namespace, prod closed by default, and an environment
@@ -80,9 +81,7 @@ fn objects_of(tree: &gitopsc::tree::RenderedTree) -> BTreeMap<String, Vec<Value>
 }
 
 fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
-    v.pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
+    v.at(pointer).and_then(Value::as_str).unwrap_or_default()
 }
 
 fn kind_of(v: &Value) -> &str {
@@ -94,7 +93,7 @@ fn namespace_of(v: &Value) -> &str {
 }
 
 fn items<'a>(v: &'a Value, pointer: &str) -> &'a [Value] {
-    v.pointer(pointer)
+    v.at(pointer)
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default()
@@ -195,12 +194,12 @@ fn routing_problems(objects: &[Value]) -> Vec<String> {
                         "{id}: backend in `{backend_ns}` needs a ReferenceGrant"
                     ));
                 }
-                let port = backend.pointer("/port").and_then(Value::as_u64);
+                let port = backend.at("/port").and_then(Value::as_u64);
                 let service = find(objects, "Service", ns, text(backend, "/name"));
                 let served = service.is_some_and(|s| {
                     items(s, "/spec/ports")
                         .iter()
-                        .any(|p| p.pointer("/port").and_then(Value::as_u64) == port)
+                        .any(|p| p.at("/port").and_then(Value::as_u64) == port)
                 });
                 if !served {
                     out.push(format!(
@@ -541,7 +540,7 @@ fn a_meshed_app_behind_the_gateway_takes_the_proxies_plaintext_on_routed_ports()
     let rules = items(authz, "/spec/rules");
     let plaintext = rules
         .iter()
-        .find(|r| r.pointer("/from/0/source/notPrincipals").is_some())
+        .find(|r| r.at("/from/0/source/notPrincipals").is_some())
         .unwrap_or_else(|| panic!("a rule for plaintext callers: {authz:#}"));
     let ports: BTreeSet<&str> = items(plaintext, "/to/0/operation/ports")
         .iter()

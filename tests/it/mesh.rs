@@ -25,6 +25,7 @@ use serde_json::Value;
 
 use crate::support::{compile_project, projects};
 use gitopsc::EnvSelection;
+use gitopsc::pointer::Lookup;
 use gitopsc::reach::{self, Grant, Inventory, declared};
 use gitopsc::sources::{BLUEPRINT_FILE, Sources};
 use gitopsc::tree::{KUSTOMIZATION, RenderedTree};
@@ -359,7 +360,7 @@ fn scrapes_strict_mtls_blocks(objects: &BTreeMap<String, Value>, root: &str) -> 
                     continue;
                 };
                 for pod in objects.values().filter_map(|o| {
-                    let template = o.pointer("/spec/template")?;
+                    let template = o.at("/spec/template")?;
                     (o["metadata"]["namespace"] == *ns
                         && matches(
                             &service["spec"]["selector"],
@@ -389,7 +390,7 @@ fn container_port(pod: &Value, target: &Value) -> Option<u64> {
     if let Some(n) = target.as_u64() {
         return Some(n);
     }
-    pod.pointer("/spec/containers")?
+    pod.at("/spec/containers")?
         .as_array()?
         .iter()
         .flat_map(|c| c["ports"].as_array().into_iter().flatten())

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::support::{compile_project, projects};
+use gitopsc::pointer::Lookup;
 use gitopsc::target::UNIT_ANNOTATION;
 use gitopsc::tree::{EnvTree, KUSTOMIZATION};
 
@@ -38,7 +39,7 @@ fn deployers(tree: &EnvTree) -> BTreeMap<String, Deployer> {
         }
         let v = parse(file, text);
         let Some(unit) = v
-            .pointer(&format!(
+            .at(&format!(
                 "/metadata/annotations/{}",
                 UNIT_ANNOTATION.replace('/', "~1")
             ))
@@ -68,7 +69,7 @@ fn deployers(tree: &EnvTree) -> BTreeMap<String, Deployer> {
             .filter_map(|d| d["name"].as_str().map(str::to_string))
             .collect();
         let wave = v
-            .pointer("/metadata/annotations/argocd.argoproj.io~1sync-wave")
+            .at("/metadata/annotations/argocd.argoproj.io~1sync-wave")
             .and_then(Value::as_str)
             .and_then(|w| w.parse().ok());
         out.insert(

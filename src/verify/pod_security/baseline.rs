@@ -4,6 +4,7 @@
 //! SELinux type or proc mount.
 
 use super::*;
+use crate::pointer::Lookup;
 
 pub(super) fn baseline(base: &str, spec: &Value, annotations: Option<&Value>) -> Found {
     let pod = |field: &str| format!("{base}/{field}");
@@ -20,7 +21,7 @@ pub(super) fn baseline(base: &str, spec: &Value, annotations: Option<&Value>) ->
         return Some(f);
     }
     if let Some(sysctls) = spec
-        .pointer("/securityContext/sysctls")
+        .at("/securityContext/sysctls")
         .and_then(Value::as_array)
     {
         for (i, s) in sysctls.iter().enumerate() {
@@ -70,7 +71,7 @@ pub(super) fn baseline(base: &str, spec: &Value, annotations: Option<&Value>) ->
             ));
         }
         if let Some(adds) = c
-            .pointer("/securityContext/capabilities/add")
+            .at("/securityContext/capabilities/add")
             .and_then(Value::as_array)
         {
             for (i, cap) in adds.iter().enumerate() {

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::Violation;
+use crate::pointer::Lookup;
 
 mod baseline;
 mod restricted;
@@ -94,7 +95,7 @@ pub fn check(levels: &BTreeMap<&str, PodSecurityLevel>, object: &Object) -> Resu
         .copied()
         .unwrap_or(PodSecurityLevel::Privileged);
     let template_meta = parent(&base).to_string() + "/metadata";
-    let annotations = object.value.pointer(&push(&template_meta, "annotations"));
+    let annotations = object.value.at(&push(&template_meta, "annotations"));
     let found = match level {
         PodSecurityLevel::Privileged => None,
         PodSecurityLevel::Baseline => baseline(&base, spec, annotations),
@@ -120,7 +121,7 @@ fn labels_match(namespace: &Value, level: PodSecurityLevel) -> Result<(), Violat
     for mode in LABEL_MODES {
         let key = format!("pod-security.kubernetes.io/{mode}");
         let path = format!("/metadata/labels/{}", key.replace('/', "~1"));
-        let got = namespace.pointer(&path).and_then(Value::as_str);
+        let got = namespace.at(&path).and_then(Value::as_str);
         if got != Some(level.name()) {
             return Err(Violation::new(
                 ErrorKind::Policy,
@@ -152,7 +153,7 @@ pub(super) fn pod_spec(object: &Value) -> Option<(String, &Value)> {
         "CronJob" => "/spec/jobTemplate/spec/template/spec",
         _ => return None,
     };
-    object.pointer(at).map(|spec| (at.to_string(), spec))
+    object.at(at).map(|spec| (at.to_string(), spec))
 }
 
 fn parent(pointer: &str) -> &str {
@@ -173,11 +174,11 @@ fn containers<'a>(base: &str, spec: &'a Value) -> Vec<(String, &'a Value)> {
 }
 
 fn text<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer).and_then(Value::as_str)
+    v.at(pointer).and_then(Value::as_str)
 }
 
 fn flag(v: &Value, pointer: &str) -> Option<bool> {
-    v.pointer(pointer).and_then(Value::as_bool)
+    v.at(pointer).and_then(Value::as_bool)
 }
 
 fn name(c: &Value) -> &str {
@@ -267,7 +268,7 @@ mod tests {
         for (pointer, value, expected) in cases {
             let mut pod = restricted_pod();
             let (parent, key) = pointer.rsplit_once('/').unwrap();
-            match pod.pointer_mut(parent).unwrap() {
+            match pod.at_mut(parent).unwrap() {
                 Value::Array(items) => items[key.parse::<usize>().unwrap()] = value,
                 map => map[key] = value,
             }

@@ -4,6 +4,7 @@
 //! `NET_BIND_SERVICE`.
 
 use super::*;
+use crate::pointer::Lookup;
 
 pub(super) fn restricted(base: &str, spec: &Value) -> Found {
     if let Some(volumes) = spec.get("volumes").and_then(Value::as_array) {
@@ -24,7 +25,7 @@ pub(super) fn restricted(base: &str, spec: &Value) -> Found {
             }
         }
     }
-    let pod_sc = |p: &str| spec.pointer(&format!("/securityContext{p}"));
+    let pod_sc = |p: &str| spec.at(&format!("/securityContext{p}"));
     let pod_non_root = pod_sc("/runAsNonRoot").and_then(Value::as_bool) == Some(true);
     if pod_sc("/runAsUser").and_then(Value::as_i64) == Some(0) {
         return Some((
@@ -42,7 +43,7 @@ pub(super) fn restricted(base: &str, spec: &Value) -> Found {
     let confined = |t: Option<&str>| matches!(t, Some("RuntimeDefault") | Some("Localhost"));
     for (at, c) in containers(base, spec) {
         let who = format!("container `{}`", name(c));
-        let sc = |p: &str| c.pointer(&format!("/securityContext{p}"));
+        let sc = |p: &str| c.at(&format!("/securityContext{p}"));
         if sc("/allowPrivilegeEscalation").and_then(Value::as_bool) != Some(false) {
             return Some((
                 format!("{at}/securityContext/allowPrivilegeEscalation"),
