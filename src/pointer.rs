@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Escapes one reference token: `~` as `~0`, `/` as `~1`.
 pub fn escape(token: &str) -> String {
@@ -124,7 +124,7 @@ pub trait Lookup {
 impl Lookup for Value {
     fn at(&self, pointer: &str) -> Option<&Value> {
         tokens(pointer)?.try_fold(self, |here, token| match here {
-            Value::Object(map) => map.get(token.as_ref()),
+            Value::Object(map) => small_get(map, &token),
             Value::Array(items) => items.get(index(&token)?),
             _ => None,
         })
@@ -132,11 +132,33 @@ impl Lookup for Value {
 
     fn at_mut(&mut self, pointer: &str) -> Option<&mut Value> {
         tokens(pointer)?.try_fold(self, |here, token| match here {
-            Value::Object(map) => map.get_mut(token.as_ref()),
+            Value::Object(map) => small_get_mut(map, &token),
             Value::Array(items) => items.get_mut(index(&token)?),
             _ => None,
         })
     }
+}
+
+/// Below this many entries a key is found by comparing it with each:
+/// the maps of a Kubernetes object hold a handful of keys, and comparing
+/// them costs less than hashing the key, which every lookup would do.
+const SCAN_BELOW: usize = 9;
+
+/// `map[key]`, by a scan of a small map's entries.
+pub fn small_get<'v>(map: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+    if map.len() >= SCAN_BELOW {
+        return map.get(key);
+    }
+    map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+}
+
+fn small_get_mut<'v>(map: &'v mut Map<String, Value>, key: &str) -> Option<&'v mut Value> {
+    if map.len() >= SCAN_BELOW {
+        return map.get_mut(key);
+    }
+    map.iter_mut()
+        .find(|(k, _)| k.as_str() == key)
+        .map(|(_, v)| v)
 }
 
 /// The unescaped reference tokens of `pointer`; `None` when it is not one.
@@ -178,6 +200,7 @@ mod tests {
             "~1": "tilde-one",
             "": {"": "nested-empty"},
             "list": [[1, 2], {"k": "v"}],
+            "big": {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7, "h": 8, "i/j": 9, "k": {"l": 10}},
         });
         let pointers = [
             "",
@@ -211,6 +234,9 @@ mod tests {
         }
         *value.at_mut("/list/1/k").unwrap() = Value::from("changed");
         assert_eq!(value["list"][1]["k"], "changed");
+        *value.at_mut("/big/k/l").unwrap() = Value::from(11);
+        assert_eq!(value["big"]["k"]["l"], 11);
+        assert!(value["big"].as_object().unwrap().len() >= SCAN_BELOW);
     }
 
     #[test]

@@ -29,11 +29,10 @@ pub mod system_namespaces;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rayon::prelude::*;
-use serde_json::Value;
 
 use crate::blueprint::model::PodSecurityLevel;
 use crate::error::{Error, ErrorKind, Origin, Result};
-use crate::pointer::push;
+use crate::pointer::{push, small_get};
 use crate::render::{EnvManifests, Object, Unit, UnitKind};
 use crate::resolve::{ComponentKind, ResolvedEnv};
 use crate::sources::SourceFile;
@@ -65,16 +64,6 @@ impl Violation {
             secret: None,
         }
     }
-}
-
-/// `map[key]` by a scan of its entries: the maps of a Kubernetes object hold
-/// a handful of keys, and comparing them costs less than hashing `key`, which
-/// the walks over every node of every object would do at each map.
-fn small_get<'v>(map: &'v serde_json::Map<String, Value>, key: &str) -> Option<&'v Value> {
-    if map.len() > 8 {
-        return map.get(key);
-    }
-    map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
 }
 
 /// What the user should know about an environment that is not an error.
