@@ -8,9 +8,11 @@
 //! that decodes to any of these. Nothing here knows where a value came from.
 
 mod formats;
+mod names;
 
 pub use formats::base64_decode;
 use formats::{hex_key, high_entropy, token_format};
+pub use names::names_credential;
 
 /// The waiver prefix that names a key whose values are not credentials
 /// (`credential:existingSecretPasswordKey`).
@@ -54,93 +56,9 @@ pub fn mask(value: &str) -> String {
     format!("{shown}*****")
 }
 
-/// Key names that mean "this holds a credential" wherever they appear in the key.
-const CONTAINED: [&str; 3] = ["password", "passwd", "passphrase"];
-/// Key names that mean a credential as the key's last word.
-const ENDING: [&str; 16] = [
-    "secret",
-    "token",
-    "apikey",
-    "accesskey",
-    "secretkey",
-    "privatekey",
-    "clientsecret",
-    "credential",
-    "credentials",
-    "pwd",
-    "pass",
-    "auth",
-    "dsn",
-    "connectionstring",
-    "signingkey",
-    "encryptionkey",
-];
-/// Endings that make a credential-named key hold a name or switch, not a value.
-const NOT_A_VALUE: [&str; 12] = [
-    "name",
-    "ref",
-    "file",
-    "path",
-    "type",
-    "enabled",
-    "mode",
-    "url",
-    "id",
-    "key",
-    "keys",
-    "secretref",
-];
-/// Endings of `NOT_A_VALUE` that are credentials after all.
-const KEY_IS_VALUE: [&str; 6] = [
-    "apikey",
-    "accesskey",
-    "secretkey",
-    "privatekey",
-    "signingkey",
-    "encryptionkey",
-];
-
 /// A key named like a credential with a literal (not empty, not a reference) value.
 pub fn named_literal(key: &str, value: &str) -> Option<Finding> {
     (names_credential(key) && !is_reference(value)).then(|| Finding::NamedLiteral(key.to_string()))
-}
-
-/// Whether a key's name says it holds a credential (`DB_PASSWORD`, `apiKey`),
-/// not the name of one or a switch (`passwordFile`, `tokenSecretRef`).
-pub fn names_credential(key: &str) -> bool {
-    // Its ASCII letters and digits, lowercased. On the stack: the final check
-    // asks this for every keyed value of every object.
-    const STACK: usize = 128;
-    let mut buf = [0u8; STACK];
-    let owned: String;
-    let norm = if key.len() <= STACK {
-        let mut len = 0;
-        for b in key.bytes().filter(u8::is_ascii_alphanumeric) {
-            buf[len] = b.to_ascii_lowercase();
-            len += 1;
-        }
-        std::str::from_utf8(&buf[..len]).expect("ASCII bytes")
-    } else {
-        owned = key
-            .bytes()
-            .filter(u8::is_ascii_alphanumeric)
-            .map(|b| char::from(b.to_ascii_lowercase()))
-            .collect();
-        &owned
-    };
-    // Every word of `CONTAINED` holds "pass": one search rules them all out
-    // for most keys.
-    let credential_word = ENDING.iter().any(|c| norm.ends_with(c))
-        || (norm.contains("pass") && CONTAINED.iter().any(|c| norm.contains(c)));
-    let names_something = || {
-        NOT_A_VALUE.iter().any(|s| norm.ends_with(s))
-            && !KEY_IS_VALUE.iter().any(|s| norm.ends_with(s))
-    };
-    credential_word
-        && !norm.starts_with("existing")
-        && !names_something()
-        && !norm.ends_with("oauth")
-        && !norm.ends_with("bypass")
 }
 
 /// A value that points at a credential instead of being one.
