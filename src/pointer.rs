@@ -162,16 +162,43 @@ fn small_get_mut<'v>(map: &'v mut Map<String, Value>, key: &str) -> Option<&'v m
 }
 
 /// The unescaped reference tokens of `pointer`; `None` when it is not one.
-fn tokens(pointer: &str) -> Option<impl Iterator<Item = Cow<'_, str>>> {
-    if !pointer.is_empty() && !pointer.starts_with('/') {
-        return None;
+fn tokens(pointer: &str) -> Option<Tokens<'_>> {
+    match pointer.strip_prefix('/') {
+        Some(rest) => Some(Tokens { rest: Some(rest) }),
+        None if pointer.is_empty() => Some(Tokens { rest: None }),
+        None => None,
     }
-    Some(pointer.split('/').skip(1).map(unescape))
+}
+
+/// A pointer's tokens, cut at each `/` found byte by byte: tokens are a few
+/// bytes, shorter than a `str` split's search takes to set up.
+struct Tokens<'p> {
+    rest: Option<&'p str>,
+}
+
+impl<'p> Iterator for Tokens<'p> {
+    type Item = Cow<'p, str>;
+
+    fn next(&mut self) -> Option<Cow<'p, str>> {
+        let rest = self.rest?;
+        // `/` is ASCII, so both sides of it are `str` boundaries.
+        let token = match rest.bytes().position(|b| b == b'/') {
+            Some(slash) => {
+                self.rest = Some(&rest[slash + 1..]);
+                &rest[..slash]
+            }
+            None => {
+                self.rest = None;
+                rest
+            }
+        };
+        Some(unescape(token))
+    }
 }
 
 fn unescape(token: &str) -> Cow<'_, str> {
     // `~1` first, then `~0`: `~01` is the key `~1`, not `/`.
-    if token.contains('~') {
+    if token.as_bytes().contains(&b'~') {
         Cow::Owned(token.replace("~1", "/").replace("~0", "~"))
     } else {
         Cow::Borrowed(token)

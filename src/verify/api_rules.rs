@@ -10,8 +10,7 @@ use serde_json::{Map, Value};
 use super::{Violation, small_get};
 use crate::cron;
 use crate::error::ErrorKind;
-use crate::pointer::Lookup;
-use crate::pointer::{Path, Token, push};
+use crate::pointer::{Lookup, Path, Token, push};
 use crate::quantity;
 use crate::render::Object;
 
@@ -71,7 +70,10 @@ pub fn check(object: &Object) -> Result<(), Violation> {
 }
 
 fn is_label(s: &str) -> bool {
-    let b = s.as_bytes();
+    is_label_bytes(s.as_bytes())
+}
+
+fn is_label_bytes(b: &[u8]) -> bool {
     !b.is_empty()
         && b.len() <= 63
         && b.iter()
@@ -81,7 +83,9 @@ fn is_label(s: &str) -> bool {
 }
 
 fn is_subdomain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(is_label)
+    // Split as bytes: a label is a few bytes, shorter than a `str` split's
+    // search takes to set up, and this runs for every label key.
+    s.len() <= 253 && s.as_bytes().split(|&b| b == b'.').all(is_label_bytes)
 }
 
 /// `[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?`, at most 63 characters.
@@ -406,5 +410,34 @@ mod tests {
             Some("/spec/template/spec/containers/0/resources/limits/cpu"),
             "the first bad block"
         );
+    }
+
+    /// Prefixes as the API server's `IsDNS1123Subdomain` takes them: dot-
+    /// separated labels, none empty, at most 253 characters in all.
+    #[test]
+    fn a_key_prefix_is_a_dns_subdomain() {
+        for good in [
+            "app.kubernetes.io/name",
+            "a/b",
+            "x-1.y/z",
+            "gitopsc.io/waiver.a",
+        ] {
+            assert!(is_qualified_name(good), "{good}");
+        }
+        let too_long = format!("{}/x", ["a"; 128].join("."));
+        for bad in [
+            "a..b/x",
+            ".a/x",
+            "a./x",
+            "A.b/x",
+            "-a.b/x",
+            "a-.b/x",
+            "a_b/x",
+            "/x",
+            too_long.as_str(),
+        ] {
+            assert!(!is_qualified_name(bad), "{bad}");
+        }
+        assert!(is_subdomain(&["a"; 127].join(".")) && !is_subdomain(""));
     }
 }
