@@ -62,45 +62,42 @@ const KEY_IS_VALUE: [&str; 6] = [
 /// Whether a key's name says it holds a credential (`DB_PASSWORD`, `apiKey`),
 /// not the name of one or a switch (`passwordFile`, `tokenSecretRef`).
 pub fn names_credential(key: &str) -> bool {
-    // Its ASCII letters and digits, lowercased. On the stack: the final check
-    // asks this for every keyed value of every object.
+    // Its ASCII letters and digits, lowercased, as bytes. On the stack: the
+    // final check asks this for every keyed value of every object.
     const STACK: usize = 128;
     let mut buf = [0u8; STACK];
-    let owned: String;
-    let norm = if key.len() <= STACK {
+    let owned: Vec<u8>;
+    let norm: &[u8] = if key.len() <= STACK {
         let mut len = 0;
         for b in key.bytes().filter(u8::is_ascii_alphanumeric) {
             buf[len] = b.to_ascii_lowercase();
             len += 1;
         }
-        std::str::from_utf8(&buf[..len]).expect("ASCII bytes")
+        &buf[..len]
     } else {
         owned = key
             .bytes()
             .filter(u8::is_ascii_alphanumeric)
-            .map(|b| char::from(b.to_ascii_lowercase()))
+            .map(|b| b.to_ascii_lowercase())
             .collect();
         &owned
     };
+    let ends = |word: &str| norm.ends_with(word.as_bytes());
+    // A scan of a short key's windows costs less than setting up a
+    // substring search.
+    let holds = |word: &str| norm.windows(word.len()).any(|w| w == word.as_bytes());
+    let ends_like_one = norm.last().is_some_and(|&b| ENDING_LAST[usize::from(b)]);
     // Every word of `CONTAINED` holds "pass": one search rules them all out
-    // for most keys, and a scan of a short key's windows costs less than
-    // setting up a substring search.
-    let ends_like_one = norm
-        .as_bytes()
-        .last()
-        .is_some_and(|&b| ENDING_LAST[usize::from(b)]);
-    let credential_word = (ends_like_one && ENDING.iter().any(|c| norm.ends_with(c)))
-        || (norm.as_bytes().windows(4).any(|w| w == b"pass")
-            && CONTAINED.iter().any(|c| norm.contains(c)));
-    let names_something = || {
-        NOT_A_VALUE.iter().any(|s| norm.ends_with(s))
-            && !KEY_IS_VALUE.iter().any(|s| norm.ends_with(s))
-    };
+    // for most keys.
+    let credential_word = (ends_like_one && ENDING.iter().any(|w| ends(w)))
+        || (holds("pass") && CONTAINED.iter().any(|w| holds(w)));
+    let names_something =
+        || NOT_A_VALUE.iter().any(|w| ends(w)) && !KEY_IS_VALUE.iter().any(|w| ends(w));
     credential_word
-        && !norm.starts_with("existing")
+        && !norm.starts_with(b"existing")
         && !names_something()
-        && !norm.ends_with("oauth")
-        && !norm.ends_with("bypass")
+        && !ends("oauth")
+        && !ends("bypass")
 }
 
 #[cfg(test)]
