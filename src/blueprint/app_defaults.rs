@@ -13,8 +13,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::pointer::Lookup;
-use crate::pointer::{from_tokens, push};
+use crate::pointer::{Lookup, from_tokens, push};
 
 /// App lists that are sets: the app's own items, then the default's it lacks.
 /// `uses: [otel-collector]` as a default is an edge every app needs beside

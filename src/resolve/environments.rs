@@ -8,8 +8,7 @@ use crate::blueprint::model::{Environment, NetworkPosture};
 use crate::blueprint::routing::RoutingApi;
 use crate::blueprint::{Locator, Project, decode::decode};
 use crate::error::{ErrorKind, Result};
-use crate::pointer;
-use crate::pointer::Lookup;
+use crate::pointer::{self, Lookup};
 use crate::suggest;
 
 /// `name` and its ancestors by `extends`, root first. A cycle or an unknown

@@ -8,6 +8,7 @@
 use serde_json::{Map, Value};
 
 use super::{Violation, small_get};
+use crate::blueprint::syntax::{is_dns_label, is_dns_subdomain, is_label_key, is_label_value};
 use crate::cron;
 use crate::error::ErrorKind;
 use crate::pointer::{Lookup, Path, Token, push};
@@ -69,48 +70,10 @@ pub fn check(object: &Object) -> Result<(), Violation> {
     check_numbers_and_resources(&object.value)
 }
 
-fn is_label(s: &str) -> bool {
-    is_label_bytes(s.as_bytes())
-}
-
-fn is_label_bytes(b: &[u8]) -> bool {
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
-}
-
-fn is_subdomain(s: &str) -> bool {
-    // Split as bytes: a label is a few bytes, shorter than a `str` split's
-    // search takes to set up, and this runs for every label key.
-    s.len() <= 253 && s.as_bytes().split(|&b| b == b'.').all(is_label_bytes)
-}
-
-/// `[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?`, at most 63 characters.
-fn is_qualified_part(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-}
-
-/// A label or annotation key: an optional DNS-subdomain prefix and a name.
-fn is_qualified_name(key: &str) -> bool {
-    match key.split_once('/') {
-        Some((prefix, name)) => is_subdomain(prefix) && is_qualified_part(name),
-        None => is_qualified_part(key),
-    }
-}
-
 fn check_name(kind: &str, name: &str) -> Result<(), Violation> {
     let (ok, rule) = match kind {
         "Namespace" | "Service" => (
-            is_label(name),
+            is_dns_label(name),
             "a DNS-1123 label (at most 63 lowercase letters, digits and `-`)",
         ),
         "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" => (
@@ -118,11 +81,11 @@ fn check_name(kind: &str, name: &str) -> Result<(), Violation> {
             "a path segment (no `/` or `%`)",
         ),
         "CronJob" => (
-            is_subdomain(name) && name.len() <= 52,
+            is_dns_subdomain(name) && name.len() <= 52,
             "a DNS-1123 subdomain of at most 52 characters (Jobs add a suffix)",
         ),
         _ => (
-            is_subdomain(name),
+            is_dns_subdomain(name),
             "a DNS-1123 subdomain (lowercase letters, digits, `-` and `.`)",
         ),
     };
@@ -147,7 +110,7 @@ fn check_metadata_maps(value: &Value, meta: &str) -> Result<(), Violation> {
         let at = || push(meta, "annotations");
         let mut total = 0;
         for (key, v) in annotations {
-            if !is_qualified_name(key) {
+            if !is_label_key(key) {
                 return Err(invalid(
                     push(&at(), key),
                     format!("annotation key `{key}` is not a qualified name"),
@@ -167,14 +130,14 @@ fn check_metadata_maps(value: &Value, meta: &str) -> Result<(), Violation> {
 
 fn check_labels(labels: &Map<String, Value>, at: &str) -> Result<(), Violation> {
     for (key, v) in labels {
-        if !is_qualified_name(key) {
+        if !is_label_key(key) {
             return Err(invalid(
                 push(at, key),
                 format!("label key `{key}` is not a qualified name"),
             ));
         }
         let text = v.as_str().unwrap_or("");
-        if !(text.is_empty() || is_qualified_part(text)) || !v.is_string() {
+        if !is_label_value(text) || !v.is_string() {
             return Err(invalid(
                 push(at, key),
                 format!(
@@ -410,34 +373,5 @@ mod tests {
             Some("/spec/template/spec/containers/0/resources/limits/cpu"),
             "the first bad block"
         );
-    }
-
-    /// Prefixes as the API server's `IsDNS1123Subdomain` takes them: dot-
-    /// separated labels, none empty, at most 253 characters in all.
-    #[test]
-    fn a_key_prefix_is_a_dns_subdomain() {
-        for good in [
-            "app.kubernetes.io/name",
-            "a/b",
-            "x-1.y/z",
-            "gitopsc.io/waiver.a",
-        ] {
-            assert!(is_qualified_name(good), "{good}");
-        }
-        let too_long = format!("{}/x", ["a"; 128].join("."));
-        for bad in [
-            "a..b/x",
-            ".a/x",
-            "a./x",
-            "A.b/x",
-            "-a.b/x",
-            "a-.b/x",
-            "a_b/x",
-            "/x",
-            too_long.as_str(),
-        ] {
-            assert!(!is_qualified_name(bad), "{bad}");
-        }
-        assert!(is_subdomain(&["a"; 127].join(".")) && !is_subdomain(""));
     }
 }

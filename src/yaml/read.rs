@@ -9,11 +9,10 @@ use serde_json::{Map, Number, Value};
 use serde_saphyr::{Budget, Location, Spanned};
 
 use crate::error::{Error, ErrorKind, Origin, Result};
-use crate::pointer;
+use crate::pointer::{self, Lookup};
 
 use super::diagnose::{integer_written_as_float, syntax_error};
 use super::pieces::{self, Limits};
-use crate::pointer::Lookup;
 
 /// Files larger than this are refused before parsing: no blueprint is this big,
 /// and refusing early keeps time and memory bounded on hostile input.

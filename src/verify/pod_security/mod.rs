@@ -10,14 +10,13 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::Violation;
-use crate::pointer::Lookup;
 
 mod baseline;
 mod restricted;
 
 use crate::blueprint::model::PodSecurityLevel;
 use crate::error::ErrorKind;
-use crate::pointer::push;
+use crate::pointer::{Lookup, push};
 use crate::render::Object;
 use crate::render::namespaces::NamespacePlan;
 use baseline::baseline;
