@@ -9,10 +9,14 @@
 
 /// A JSON object from `key => value` pairs, moving the values in (`json!`
 /// copies any `Value` it is given, which adds up over thousands of objects).
+/// The map is sized for its pairs: grown one insert at a time, it keeps
+/// room for up to twice as many, and at 1000 apps that room was 3.6 MB of
+/// an environment's objects.
 #[macro_export]
 macro_rules! obj {
+    (@one $key:expr) => { 1 };
     ($($key:expr => $value:expr),* $(,)?) => {{
-        let mut map = serde_json::Map::new();
+        let mut map = serde_json::Map::with_capacity(0 $( + $crate::obj!(@one $key) )*);
         $( map.insert(String::from($key), serde_json::Value::from($value)); )*
         serde_json::Value::Object(map)
     }};
