@@ -8,6 +8,7 @@
 //! that decodes to any of these. Nothing here knows where a value came from.
 
 mod formats;
+mod memo;
 mod names;
 
 pub use formats::base64_decode;
@@ -90,7 +91,16 @@ pub fn scan_line(line: &str) -> Option<Finding> {
 
 /// Private keys, known token formats, URL passwords, auth headers, random words.
 pub fn scan_text(text: &str) -> Option<Finding> {
-    scan_text_depth(text, 0)
+    thread_local! {
+        static CLEAN: memo::Table<memo::Clean> = memo::table();
+    }
+    memo::recall(
+        &CLEAN,
+        text,
+        |text| scan_text_depth(text, 0),
+        |finding| finding.is_none().then_some(memo::Clean),
+        |memo::Clean| None,
+    )
 }
 
 /// The fewest characters any word detector (token formats, hex keys, high
@@ -379,5 +389,47 @@ mod tests {
         );
         assert_eq!(scan_text("app.kubernetes.io/managed-by"), None);
         assert_eq!(scan_text("configtree:/run/secrets/api/"), None);
+    }
+
+    #[test]
+    fn a_remembered_verdict_is_the_scans_at_every_asking() {
+        let texts = [
+            "",
+            "app",
+            "app.kubernetes.io/managed-by",
+            "postgres://app:hunter2@db/x",
+            "postgres://app@db/x",
+            "Authorization: Basic YWRtaW46aHVudGVyMg==",
+            "AKIAIOSFODNN7EXAMPLE",
+            "xoxb-0123456789a",
+            "cGFzc3dvcmQ9aHVudGVyMg==",
+            "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MEFCQ0RFRkdISUpLTE1O",
+            "sha256:3383c9325e7082787c914fc05dfe5a1523f8889b7cc6d535bc64e1a230dcf3e5",
+            "-----BEGIN RSA PRIVATE KEY-----",
+        ];
+        let padded: Vec<String> = texts
+            .iter()
+            .flat_map(|t| {
+                // Each text at, and one past, the longest the memo keeps.
+                let pad = |n: usize| format!("{t}{}", " x".repeat(n.saturating_sub(t.len()) / 2));
+                [pad(memo::MAX_LEN), pad(memo::MAX_LEN + 2)]
+            })
+            .collect();
+        let all = texts
+            .iter()
+            .copied()
+            .chain(padded.iter().map(String::as_str));
+        for text in all {
+            let direct = scan_text_depth(text, 0);
+            for asking in 0..3 {
+                assert_eq!(
+                    scan_text(text),
+                    direct,
+                    "{text:?}, asked {asking} times before"
+                );
+            }
+        }
+        assert!(scan_text("AKIAIOSFODNN7EXAMPLE").is_some());
+        assert!(scan_text("postgres://app:hunter2@db/x").is_some());
     }
 }

@@ -62,6 +62,14 @@ const KEY_IS_VALUE: [&str; 6] = [
 /// Whether a key's name says it holds a credential (`DB_PASSWORD`, `apiKey`),
 /// not the name of one or a switch (`passwordFile`, `tokenSecretRef`).
 pub fn names_credential(key: &str) -> bool {
+    thread_local! {
+        static NAMES: super::memo::Table<bool> = super::memo::table();
+    }
+    super::memo::recall(&NAMES, key, judge_name, |&named| Some(named), |named| named)
+}
+
+/// [`names_credential`], judged afresh.
+fn judge_name(key: &str) -> bool {
     // Its ASCII letters and digits, lowercased, as bytes. On the stack: the
     // final check asks this for every keyed value of every object.
     const STACK: usize = 128;
@@ -138,6 +146,8 @@ mod tests {
                 for before in around {
                     for end in after {
                         let key = format!("{before}{spelled}{end}");
+                        assert_eq!(names_credential(&key), plainly(&key), "{key:?}");
+                        // Asked again, the memo answers.
                         assert_eq!(names_credential(&key), plainly(&key), "{key:?}");
                         judged += 1;
                     }
