@@ -221,7 +221,7 @@ fn documents(objects: &[Object]) -> String {
         if i > 0 {
             out.push_str("---\n");
         }
-        out.push_str(&yaml::to_yaml(&object.value));
+        yaml::push_yaml(&mut out, &object.value);
     }
     out
 }

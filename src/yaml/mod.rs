@@ -13,4 +13,4 @@ mod read;
 mod write;
 
 pub use read::{Document, MAX_FILE_BYTES, is_blank, parse_document, parse_documents};
-pub use write::to_yaml;
+pub use write::{push_yaml, to_yaml};

@@ -11,16 +11,22 @@ use serde_json::Value;
 /// Prints one object as a YAML document (no leading `---`), ending in a newline.
 pub fn to_yaml(value: &Value) -> String {
     let mut out = String::new();
+    push_yaml(&mut out, value);
+    out
+}
+
+/// [`to_yaml`], appended to `out`: a stream of documents is printed into
+/// one string, not each into its own and then copied.
+pub fn push_yaml(out: &mut String, value: &Value) {
     let stack = &mut Vec::new();
     match value {
-        Value::Object(map) if !map.is_empty() => write_map(&mut out, stack, map, 0),
-        Value::Array(items) if !items.is_empty() => write_seq(&mut out, stack, items, 0),
+        Value::Object(map) if !map.is_empty() => write_map(out, stack, map, 0),
+        Value::Array(items) if !items.is_empty() => write_seq(out, stack, items, 0),
         scalar => {
-            write_inline(&mut out, scalar, 0);
+            write_inline(out, scalar, 0);
             out.push('\n');
         }
     }
-    out
 }
 
 /// Keys printed first, in this order: the first three only at the top of an object.
@@ -58,8 +64,12 @@ fn push_ordered<'a>(
 }
 
 fn indent(out: &mut String, n: usize) {
-    for _ in 0..n {
-        out.push(' ');
+    const SPACES: &str = "                                                                ";
+    let mut left = n;
+    while left > 0 {
+        let step = left.min(SPACES.len());
+        out.push_str(&SPACES[..step]);
+        left -= step;
     }
 }
 
@@ -279,6 +289,35 @@ fn is_plain_safe(s: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn indents_of_any_depth_are_that_many_spaces() {
+        for n in 0..200 {
+            let mut out = String::from("x");
+            indent(&mut out, n);
+            assert_eq!(out, format!("x{}", " ".repeat(n)));
+        }
+        // Nested past the length of one run of spaces (64).
+        let mut deep = json!("leaf");
+        for _ in 0..40 {
+            deep = json!({ "k": deep });
+        }
+        let text = to_yaml(&deep);
+        assert!(
+            text.ends_with(&format!("{}k: leaf\n", " ".repeat(78))),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn documents_pushed_into_one_string_are_each_printed_alone() {
+        let a = json!({"kind": "A", "list": [1, {"b": "two words"}]});
+        let b = json!({"kind": "B", "text": "line\nline\n"});
+        let mut out = String::from("---\n");
+        push_yaml(&mut out, &a);
+        push_yaml(&mut out, &b);
+        assert_eq!(out, format!("---\n{}{}", to_yaml(&a), to_yaml(&b)));
+    }
 
     #[test]
     fn keys_are_ordered_by_rank_then_bytes() {
