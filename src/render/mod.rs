@@ -14,9 +14,9 @@
 /// an environment's objects.
 #[macro_export]
 macro_rules! obj {
-    (@one $key:expr) => { 1 };
     ($($key:expr => $value:expr),* $(,)?) => {{
-        let mut map = serde_json::Map::with_capacity(0 $( + $crate::obj!(@one $key) )*);
+        #[allow(unused_mut)] // `obj! {}` inserts nothing
+        let mut map = serde_json::Map::with_capacity(<[&str]>::len(&[$(stringify!($key)),*]));
         $( map.insert(String::from($key), serde_json::Value::from($value)); )*
         serde_json::Value::Object(map)
     }};
@@ -311,4 +311,18 @@ pub fn render(env: &ResolvedEnv) -> Result<EnvManifests> {
     add_policies(env, &mut manifests, postures);
     manifests.sort();
     Ok(manifests)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn obj_builds_what_json_builds_in_its_order() {
+        assert_eq!(obj! {}, json!({}));
+        let built = obj! { "b" => 1, "a" => "two", "c" => json!([3]) };
+        assert_eq!(built, json!({"b": 1, "a": "two", "c": [3]}));
+        let keys: Vec<&String> = built.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["b", "a", "c"]);
+    }
 }
