@@ -20,7 +20,11 @@ pub const EXIT_ERROR: u8 = 2;
 
 pub fn run(cli: Cli) -> u8 {
     let color = cli.color;
-    let result = match cli.command {
+    // On gitopsc's pool, the whole command: writing and comparing the tree
+    // run in parallel too, and outside the pool they would start rayon's
+    // global pool, whose threads' allocator heaps hold none of the pages
+    // the compile freed (at 1000 apps, 50 MB more resident for a render).
+    let result = crate::on_pool(move || match cli.command {
         Command::Render {
             project,
             paths,
@@ -44,7 +48,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Init { dir, name } => init::run(&dir, name.as_deref()),
         Command::Completions { shell } => completions(shell),
         Command::Publish(args) => publish::run(&args),
-    };
+    });
     match result {
         Ok(code) => code,
         Err(err) => {
