@@ -223,9 +223,6 @@ fn documents(objects: &[Object]) -> String {
         }
         yaml::push_yaml(&mut out, &object.value);
     }
-    // Grown by doubling, a stream holds up to twice its text; the tree keeps
-    // every environment's until it is written, while the next compiles.
-    out.shrink_to_fit();
     out
 }
 

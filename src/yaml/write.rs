@@ -64,13 +64,7 @@ fn push_ordered<'a>(
 }
 
 fn indent(out: &mut String, n: usize) {
-    const SPACES: &str = "                                                                ";
-    let mut left = n;
-    while left > 0 {
-        let step = left.min(SPACES.len());
-        out.push_str(&SPACES[..step]);
-        left -= step;
-    }
+    out.extend(std::iter::repeat_n(' ', n));
 }
 
 fn write_map<'a>(
@@ -297,7 +291,7 @@ mod tests {
             indent(&mut out, n);
             assert_eq!(out, format!("x{}", " ".repeat(n)));
         }
-        // Nested past the length of one run of spaces (64).
+        // Nested 40 deep: the last key is indented 78 spaces.
         let mut deep = json!("leaf");
         for _ in 0..40 {
             deep = json!({ "k": deep });
