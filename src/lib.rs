@@ -12,9 +12,12 @@
 //!    the environment's production rules ([`policy`]) and operator API
 //!    versions ([`compat`])
 //! 5. [`verify::verify`]: the final objects checked, whatever produced them
-//!    (identity, system namespaces, API-server rules, Pod Security, credentials)
-//! 6. [`tree::layout`]: files and kustomizations, in the project's `layout`
-//!    -> [`tree::RenderedTree`]
+//!    (identity, system namespaces, API-server rules, Pod Security, credentials);
+//!    it hands each unit on as soon as its checks have run, and the compile
+//!    refuses its host access ([`policy::check_unit`]) and prints it
+//!    ([`tree::print_unit`]) there, while the unit is in cache
+//! 6. [`tree::assemble`]: the printed units and their kustomizations, in the
+//!    project's `layout` -> [`tree::RenderedTree`]
 //!
 //! `render`, `check`, `diff` and `publish` (in [`commands`]) all consume that
 //! one tree. Only [`workspace`] and [`git`] touch the outside world.
@@ -199,18 +202,28 @@ fn compile_resolved(env: resolve::ResolvedEnv) -> Result<EnvTree> {
     target::wire(&env, &graph, &mut manifests)?;
     render::patches::apply(&env, &mut manifests, &policy::patch_rule())?;
     manifests.sort();
-    // The admission rules, the engines' rules and the final checks read the
-    // objects alone, so they run side by side; their errors keep this order.
-    let ((admitted, compatible), verified) = rayon::join(
-        || {
-            (
-                policy::check(&env, &manifests),
-                compat::check(&env, &manifests),
-            )
-        },
-        || verify::verify(&env, &manifests),
+    // The rules on apps and the engines' rules on API versions read no
+    // object's contents; the final checks read every unit, and each is
+    // refused host access and printed right after, while its objects are
+    // in cache. The errors keep this order: admission, engines, checks.
+    let (apps_admitted, compatible) = rayon::join(
+        || policy::check_apps(&env),
+        || compat::check(&env, &manifests),
     );
-    admitted?;
+    let env_name = manifests.env.clone();
+    let file_layout = env.blueprint.layout;
+    let (verified, units) = verify::verify(&env, manifests, |unit| {
+        (
+            policy::check_unit(&env, unit),
+            tree::print_unit(&env_name, unit, file_layout),
+        )
+    });
+    apps_admitted?;
+    let mut printed = Vec::with_capacity(units.len());
+    for (admitted, unit) in units {
+        admitted?;
+        printed.extend(unit);
+    }
     compatible?;
     let notices = verified?;
     let destination = env.blueprint.gitops.as_ref().map(|g| tree::Destination {
@@ -218,13 +231,13 @@ fn compile_resolved(env: resolve::ResolvedEnv) -> Result<EnvTree> {
         branch: g.branch.clone(),
         path: g.path.trim_matches('/').to_string(),
     });
-    let mut tree = tree::layout(
-        manifests,
+    let mut tree = tree::assemble(
+        env_name,
+        printed,
         &env.blueprint
             .layer_names()
             .map(str::to_string)
             .collect::<Vec<_>>(),
-        env.blueprint.layout,
         destination,
     );
     tree.notices = notices;

@@ -18,11 +18,13 @@ use crate::error::{ErrorKind, Result};
 use crate::pointer::{Lookup, push};
 use crate::render::app::minimum_replicas;
 use crate::render::patches::ObjectRule;
-use crate::render::{EnvManifests, UnitKind};
+use crate::render::{Unit, UnitKind};
 use crate::resolve::{ComponentKind, ResolvedEnv};
 
-/// Checks the environment's rules on its apps and rendered pods.
-pub fn check(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<()> {
+/// The rules on the blueprint's apps and their waivers. With
+/// [`check_unit`] on every unit, the environment's whole policy; the compile
+/// asks them apart, to read each unit while it is in cache.
+pub fn check_apps(env: &ResolvedEnv) -> Result<()> {
     check_waiver_list(env, "/defaults/waivers", &env.blueprint.defaults.waivers)?;
     for (name, app) in &env.blueprint.apps {
         check_waiver_list(
@@ -32,27 +34,30 @@ pub fn check(env: &ResolvedEnv, manifests: &EnvManifests) -> Result<()> {
         )?;
         check_app(env, name, app)?;
     }
-    for unit in manifests.units.values() {
-        let UnitKind::Component(kind) = unit.kind else {
-            continue;
-        };
-        let at = push(&push("", kind.section()), &unit.name);
-        for object in &unit.objects {
-            if let Some(problem) = host_access(&object.value) {
-                let field = if kind == ComponentKind::Manifests {
-                    push(&at, "templates")
-                } else {
-                    at.clone()
-                };
-                return Err(env
-                    .locator
-                    .error(
-                        ErrorKind::Policy,
-                        &field,
-                        format!("{} {problem}", object.id().display()),
-                    )
-                    .with_help(HOST_ACCESS_HELP));
-            }
+    Ok(())
+}
+
+/// The refusal of host access, on one unit's rendered pods.
+pub fn check_unit(env: &ResolvedEnv, unit: &Unit) -> Result<()> {
+    let UnitKind::Component(kind) = unit.kind else {
+        return Ok(());
+    };
+    let at = push(&push("", kind.section()), &unit.name);
+    for object in &unit.objects {
+        if let Some(problem) = host_access(&object.value) {
+            let field = if kind == ComponentKind::Manifests {
+                push(&at, "templates")
+            } else {
+                at.clone()
+            };
+            return Err(env
+                .locator
+                .error(
+                    ErrorKind::Policy,
+                    &field,
+                    format!("{} {problem}", object.id().display()),
+                )
+                .with_help(HOST_ACCESS_HELP));
         }
     }
     Ok(())

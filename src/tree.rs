@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::blueprint::model::Layout;
-use crate::render::{EnvManifests, Object};
+use crate::render::{EnvManifests, Object, Unit};
 use crate::sources::sha256_hex;
 use crate::yaml;
 
@@ -181,7 +181,7 @@ fn kustomization(resources: &[String]) -> String {
 }
 
 /// One unit's object files and its kustomization, by path relative to `rendered/`.
-fn unit_files(env: &str, unit: &crate::render::Unit, layout: Layout) -> Vec<(String, String)> {
+fn unit_files(env: &str, unit: &Unit, layout: Layout) -> Vec<(String, String)> {
     let dir = unit.dir();
     if layout == Layout::Units {
         return vec![
@@ -234,24 +234,48 @@ pub fn layout(
     destination: Option<Destination>,
 ) -> EnvTree {
     let EnvManifests { env, units } = manifests;
-    let env = &env;
     // Each unit's files are printed independently (in parallel); the maps
     // that collect them are ordered, so the result does not depend on timing.
-    let units: Vec<crate::render::Unit> = units
-        .into_values()
-        .filter(|u| !u.objects.is_empty())
-        .collect();
-    let printed: Vec<(String, Vec<(String, String)>)> = units
+    let units: Vec<Unit> = units.into_values().collect();
+    let printed: Vec<PrintedUnit> = units
         .into_par_iter()
-        .map(|unit| {
-            let files = unit_files(env, &unit, file_layout);
-            (unit.dir(), files)
-        })
+        .filter_map(|unit| print_unit(&env, &unit, file_layout))
         .collect();
+    assemble(env, printed, layers, destination)
+}
+
+/// One unit's files, printed: its directory inside the environment and its
+/// files by path relative to `rendered/`.
+pub struct PrintedUnit {
+    dir: String,
+    files: Vec<(String, String)>,
+}
+
+/// The files of one unit of environment `env`; nothing for a unit without
+/// objects, which gets no directory.
+pub fn print_unit(env: &str, unit: &Unit, file_layout: Layout) -> Option<PrintedUnit> {
+    (!unit.objects.is_empty()).then(|| PrintedUnit {
+        dir: unit.dir(),
+        files: unit_files(env, unit, file_layout),
+    })
+}
+
+/// The environment's tree from its printed units, in directory order: their
+/// files, and the kustomizations that list them.
+pub fn assemble(
+    env: String,
+    printed: Vec<PrintedUnit>,
+    layers: &[String],
+    destination: Option<Destination>,
+) -> EnvTree {
     let mut files = BTreeMap::new();
     let mut children: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut entry_shards = Vec::new();
-    for (dir, unit_files) in printed {
+    for PrintedUnit {
+        dir,
+        files: unit_files,
+    } in printed
+    {
         files.extend(unit_files);
         if dir.starts_with(&format!("{}/", crate::target::ENTRY_DIR)) {
             // Shards of the entry point are listed by the environment itself: the
@@ -291,7 +315,7 @@ pub fn layout(
     top.extend(layers.iter().filter(|l| children.contains_key(*l)).cloned());
     files.insert(format!("{env}/{KUSTOMIZATION}"), kustomization(&top));
     EnvTree {
-        env: env.clone(),
+        env,
         files,
         destination,
         notices: Vec::new(),
