@@ -2,7 +2,7 @@
 //! located at its line and column with the offending text, and the integer
 //! literals YAML 1.1 readers would read differently, refused with both fixes.
 
-use super::read::narrow;
+use super::nodes::narrow;
 use crate::error::{Error, ErrorKind, Origin};
 
 pub(super) fn syntax_error(file: &str, text: &str, err: &serde_saphyr::Error) -> Error {

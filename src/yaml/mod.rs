@@ -8,7 +8,9 @@
 //! Keeping both here means a swap of the YAML library touches one module.
 
 mod diagnose;
+mod nodes;
 mod pieces;
+mod plain;
 mod read;
 mod write;
 
