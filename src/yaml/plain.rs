@@ -181,6 +181,40 @@ mod tests {
         );
     }
 
+    /// The nesting bound is the parser's, so it is the same for both.
+    #[test]
+    fn both_readings_refuse_the_same_depths() {
+        for depth in 56..72 {
+            let flow = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+            let block: String = (0..depth)
+                .map(|i| format!("{}a:\n", " ".repeat(i)))
+                .collect();
+            for text in [flow, block] {
+                assert_eq!(
+                    fast(&text).is_some(),
+                    full(&text).is_some(),
+                    "depth {depth}"
+                );
+            }
+        }
+        assert!(fast(&format!("{}1{}", "[".repeat(56), "]".repeat(56))).is_some());
+        assert!(fast(&format!("{}1{}", "[".repeat(71), "]".repeat(71))).is_none());
+    }
+
+    /// So is the bound on nodes.
+    #[test]
+    fn both_readings_refuse_the_same_sizes() {
+        let mut answers = Vec::new();
+        for items in [199_990, 199_998, 199_999, 200_000, 200_001, 200_010] {
+            let text = format!("[{}]", vec!["1"; items].join(","));
+            let fast = fast(&text).is_some();
+            assert_eq!(fast, full(&text).is_some(), "{items} items");
+            answers.push(fast);
+        }
+        assert_eq!(answers.first(), Some(&true));
+        assert_eq!(answers.last(), Some(&false));
+    }
+
     #[test]
     fn what_needs_a_position_is_left_to_the_full_reading() {
         for text in [
