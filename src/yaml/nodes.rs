@@ -1,7 +1,7 @@
 //! The full reading of a document: the positioned nodes serde-saphyr hands
 //! over, turned into values (with, when asked, the position of every node
 //! by JSON pointer), judging what needs a position on the way: floats that
-//! were integers, keys that are no plain scalar, two keys that read as one.
+//! were integers, keys that are no string, integer or boolean, two keys that read as one.
 
 use std::collections::HashMap;
 

@@ -3,7 +3,7 @@
 //!
 //! The full reading ([`super::read`]) builds a positioned node tree first,
 //! because three things are judged with their place in the text: a float
-//! (was it an integer written as one?), a key that is not a plain scalar,
+//! (was it an integer written as one?), a key that is not a string, an integer or a boolean,
 //! and two keys that read as one name. This reading gives up on meeting any
 //! of those, and on any error at all, and the full reading then reads the
 //! document again and reports it: so both readings accept exactly the same
@@ -88,7 +88,8 @@ impl<'de> Visitor<'de> for PlainVisitor {
 }
 
 /// A mapping key as the name the full reading gives it: a string, an
-/// integer or a boolean in its own spelling; anything else gives up.
+/// integer or a boolean as its decimal or `true`/`false` text; anything
+/// else gives up.
 struct PlainKey(String);
 
 impl<'de> Deserialize<'de> for PlainKey {
