@@ -220,9 +220,9 @@ fn compile_resolved(env: resolve::ResolvedEnv) -> Result<EnvTree> {
     });
     apps_admitted?;
     let mut printed = Vec::with_capacity(units.len());
-    for (admitted, unit) in units {
+    for (admitted, printed_unit) in units {
         admitted?;
-        printed.extend(unit);
+        printed.extend(printed_unit);
     }
     compatible?;
     let notices = verified?;

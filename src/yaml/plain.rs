@@ -105,26 +105,15 @@ impl<'de> Deserialize<'de> for PlainKey {
 
 #[cfg(test)]
 mod tests {
-    use serde_saphyr::Spanned;
-
     use super::*;
-    use crate::yaml::nodes::{Node, convert};
-    use crate::yaml::read::options;
+    use crate::yaml::read::{fast_documents, full_documents};
 
     fn fast(text: &str) -> Option<Vec<Value>> {
-        let docs =
-            serde_saphyr::from_multiple_with_options::<Option<Plain>>(text, options()).ok()?;
-        Some(docs.into_iter().flatten().map(|Plain(v)| v).collect())
+        fast_documents(text)
     }
 
     fn full(text: &str) -> Option<Vec<Value>> {
-        let docs =
-            serde_saphyr::from_multiple_with_options::<Option<Spanned<Node>>>(text, options())
-                .ok()?;
-        docs.into_iter()
-            .flatten()
-            .map(|node| convert("t.yaml", text, node, String::new(), None, None).ok())
-            .collect()
+        full_documents("t.yaml", text).ok()
     }
 
     /// Every YAML text the project holds: its own blueprint and overlays,

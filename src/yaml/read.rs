@@ -98,7 +98,7 @@ const LIMITS: Limits = Limits {
     max_nodes: 200_000,
 };
 
-pub(super) fn options() -> serde_saphyr::Options {
+fn options() -> serde_saphyr::Options {
     options_nested(LIMITS.max_depth)
 }
 
@@ -208,23 +208,38 @@ pub(super) fn parse_value(file: &str, text: &str, max_depth: usize) -> Result<Va
 /// Parses a stream of YAML documents (template output); empty documents are skipped.
 pub fn parse_documents(file: &str, text: &str) -> Result<Vec<Value>> {
     let checked = check_size_and_encoding(file, text.as_bytes())?;
-    if let Ok(plain) =
-        serde_saphyr::from_multiple_with_options::<Option<Plain>>(&checked, options())
-    {
-        let values = plain.into_iter().flatten().map(|Plain(value)| value);
-        return Ok(values.filter(|value| !value.is_null()).collect());
-    }
+    let values = match fast_documents(&checked) {
+        Some(values) => values,
+        None => full_documents(file, &checked)?,
+    };
+    Ok(values
+        .into_iter()
+        .filter(|value| !value.is_null())
+        .collect())
+}
+
+/// Every document of a stream read straight into values ([`super::plain`]);
+/// `None` where that reading gives up.
+pub(super) fn fast_documents(text: &str) -> Option<Vec<Value>> {
+    let docs = serde_saphyr::from_multiple_with_options::<Option<Plain>>(text, options()).ok()?;
+    Some(
+        docs.into_iter()
+            .flatten()
+            .map(|Plain(value)| value)
+            .collect(),
+    )
+}
+
+/// Every document of a stream through the positioned nodes, as a located error where one fails.
+pub(super) fn full_documents(file: &str, text: &str) -> Result<Vec<Value>> {
     let nodes: Vec<Option<Spanned<Node>>> =
-        serde_saphyr::from_multiple_with_options(&checked, options())
-            .map_err(|e| syntax_error(file, &checked, &e))?;
-    let mut values = Vec::new();
-    for node in nodes.into_iter().flatten() {
-        let value = convert(file, &checked, node, String::new(), None, None)?;
-        if !value.is_null() {
-            values.push(value);
-        }
-    }
-    Ok(values)
+        serde_saphyr::from_multiple_with_options(text, options())
+            .map_err(|e| syntax_error(file, text, &e))?;
+    nodes
+        .into_iter()
+        .flatten()
+        .map(|node| convert(file, text, node, String::new(), None, None))
+        .collect()
 }
 
 #[cfg(test)]
